@@ -1,0 +1,137 @@
+//! The annotation model: the predefined OCI keys and their short names, the validated map
+//! that every sink renders, and the levels each entry goes to.
+//!
+//! Collection produces facts; this module turns them into `Annotations`, a map ordered by
+//! key. Sinks only ever see an `Annotations` that passed validation.
+
+pub(crate) mod kubernetes;
+pub(crate) mod levels;
+pub(crate) mod validate;
+
+use std::collections::BTreeMap;
+
+use oci_spec::image as spec;
+
+pub(crate) use levels::Levels;
+pub(crate) use validate::Diagnostic;
+
+/// The prefix every predefined image-spec key shares.
+pub(crate) const OCI_PREFIX: &str = "org.opencontainers.image.";
+/// The prefix the image spec reserves for itself.
+pub(crate) const RESERVED_PREFIX: &str = "org.opencontainers.";
+
+/// The keys image-spec v1.1 predefines, with the short names accepted on the command line.
+pub(crate) const PREDEFINED: &[(&str, &str)] = &[
+    ("authors", spec::ANNOTATION_AUTHORS),
+    ("base.digest", spec::ANNOTATION_BASE_IMAGE_DIGEST),
+    ("base.name", spec::ANNOTATION_BASE_IMAGE_NAME),
+    ("created", spec::ANNOTATION_CREATED),
+    ("description", spec::ANNOTATION_DESCRIPTION),
+    ("documentation", spec::ANNOTATION_DOCUMENTATION),
+    ("licenses", spec::ANNOTATION_LICENSES),
+    ("ref.name", spec::ANNOTATION_REF_NAME),
+    ("revision", spec::ANNOTATION_REVISION),
+    ("source", spec::ANNOTATION_SOURCE),
+    ("title", spec::ANNOTATION_TITLE),
+    ("url", spec::ANNOTATION_URL),
+    ("vendor", spec::ANNOTATION_VENDOR),
+    ("version", spec::ANNOTATION_VERSION),
+];
+
+/// The legacy label-schema keys and the predefined key (short name) each mirrors.
+pub(crate) const LABEL_SCHEMA: &[(&str, &str)] = &[
+    ("org.label-schema.build-date", "created"),
+    ("org.label-schema.description", "description"),
+    ("org.label-schema.name", "title"),
+    ("org.label-schema.url", "url"),
+    ("org.label-schema.usage", "documentation"),
+    ("org.label-schema.vcs-ref", "revision"),
+    ("org.label-schema.vcs-url", "source"),
+    ("org.label-schema.vendor", "vendor"),
+    ("org.label-schema.version", "version"),
+];
+
+/// The full key for a predefined short name (`version` → `org.opencontainers.image.version`).
+pub(crate) fn full_key(short: &str) -> Option<&'static str> {
+    PREDEFINED
+        .iter()
+        .find(|(s, _)| *s == short)
+        .map(|(_, full)| *full)
+}
+
+/// The short name of a predefined key, if it is one.
+pub(crate) fn short_name(key: &str) -> Option<&'static str> {
+    PREDEFINED
+        .iter()
+        .find(|(_, full)| *full == key)
+        .map(|(short, _)| *short)
+}
+
+/// What the user typed as a key, expanded: a predefined short name becomes its full key.
+pub(crate) fn expand_key(key: &str) -> String {
+    full_key(key).map_or_else(|| key.to_string(), str::to_string)
+}
+
+/// One annotation: its value and, when it was given one, its own levels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) value: String,
+    /// `None` means "the levels chosen for the whole run" (`--level`, default `manifest`).
+    pub(crate) levels: Option<Levels>,
+}
+
+/// The validated annotations, ordered by key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Annotations {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Annotations {
+    pub(crate) fn insert(&mut self, key: String, value: String, levels: Option<Levels>) {
+        self.entries.insert(key, Entry { value, levels });
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(|e| e.value.as_str())
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.entries.iter().map(|(k, e)| (k.as_str(), e))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The plain key → value map.
+    pub(crate) fn to_map(&self) -> BTreeMap<String, String> {
+        self.entries
+            .iter()
+            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_expand_and_round_trip() {
+        assert_eq!(
+            expand_key("revision"),
+            "org.opencontainers.image.revision"
+        );
+        assert_eq!(expand_key("base.name"), "org.opencontainers.image.base.name");
+        assert_eq!(expand_key("com.example.x"), "com.example.x");
+        for (short, full) in PREDEFINED {
+            assert!(full.starts_with(OCI_PREFIX));
+            assert_eq!(short_name(full), Some(*short));
+            assert_eq!(&full[OCI_PREFIX.len()..], *short);
+        }
+    }
+}

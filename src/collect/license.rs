@@ -1,0 +1,183 @@
+//! Licenses: strict SPDX checking of `licenses`, canonicalisation of what project files
+//! declare, and detection from `LICENSE`/`COPYING` text when nothing is declared.
+//!
+//! Detection loads the spdx crate's inline license store (a few MB decompressed), so it runs
+//! only when no license was declared by flag, annotation file or project file.
+
+use std::path::Path;
+
+use spdx::Expression;
+
+use crate::annotations::Diagnostic;
+
+/// The lowest match score accepted from text detection; below it nothing is claimed.
+const CONFIDENCE: f32 = 0.93;
+
+/// Checks `value` as a strict SPDX expression. A value that parses only leniently
+/// (`MIT/Apache-2.0`, `GPL-2.0+`, `Apache 2.0`) is refused with the canonical form as hint.
+pub(crate) fn check_expression(key: &str, value: &str) -> Result<(), Diagnostic> {
+    match Expression::parse(value) {
+        Ok(_) => Ok(()),
+        Err(strict_err) => {
+            let d = Diagnostic::error(
+                "invalid-license",
+                key,
+                format!("`{}` is not a valid SPDX license expression", value.escape_debug()),
+            );
+            Err(match canonical_form(value) {
+                Some(canon) => d.hint(format!("write `{canon}`")),
+                None => d.hint(format!(
+                    "{}; see https://spdx.org/licenses/ for identifiers, or use `LicenseRef-…` for your own",
+                    strict_err.reason
+                )),
+            })
+        }
+    }
+}
+
+/// The strict SPDX expression a lenient one means, if there is exactly one.
+pub(crate) fn canonical_form(value: &str) -> Option<String> {
+    let attempt = |v: &str| -> Option<String> {
+        let canon = Expression::canonicalize(v).ok()?.unwrap_or_else(|| v.to_string());
+        Expression::parse(&canon).ok().map(|_| canon)
+    };
+    attempt(value).or_else(|| attempt(&join_version_words(value)))
+}
+
+/// `Apache 2.0` → `Apache-2.0`, `GPL v3` → `GPL-v3`: a word followed by a version number is
+/// one identifier written with a space.
+fn join_version_words(value: &str) -> String {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        let is_version = w
+            .trim_start_matches(['v', 'V'])
+            .starts_with(|c: char| c.is_ascii_digit());
+        match out.last_mut() {
+            Some(prev)
+                if is_version
+                    && !matches!(prev.to_ascii_uppercase().as_str(), "AND" | "OR" | "WITH") =>
+            {
+                prev.push('-');
+                prev.push_str(w.trim_start_matches(['v', 'V']));
+            }
+            _ => out.push(w.to_string()),
+        }
+    }
+    out.join(" ")
+}
+
+/// What a project file declares, made strict: `(expression, Some(original))` when it had to
+/// be canonicalised.
+pub(crate) fn canonicalise_declared(value: &str) -> Result<(String, Option<String>), String> {
+    let value = value.trim();
+    if Expression::parse(value).is_ok() {
+        return Ok((value.to_string(), None));
+    }
+    canonical_form(value)
+        .map(|c| (c, Some(value.to_string())))
+        .ok_or_else(|| format!("`{}` is not an SPDX expression", value.escape_debug()))
+}
+
+/// License files looked at, in order, at the repository root.
+const LICENSE_FILES: &[&str] = &[
+    "LICENSE",
+    "LICENSE.md",
+    "LICENSE.txt",
+    "LICENCE",
+    "LICENCE.md",
+    "LICENCE.txt",
+    "COPYING",
+    "COPYING.md",
+    "COPYING.txt",
+];
+
+/// A license found in a file: the SPDX identifier, the file, the match score.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Detected {
+    pub(crate) expression: String,
+    pub(crate) files: Vec<String>,
+    pub(crate) score: f32,
+}
+
+/// Detects the license of a checkout from its license files. `LICENSE-MIT` +
+/// `LICENSE-APACHE` (the Rust convention for a choice of licenses) give `… OR …`.
+pub(crate) fn detect(root: &Path) -> Option<Detected> {
+    let mut candidates: Vec<String> = LICENSE_FILES
+        .iter()
+        .filter(|f| root.join(f).is_file())
+        .take(1)
+        .map(|f| (*f).to_string())
+        .collect();
+    if candidates.is_empty() {
+        let mut dual: Vec<String> = std::fs::read_dir(root)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with("LICENSE-") || n.starts_with("LICENCE-"))
+            .collect();
+        dual.sort();
+        candidates = dual;
+    }
+    if candidates.is_empty() {
+        return None;
+    }
+    let store = spdx::detection::Store::load_inline().ok()?;
+    let mut ids = Vec::new();
+    let mut score = 1.0f32;
+    for file in &candidates {
+        let text = std::fs::read_to_string(root.join(file)).ok()?;
+        let m = store.analyze(&spdx::detection::TextData::new(&text));
+        if m.score < CONFIDENCE || spdx::license_id(m.name).is_none() {
+            return None;
+        }
+        score = score.min(m.score);
+        if !ids.contains(&m.name) {
+            ids.push(m.name);
+        }
+    }
+    Some(Detected {
+        expression: ids.join(" OR "),
+        files: candidates,
+        score,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_expressions_pass() {
+        for ok in ["MIT", "MIT OR Apache-2.0", "Apache-2.0 WITH LLVM-exception", "GPL-2.0-or-later", "LicenseRef-Proprietary"] {
+            assert!(check_expression("k", ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn lenient_expressions_get_the_canonical_hint() {
+        for (bad, canon) in [
+            ("MIT/Apache-2.0", "MIT OR Apache-2.0"),
+            ("GPL-2.0+", "GPL-2.0-or-later"),
+            ("Apache 2.0", "Apache-2.0"),
+            ("mit", "MIT"),
+            ("GPL-3.0", "GPL-3.0-only"),
+        ] {
+            let d = check_expression("k", bad).unwrap_err();
+            assert_eq!(d.code, "invalid-license");
+            assert_eq!(d.hint.as_deref(), Some(format!("write `{canon}`").as_str()), "{bad}");
+        }
+        let d = check_expression("k", "Totally Custom").unwrap_err();
+        assert!(d.hint.unwrap().contains("LicenseRef-"));
+    }
+
+    #[test]
+    fn declared_values_are_canonicalised() {
+        assert_eq!(canonicalise_declared("MIT").unwrap(), ("MIT".into(), None));
+        assert_eq!(
+            canonicalise_declared("MIT/Apache-2.0").unwrap(),
+            ("MIT OR Apache-2.0".into(), Some("MIT/Apache-2.0".into()))
+        );
+        assert!(canonicalise_declared("see LICENSE file").is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! Operational errors: what stops a run before any result (exit 2). Validation and policy
+//! findings are not errors but [`crate::annotations::Diagnostic`]s (exit 1).
+
+use std::path::{Path, PathBuf};
+
+use crate::collect::git::GitError;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// A bad option value or combination that clap could not catch.
+    #[error("{0}")]
+    Usage(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that was read but is not what it should be.
+    #[error("{}: {message}", path.display())]
+    BadInput { path: PathBuf, message: String },
+    #[error(transparent)]
+    Git(GitError),
+}
+
+impl Error {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The one place that prints. Standard output carries results only; diagnostics, notes and
+//! errors go to standard error, one line each. A closed standard output (`| head`) ends the
+//! run quietly with success.
+
+use std::io::{self, Write};
+
+use crate::annotations::Diagnostic;
+
+/// Standard output was closed by the reader; stop quietly.
+#[derive(Debug)]
+pub(crate) struct Closed;
+
+/// Writes a result to standard output.
+pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Closed> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Closed),
+        Err(e) => {
+            error(&format!("cannot write to standard output: {e}"));
+            Err(Closed)
+        }
+    }
+}
+
+/// Prints diagnostics to standard error, one line each.
+pub(crate) fn diagnostics(diagnostics: &[Diagnostic]) {
+    let mut err = io::stderr().lock();
+    for d in diagnostics {
+        let _ = writeln!(err, "{d}");
+    }
+}
+
+/// Prints an error line to standard error.
+pub(crate) fn error(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "error: {message}");
+}
+
+/// Whether standard output is a terminal (text tables for people, data for pipes).
+pub(crate) fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal()
+}
