@@ -15,8 +15,15 @@ use crate::collect::AnnotationArg;
 /// Collect a checkout's provenance, validate it as OCI image annotations, and print it for
 /// the build or write it into images and manifests.
 #[derive(Debug, Parser)]
-#[command(name = "oci-stamp", version, propagate_version = true, max_term_width = 100)]
-#[command(after_help = "Exit status: 0 success, 1 validation or policy failure, 2 usage or operational error.")]
+#[command(
+    name = "oci-stamp",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit status: 0 success, 1 validation or policy failure, 2 usage or operational error."
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -26,6 +33,11 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Collect the annotations of a checkout and print them.
     Collect(CollectCmd),
+    /// Print build-tool arguments: `--annotation …` (and `--label …`) for docker buildx,
+    /// podman or buildah.
+    Flags(FlagsCmd),
+    /// Run a command with the build-tool arguments appended, without a shell.
+    Exec(ExecCmd),
     /// Check annotations against the OCI (and optionally Kubernetes) rules.
     Validate(ValidateCmd),
     /// Print a shell completion script.
@@ -42,7 +54,13 @@ pub(crate) enum Command {
 #[command(next_help_heading = "Collection")]
 pub(crate) struct CollectArgs {
     /// The checkout to describe (any directory inside it).
-    #[arg(short = 'C', long = "repo", env = "OCI_STAMP_REPO", value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "repo",
+        env = "OCI_STAMP_REPO",
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub(crate) repo: PathBuf,
 
     /// Set an annotation: `[LEVELS:]KEY=VALUE`. KEY may be a short name (`version`,
@@ -78,7 +96,12 @@ pub(crate) struct CollectArgs {
     pub(crate) no_detect: bool,
 
     /// Fail (exit 1) unless these keys have values: `revision,version,…`.
-    #[arg(long, env = "OCI_STAMP_REQUIRE", value_name = "KEY,…", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "OCI_STAMP_REQUIRE",
+        value_name = "KEY,…",
+        value_delimiter = ','
+    )]
     pub(crate) require: Vec<String>,
 
     /// Fail (exit 1) when tracked files are modified.
@@ -92,6 +115,90 @@ pub(crate) enum CollectFormat {
     Text,
     /// One flat JSON object, key → value, keys sorted (the default otherwise).
     Json,
+    /// `OCI_IMAGE_<KEY>='value'` lines for `eval` or `.` in a POSIX shell.
+    Env,
+    /// `OCI_IMAGE_<KEY> := value` assignments (and OCI_STAMP_FLAGS) to `include` in a Makefile.
+    Make,
+    /// Step outputs to append to `$GITHUB_OUTPUT`.
+    Github,
+    /// GitLab's `artifacts:reports:dotenv`: `OCI_IMAGE_<KEY>=value` lines.
+    Dotenv,
+    /// A docker-bake JSON file with one target holding annotations and labels.
+    Bake,
+    /// ORAS's `--annotation-file` JSON.
+    Oras,
+    /// `KEY=VALUE` lines for docker/build-push-action's `labels:`.
+    Labels,
+    /// `LEVELS:KEY=VALUE` lines for docker/build-push-action's `annotations:`.
+    Annotations,
+}
+
+/// Levels for entries that do not name their own.
+#[derive(Debug, Args)]
+pub(crate) struct LevelArgs {
+    /// Levels for entries without their own: comma list of manifest, index,
+    /// manifest-descriptor, index-descriptor, each optionally `[os/arch[/variant]]`.
+    #[arg(
+        long,
+        env = "OCI_STAMP_LEVEL",
+        value_name = "LEVELS",
+        default_value = "manifest"
+    )]
+    pub(crate) level: Levels,
+}
+
+/// What the build-tool arguments hold.
+#[derive(Debug, Args)]
+pub(crate) struct ToolArgs {
+    #[command(flatten)]
+    pub(crate) levels: LevelArgs,
+
+    /// Also pass every entry as `--label KEY=VALUE` (labels survive `--load` into the Docker
+    /// engine, which drops annotations).
+    #[arg(long, env = "OCI_STAMP_LABELS")]
+    pub(crate) labels: bool,
+
+    /// The build tool: buildx (levels), podman or buildah (manifest annotations only).
+    #[arg(long, env = "OCI_STAMP_TOOL", value_enum, default_value = "buildx")]
+    pub(crate) tool: crate::emit::flags::Tool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FlagsFormat {
+    /// One line of POSIX shell words, for `eval` and Makefile recipes.
+    Shell,
+    /// A JSON array of arguments.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FlagsCmd {
+    #[command(flatten)]
+    pub(crate) collect: CollectArgs,
+
+    #[command(flatten)]
+    pub(crate) tool: ToolArgs,
+
+    /// One argument per NUL-terminated item, for `xargs -0`.
+    #[arg(short = '0', long = "null", conflicts_with = "format")]
+    pub(crate) null: bool,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "shell")]
+    pub(crate) format: FlagsFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExecCmd {
+    #[command(flatten)]
+    pub(crate) collect: CollectArgs,
+
+    #[command(flatten)]
+    pub(crate) tool: ToolArgs,
+
+    /// The command to run, with the arguments appended: `-- docker buildx build .`
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -103,14 +210,16 @@ pub(crate) struct CollectCmd {
     #[arg(long, short = 'f', env = "OCI_STAMP_FORMAT", value_enum)]
     pub(crate) format: Option<CollectFormat>,
 
-    /// Show where each value came from.
+    /// Show where each value came from (text and json).
     #[arg(long)]
     pub(crate) explain: bool,
 
-    /// Levels for entries without their own: comma list of manifest, index,
-    /// manifest-descriptor, index-descriptor, each optionally `[os/arch[/variant]]`.
-    #[arg(long, env = "OCI_STAMP_LEVEL", value_name = "LEVELS", default_value = "manifest")]
-    pub(crate) level: Levels,
+    #[command(flatten)]
+    pub(crate) levels: LevelArgs,
+
+    /// The target name in `--format bake` output.
+    #[arg(long, env = "OCI_STAMP_BAKE_TARGET", value_name = "NAME", default_value = crate::emit::bake::DEFAULT_TARGET)]
+    pub(crate) bake_target: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,4 +247,14 @@ pub(crate) struct ValidateCmd {
     /// Output format for the findings.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub(crate) format: DiagnosticFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

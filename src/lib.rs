@@ -34,6 +34,8 @@ pub const EXIT_ERROR: u8 = 2;
 enum Outcome {
     Ok,
     Invalid,
+    /// `exec`: the child's status.
+    Code(u8),
 }
 
 /// Runs the command line of this process.
@@ -44,14 +46,17 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    let sub = matches.subcommand().map(|(_, m)| m);
+    let sub = matches.subcommand().map_or(&matches, |(_, m)| m);
     let env = Env::from_process();
     let result = match cli.command {
         Command::Collect(cmd) => {
-            let sub = sub.expect("collect has its matches");
-            resolve(&cmd.collect, sub, &env).and_then(|opts| {
-                run_collect(&opts, &env, cmd.format, cmd.explain, &cmd.level)
-            })
+            resolve(&cmd.collect, sub, &env).and_then(|opts| run_collect(&opts, &env, &cmd))
+        }
+        Command::Flags(cmd) => {
+            resolve(&cmd.collect, sub, &env).and_then(|opts| run_flags(&opts, &env, &cmd))
+        }
+        Command::Exec(cmd) => {
+            resolve(&cmd.collect, sub, &env).and_then(|opts| run_exec(&opts, &env, &cmd))
         }
         Command::Validate(cmd) => run_validate(&cmd),
         Command::Completions { shell } => {
@@ -70,6 +75,7 @@ pub fn run() -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::from(EXIT_OK),
         Ok(Outcome::Invalid) => ExitCode::from(EXIT_INVALID),
+        Ok(Outcome::Code(code)) => ExitCode::from(code),
         Err(e) => {
             output::error(&e.to_string());
             ExitCode::from(EXIT_ERROR)
@@ -113,11 +119,18 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
     let namespace = match args.namespace.as_deref().map(|n| n.trim_end_matches('.')) {
         Some(ns) => {
             let probe = format!("{ns}.branch");
-            if let Some(d) = validate::check_key(&probe).filter(|_| ns.is_empty() || !probe.contains('.') || ns.contains(['=', ' ', ':']) || ns.starts_with("org.opencontainers")) {
+            if let Some(d) = validate::check_key(&probe).filter(|_| {
+                ns.is_empty()
+                    || !probe.contains('.')
+                    || ns.contains(['=', ' ', ':'])
+                    || ns.starts_with("org.opencontainers")
+            }) {
                 return Err(Error::Usage(format!("--namespace `{ns}`: {}", d.message)));
             }
             if ns.is_empty() || !ns.contains('.') && validate::check_key(&probe).is_some() {
-                return Err(Error::Usage(format!("--namespace `{ns}` is not a reverse-domain prefix such as `com.example`")));
+                return Err(Error::Usage(format!(
+                    "--namespace `{ns}` is not a reverse-domain prefix such as `com.example`"
+                )));
             }
             Some(ns.to_string())
         }
@@ -148,42 +161,159 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
     })
 }
 
-/// Collects and validates; diagnostics are printed, and `None` returned when any is an error.
+/// Collects and validates, printing the diagnostics. `None` when any is an error.
 fn collect_valid(
     opts: &CollectOptions,
     env: &Env,
     levels: &Levels,
-) -> Result<(collect::Collected, Annotations, Vec<Diagnostic>), Error> {
+) -> Result<Option<(collect::Collected, Annotations, Vec<Diagnostic>)>, Error> {
     let collected = collect::collect(opts, env)?;
     let annotations = collected.annotations();
     let mut diagnostics = collected.diagnostics.clone();
     diagnostics.extend(validate::validate(&annotations, levels));
-    Ok((collected, annotations, diagnostics))
-}
-
-fn run_collect(
-    opts: &CollectOptions,
-    env: &Env,
-    format: Option<CollectFormat>,
-    explain: bool,
-    levels: &Levels,
-) -> Result<Outcome, Error> {
-    let (collected, annotations, diagnostics) = collect_valid(opts, env, levels)?;
     output::diagnostics(&diagnostics);
     if has_errors(&diagnostics) {
-        return Ok(Outcome::Invalid);
+        return Ok(None);
     }
-    let format = format.unwrap_or(if output::stdout_is_terminal() {
+    Ok(Some((collected, annotations, diagnostics)))
+}
+
+/// A rendering that may refuse: refusals are printed and make the run invalid.
+fn print_rendered(rendered: Result<String, Vec<Diagnostic>>) -> Outcome {
+    match rendered {
+        Ok(text) => print(text.as_bytes()),
+        Err(refusals) => {
+            output::diagnostics(&refusals);
+            Outcome::Invalid
+        }
+    }
+}
+
+fn run_collect(opts: &CollectOptions, env: &Env, cmd: &cli::CollectCmd) -> Result<Outcome, Error> {
+    let levels = &cmd.levels.level;
+    let Some((collected, annotations, diagnostics)) = collect_valid(opts, env, levels)? else {
+        return Ok(Outcome::Invalid);
+    };
+    let format = cmd.format.unwrap_or(if output::stdout_is_terminal() {
         CollectFormat::Text
     } else {
         CollectFormat::Json
     });
-    let explained = explain.then_some(&collected);
-    let text = match format {
-        CollectFormat::Text => emit::formats::text(&annotations, explained),
-        CollectFormat::Json => emit::formats::json(&annotations, explained, &diagnostics),
+    let explained = cmd.explain.then_some(&collected);
+    use emit::{bake, flags, formats, github};
+    let rendered = match format {
+        CollectFormat::Text => Ok(formats::text(&annotations, explained)),
+        CollectFormat::Json => Ok(formats::json(&annotations, explained, &diagnostics)),
+        CollectFormat::Env => formats::env(&annotations),
+        CollectFormat::Make => formats::make(&annotations, levels),
+        CollectFormat::Dotenv => formats::dotenv(&annotations),
+        CollectFormat::Bake => Ok(bake::bake(&annotations, levels, &cmd.bake_target)),
+        CollectFormat::Oras => Ok(bake::oras(&annotations)),
+        CollectFormat::Labels => formats::labels_list(&annotations),
+        CollectFormat::Annotations => formats::annotations_list(&annotations, levels),
+        CollectFormat::Github => {
+            flags::arguments(&annotations, levels, flags::Tool::Buildx, false).map(|(args, _)| {
+                let json = formats::json(&annotations, None, &[]);
+                let skipped: Vec<Diagnostic> = annotations
+                    .iter()
+                    .filter(|(_, e)| e.value.contains(['\n', '\r']))
+                    .map(|(k, _)| {
+                        Diagnostic::warning(
+                            "multiline-value",
+                            k,
+                            format!("`{k}` spans lines, so it is left out of the annotations and labels outputs"),
+                        )
+                        .hint("it is in the json output and its own output")
+                    })
+                    .collect();
+                output::diagnostics(&skipped);
+                github::outputs(&annotations, levels, &flags::render_shell(&args), &json)
+            })
+        }
     };
-    Ok(print(text.as_bytes()))
+    Ok(print_rendered(rendered))
+}
+
+/// The build-tool arguments for a valid collection, or `None` (diagnostics printed).
+fn tool_arguments(
+    opts: &CollectOptions,
+    env: &Env,
+    tool: &cli::ToolArgs,
+) -> Result<Option<Vec<String>>, Error> {
+    let levels = &tool.levels.level;
+    let Some((_, annotations, _)) = collect_valid(opts, env, levels)? else {
+        return Ok(None);
+    };
+    match emit::flags::arguments(&annotations, levels, tool.tool, tool.labels) {
+        Ok((args, warnings)) => {
+            output::diagnostics(&warnings);
+            Ok(Some(args))
+        }
+        Err(refusals) => {
+            output::diagnostics(&refusals);
+            Ok(None)
+        }
+    }
+}
+
+fn run_flags(opts: &CollectOptions, env: &Env, cmd: &cli::FlagsCmd) -> Result<Outcome, Error> {
+    let Some(args) = tool_arguments(opts, env, &cmd.tool)? else {
+        return Ok(Outcome::Invalid);
+    };
+    use emit::flags;
+    if cmd.null {
+        return Ok(print(&flags::render_null(&args)));
+    }
+    Ok(match cmd.format {
+        cli::FlagsFormat::Json => print(flags::render_json(&args).as_bytes()),
+        cli::FlagsFormat::Shell => {
+            if args.iter().any(|a| a.contains('\n')) {
+                output::note("a value spans lines: `eval` keeps it, but make's $(shell …) turns the line break into a space; use `oci-stamp exec` there");
+            }
+            print(flags::render_shell(&args).as_bytes())
+        }
+    })
+}
+
+fn run_exec(opts: &CollectOptions, env: &Env, cmd: &cli::ExecCmd) -> Result<Outcome, Error> {
+    let Some(args) = tool_arguments(opts, env, &cmd.tool)? else {
+        return Ok(Outcome::Invalid);
+    };
+    let (program, rest) = cmd
+        .command
+        .split_first()
+        .ok_or_else(|| Error::Usage("exec needs a command after `--`".into()))?;
+    let status = std::process::Command::new(program)
+        .args(rest)
+        .args(&args)
+        .status();
+    let shown = program.to_string_lossy();
+    match status {
+        Ok(status) => Ok(Outcome::Code(exit_code_of(status))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            output::error(&format!("cannot run `{shown}`: command not found"));
+            Ok(Outcome::Code(127))
+        }
+        Err(e) => {
+            output::error(&format!("cannot run `{shown}`: {e}"));
+            Ok(Outcome::Code(126))
+        }
+    }
+}
+
+/// A child's exit status as a shell reports it: its code, or 128+n for signal n.
+fn exit_code_of(status: std::process::ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        return u8::try_from(code & 0xff).unwrap_or(1);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return u8::try_from(128 + signal).unwrap_or(255);
+        }
+    }
+    1
 }
 
 fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
@@ -201,8 +331,12 @@ fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
     for a in &args {
         if set.get(&a.key).is_some() {
             diagnostics.push(
-                Diagnostic::error("duplicate-key", &a.key, format!("`{}` is given more than once", a.key))
-                    .hint("annotation keys are unique; keep one"),
+                Diagnostic::error(
+                    "duplicate-key",
+                    &a.key,
+                    format!("`{}` is given more than once", a.key),
+                )
+                .hint("annotation keys are unique; keep one"),
             );
         }
         set.insert(a.key.clone(), a.value.clone(), a.levels.clone());
@@ -214,7 +348,11 @@ fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
             map.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         ));
     }
-    let outcome = if has_errors(&diagnostics) { Outcome::Invalid } else { Outcome::Ok };
+    let outcome = if has_errors(&diagnostics) {
+        Outcome::Invalid
+    } else {
+        Outcome::Ok
+    };
     match cmd.format {
         DiagnosticFormat::Text => output::diagnostics(&diagnostics),
         DiagnosticFormat::Json => {

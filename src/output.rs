@@ -36,6 +36,11 @@ pub(crate) fn error(message: &str) {
     let _ = writeln!(io::stderr().lock(), "error: {message}");
 }
 
+/// Prints a note to standard error.
+pub(crate) fn note(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "note: {message}");
+}
+
 /// Whether standard output is a terminal (text tables for people, data for pipes).
 pub(crate) fn stdout_is_terminal() -> bool {
     use std::io::IsTerminal;

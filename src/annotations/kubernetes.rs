@@ -27,8 +27,7 @@ fn is_qualified_name_part(n: &str) -> bool {
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'-' | b'_' | b'.'))
 }
 
@@ -42,7 +41,10 @@ pub(crate) fn check_key(key: &str) -> Option<Diagnostic> {
         if p.is_empty() {
             Some("the prefix before `/` is empty".to_string())
         } else if p.len() > 253 {
-            Some(format!("the prefix is {} bytes long (at most 253)", p.len()))
+            Some(format!(
+                "the prefix is {} bytes long (at most 253)",
+                p.len()
+            ))
         } else if !is_dns1123_subdomain(p) {
             Some(format!("the prefix `{p}` is not a DNS-1123 subdomain (lower-case letters, digits, `-` and `.`)"))
         } else {
@@ -71,7 +73,10 @@ pub(crate) fn check_key(key: &str) -> Option<Diagnostic> {
         Diagnostic::error(
             "kubernetes-key",
             key,
-            format!("`{}` is not a valid Kubernetes annotation key: {problem}", key.escape_debug()),
+            format!(
+                "`{}` is not a valid Kubernetes annotation key: {problem}",
+                key.escape_debug()
+            ),
         )
         .hint("Kubernetes keys are `[prefix/]name`, e.g. `example.com/build-id`"),
     )
@@ -86,7 +91,11 @@ pub(crate) fn total_size<'a>(map: impl IntoIterator<Item = (&'a str, &'a str)>) 
 pub(crate) fn check_map<'a>(
     map: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
 ) -> Vec<Diagnostic> {
-    let mut out: Vec<Diagnostic> = map.clone().into_iter().filter_map(|(k, _)| check_key(k)).collect();
+    let mut out: Vec<Diagnostic> = map
+        .clone()
+        .into_iter()
+        .filter_map(|(k, _)| check_key(k))
+        .collect();
     let size = total_size(map);
     if size > TOTAL_LIMIT {
         out.push(
@@ -120,8 +129,17 @@ mod tests {
         let long_name = "a".repeat(64);
         let long_prefix = format!("{}/x", "a".repeat(254));
         for bad in [
-            "", "/x", "Example.com/x", "-a.com/x", "a.com/", "a.com/-x", "a.com/x/y",
-            "x_", "a b", long_name.as_str(), long_prefix.as_str(),
+            "",
+            "/x",
+            "Example.com/x",
+            "-a.com/x",
+            "a.com/",
+            "a.com/-x",
+            "a.com/x/y",
+            "x_",
+            "a b",
+            long_name.as_str(),
+            long_prefix.as_str(),
         ] {
             assert!(check_key(bad).is_some(), "{bad}");
         }

@@ -91,10 +91,6 @@ impl Levels {
             .iter()
             .all(|l| l.kind == LevelKind::Manifest && l.platform.is_none())
     }
-
-    pub(crate) fn contains_kind(&self, kind: LevelKind) -> bool {
-        self.0.iter().any(|l| l.kind == kind)
-    }
 }
 
 impl Default for Levels {
@@ -118,9 +114,13 @@ impl fmt::Display for Levels {
 /// Why a levels string was refused; the message names the offending part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum LevelError {
-    #[error("empty level list (expected manifest, index, manifest-descriptor or index-descriptor)")]
+    #[error(
+        "empty level list (expected manifest, index, manifest-descriptor or index-descriptor)"
+    )]
     Empty,
-    #[error("unknown level `{0}` (expected manifest, index, manifest-descriptor or index-descriptor)")]
+    #[error(
+        "unknown level `{0}` (expected manifest, index, manifest-descriptor or index-descriptor)"
+    )]
     Unknown(String),
     #[error("invalid platform `{0}` in level (expected os/arch or os/arch/variant, no wildcards)")]
     Platform(String),
@@ -130,8 +130,7 @@ pub(crate) enum LevelError {
 
 fn is_platform_part(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
@@ -238,9 +237,15 @@ mod tests {
             ("Manifest", LevelError::Unknown("Manifest".into())),
             ("manifest[linux/*]", LevelError::Platform("linux/*".into())),
             ("manifest[linux]", LevelError::Platform("linux".into())),
-            ("manifest[linux/amd64", LevelError::Platform("linux/amd64".into())),
+            (
+                "manifest[linux/amd64",
+                LevelError::Platform("linux/amd64".into()),
+            ),
             ("manifest[a/b/c/d]", LevelError::Platform("a/b/c/d".into())),
-            ("manifest[linux/amd64,x]", LevelError::Platform("linux/amd64,x".into())),
+            (
+                "manifest[linux/amd64,x]",
+                LevelError::Platform("linux/amd64,x".into()),
+            ),
             ("index,index", LevelError::Duplicate("index".into())),
             ("index,", LevelError::Unknown(String::new())),
         ];

@@ -99,14 +99,6 @@ impl Annotations {
         self.entries.iter().map(|(k, e)| (k.as_str(), e))
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The plain key → value map.
     pub(crate) fn to_map(&self) -> BTreeMap<String, String> {
         self.entries
@@ -122,11 +114,11 @@ mod tests {
 
     #[test]
     fn short_names_expand_and_round_trip() {
+        assert_eq!(expand_key("revision"), "org.opencontainers.image.revision");
         assert_eq!(
-            expand_key("revision"),
-            "org.opencontainers.image.revision"
+            expand_key("base.name"),
+            "org.opencontainers.image.base.name"
         );
-        assert_eq!(expand_key("base.name"), "org.opencontainers.image.base.name");
         assert_eq!(expand_key("com.example.x"), "com.example.x");
         for (short, full) in PREDEFINED {
             assert!(full.starts_with(OCI_PREFIX));

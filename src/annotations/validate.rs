@@ -65,11 +65,6 @@ impl Diagnostic {
         self
     }
 
-    pub(crate) fn at(mut self, location: impl Into<String>) -> Self {
-        self.location = Some(location.into());
-        self
-    }
-
     pub(crate) fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -127,18 +122,6 @@ pub(crate) fn validate(annotations: &Annotations, levels: &Levels) -> Vec<Diagno
                 .hint(format!("write it as `index-descriptor:{key}=…`")),
             );
         }
-    }
-    out
-}
-
-/// Validates a plain key → value map (annotations already in a target, or a file to check).
-pub(crate) fn validate_map<'a>(
-    map: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for (key, value) in map {
-        out.extend(check_key(key));
-        out.extend(check_value(key, value));
     }
     out
 }
@@ -254,13 +237,19 @@ fn is_reverse_domain(key: &str) -> bool {
     let first = parts.next().unwrap_or_default();
     let rest: Vec<&str> = parts.collect();
     !first.is_empty()
-        && first.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !rest.is_empty()
         && rest.iter().all(|p| !p.is_empty())
 }
 
 /// The candidate nearest to `word` by edit distance, if within `max`.
-fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>, max: usize) -> Option<&'a str> {
+fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+    max: usize,
+) -> Option<&'a str> {
     candidates
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
         .filter(|(d, _)| *d <= max)
@@ -275,8 +264,12 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if value.contains('\0') {
         out.push(
-            Diagnostic::error("value-nul", key, format!("the value of `{key}` contains a NUL byte"))
-                .hint("annotation values are text; remove the NUL"),
+            Diagnostic::error(
+                "value-nul",
+                key,
+                format!("the value of `{key}` contains a NUL byte"),
+            )
+            .hint("annotation values are text; remove the NUL"),
         );
         return out;
     }
@@ -287,7 +280,10 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
                     Diagnostic::error(
                         "invalid-created",
                         key,
-                        format!("`{}` is not an RFC 3339 date-time: {problem}", value.escape_debug()),
+                        format!(
+                            "`{}` is not an RFC 3339 date-time: {problem}",
+                            value.escape_debug()
+                        ),
                     )
                     .hint("write it like `2024-01-02T03:04:05Z`, or use --created"),
                 );
@@ -301,9 +297,8 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
         spec::ANNOTATION_URL | spec::ANNOTATION_DOCUMENTATION | spec::ANNOTATION_SOURCE => {
             out.extend(check_url(key, value));
         }
-        spec::ANNOTATION_REF_NAME => {
-            if !is_ref_name(value) {
-                out.push(
+        spec::ANNOTATION_REF_NAME if !is_ref_name(value) => {
+            out.push(
                     Diagnostic::error(
                         "invalid-ref-name",
                         key,
@@ -311,7 +306,6 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
                     )
                     .hint("components of letters and digits joined by `-._:@+` or `--`, separated by `/` (e.g. `v1.0.0`, `stable`)"),
                 );
-            }
         }
         spec::ANNOTATION_BASE_IMAGE_DIGEST => {
             if let Err(problem) = check_digest(value) {
@@ -319,7 +313,10 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
                     Diagnostic::error(
                         "invalid-digest",
                         key,
-                        format!("`{}` is not a valid digest: {problem}", value.escape_debug()),
+                        format!(
+                            "`{}` is not a valid digest: {problem}",
+                            value.escape_debug()
+                        ),
                     )
                     .hint("write `sha256:` and 64 lower-case hex digits"),
                 );
@@ -330,11 +327,16 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
                 let mut d = Diagnostic::error(
                     "invalid-base-name",
                     key,
-                    format!("`{}` is not a fully qualified image reference: {problem}", value.escape_debug()),
+                    format!(
+                        "`{}` is not a fully qualified image reference: {problem}",
+                        value.escape_debug()
+                    ),
                 );
                 d = match qualify_docker_hub(value) {
                     Some(q) => d.hint(format!("write `{q}`")),
-                    None => d.hint("write it with its registry, like `docker.io/library/alpine:3.20`"),
+                    None => {
+                        d.hint("write it with its registry, like `docker.io/library/alpine:3.20`")
+                    }
                 };
                 out.push(d);
             }
@@ -346,9 +348,14 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
                     Diagnostic::warning(
                         "revision-not-hash",
                         key,
-                        format!("revision `{}` is not a full 40- or 64-character commit hash", value.escape_debug()),
+                        format!(
+                            "revision `{}` is not a full 40- or 64-character commit hash",
+                            value.escape_debug()
+                        ),
                     )
-                    .hint("use the full hash (`git rev-parse HEAD`) so the source can be found again"),
+                    .hint(
+                        "use the full hash (`git rev-parse HEAD`) so the source can be found again",
+                    ),
                 );
             }
         }
@@ -388,7 +395,10 @@ fn check_url(key: &str, value: &str) -> Vec<Diagnostic> {
                 Diagnostic::error(
                     "invalid-url",
                     key,
-                    format!("`{}` is not an absolute URL: {e}", redact_url(value).escape_debug()),
+                    format!(
+                        "`{}` is not an absolute URL: {e}",
+                        redact_url(value).escape_debug()
+                    ),
                 )
                 .hint("write the full URL, such as `https://github.com/owner/repo`"),
             );
@@ -410,9 +420,14 @@ fn check_url(key: &str, value: &str) -> Vec<Diagnostic> {
             Diagnostic::error(
                 "url-credentials",
                 key,
-                format!("the URL in `{key}` carries user-info (a credential): `{}`", redact_url(value)),
+                format!(
+                    "the URL in `{key}` carries user-info (a credential): `{}`",
+                    redact_url(value)
+                ),
             )
-            .hint("remove the `user:password@` part; credentials must never be published in an image"),
+            .hint(
+                "remove the `user:password@` part; credentials must never be published in an image",
+            ),
         );
     }
     if parsed.query_pairs().any(|(k, _)| is_secret_param(&k)) {
@@ -420,7 +435,10 @@ fn check_url(key: &str, value: &str) -> Vec<Diagnostic> {
             Diagnostic::error(
                 "url-secret-query",
                 key,
-                format!("the URL in `{key}` carries a secret in its query: `{}`", redact_url(value)),
+                format!(
+                    "the URL in `{key}` carries a secret in its query: `{}`",
+                    redact_url(value)
+                ),
             )
             .hint("remove the query string"),
         );
@@ -441,7 +459,11 @@ pub(crate) fn redact_url(value: &str) -> String {
                 let pairs: Vec<(String, String)> = u
                     .query_pairs()
                     .map(|(k, v)| {
-                        let v = if is_secret_param(&k) { "***".to_string() } else { v.into_owned() };
+                        let v = if is_secret_param(&k) {
+                            "***".to_string()
+                        } else {
+                            v.into_owned()
+                        };
                         (k.into_owned(), v)
                     })
                     .collect();
@@ -505,7 +527,10 @@ pub(crate) fn check_digest(value: &str) -> Result<(), String> {
         other => return Err(format!("unsupported algorithm `{}`", other.escape_debug())),
     };
     if hex.len() != want {
-        return Err(format!("{alg} needs {want} hex digits, found {}", hex.len()));
+        return Err(format!(
+            "{alg} needs {want} hex digits, found {}",
+            hex.len()
+        ));
     }
     if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err("the hex digits must be 0-9 and lower-case a-f".into());
@@ -598,8 +623,13 @@ pub(crate) fn check_fully_qualified_reference(value: &str) -> Result<(), String>
     let Some((domain, path)) = name.split_once('/') else {
         return Err("no registry host".into());
     };
-    if !(domain.contains('.') || domain.contains(':') || domain == "localhost") || !is_domain(domain) {
-        return Err(format!("`{}` is not a registry host", domain.escape_debug()));
+    if !(domain.contains('.') || domain.contains(':') || domain == "localhost")
+        || !is_domain(domain)
+    {
+        return Err(format!(
+            "`{}` is not a registry host",
+            domain.escape_debug()
+        ));
     }
     if !path.split('/').all(is_path_component) {
         return Err(format!(
@@ -613,8 +643,8 @@ pub(crate) fn check_fully_qualified_reference(value: &str) -> Result<(), String>
 /// `alpine:3.20` → `docker.io/library/alpine:3.20`, when that makes a valid reference.
 fn qualify_docker_hub(value: &str) -> Option<String> {
     let first = value.split('/').next()?;
-    let has_domain = value.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_domain =
+        value.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if has_domain {
         return None;
     }
@@ -649,14 +679,31 @@ mod tests {
     fn misspelt_oci_keys_get_did_you_mean() {
         let d = check_key("org.opencontainers.image.revison").unwrap();
         assert_eq!(d.code, "unknown-oci-key");
-        assert!(d.hint.unwrap().contains("org.opencontainers.image.revision"));
+        assert!(d
+            .hint
+            .unwrap()
+            .contains("org.opencontainers.image.revision"));
         let d = check_key("org.opencontainers.image.license").unwrap();
-        assert!(d.hint.unwrap().contains("org.opencontainers.image.licenses"));
+        assert!(d
+            .hint
+            .unwrap()
+            .contains("org.opencontainers.image.licenses"));
         let d = check_key("oci.opencontainers.image.revision").unwrap();
         assert_eq!(d.code, "misspelled-oci-key");
-        assert!(d.hint.unwrap().contains("`org.opencontainers.image.revision`"));
-        assert_eq!(check_key("org.opencontainers.artifact.x").unwrap().code, "reserved-key");
-        assert_eq!(check_key("org.opencontainers.image.stopSignal").unwrap().code, "runtime-key");
+        assert!(d
+            .hint
+            .unwrap()
+            .contains("`org.opencontainers.image.revision`"));
+        assert_eq!(
+            check_key("org.opencontainers.artifact.x").unwrap().code,
+            "reserved-key"
+        );
+        assert_eq!(
+            check_key("org.opencontainers.image.stopSignal")
+                .unwrap()
+                .code,
+            "runtime-key"
+        );
         let d = check_key("revison").unwrap();
         assert_eq!(d.code, "unknown-short-name");
     }
@@ -677,7 +724,9 @@ mod tests {
         for ok in ["v1.0.0", "stable", "a/b/c", "a--b", "1.0+build@x:y", "A_b"] {
             assert!(is_ref_name(ok), "{ok}");
         }
-        for bad in ["", "-a", "a-", "a/", "/a", "a//b", "a---b", "a b", "a..b", "a_"] {
+        for bad in [
+            "", "-a", "a-", "a/", "/a", "a//b", "a---b", "a b", "a..b", "a_",
+        ] {
             assert!(!is_ref_name(bad), "{bad}");
         }
     }
@@ -707,11 +756,21 @@ mod tests {
         ] {
             assert!(check_fully_qualified_reference(&ok).is_ok(), "{ok}");
         }
-        for bad in ["alpine", "alpine:3.20", "library/alpine", "docker.io/Library/x", "docker.io/x:", "docker.io/x@sha256:1"] {
+        for bad in [
+            "alpine",
+            "alpine:3.20",
+            "library/alpine",
+            "docker.io/Library/x",
+            "docker.io/x:",
+            "docker.io/x@sha256:1",
+        ] {
             assert!(check_fully_qualified_reference(bad).is_err(), "{bad}");
         }
         let diag = check_value("org.opencontainers.image.base.name", "alpine:3.20");
-        assert_eq!(diag[0].hint.as_deref(), Some("write `docker.io/library/alpine:3.20`"));
+        assert_eq!(
+            diag[0].hint.as_deref(),
+            Some("write `docker.io/library/alpine:3.20`")
+        );
     }
 
     #[test]

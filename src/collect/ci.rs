@@ -40,17 +40,25 @@ const PROVIDERS: &[Provider] = &[
         name: "GitHub Actions",
         detect: "GITHUB_ACTIONS",
         revision: &[Var("GITHUB_SHA")],
-        branch: &[Var("GITHUB_HEAD_REF"), When("GITHUB_REF_NAME", "GITHUB_REF_TYPE", "branch")],
+        branch: &[
+            Var("GITHUB_HEAD_REF"),
+            When("GITHUB_REF_NAME", "GITHUB_REF_TYPE", "branch"),
+        ],
         tag: &[When("GITHUB_REF_NAME", "GITHUB_REF_TYPE", "tag")],
         pull_request: &[Template("{GITHUB_REF}")],
         repository: &[Template("{GITHUB_SERVER_URL}/{GITHUB_REPOSITORY}")],
-        run_url: &[Template("{GITHUB_SERVER_URL}/{GITHUB_REPOSITORY}/actions/runs/{GITHUB_RUN_ID}")],
+        run_url: &[Template(
+            "{GITHUB_SERVER_URL}/{GITHUB_REPOSITORY}/actions/runs/{GITHUB_RUN_ID}",
+        )],
     },
     Provider {
         name: "GitLab CI",
         detect: "GITLAB_CI",
         revision: &[Var("CI_COMMIT_SHA")],
-        branch: &[Var("CI_COMMIT_BRANCH"), Var("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")],
+        branch: &[
+            Var("CI_COMMIT_BRANCH"),
+            Var("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"),
+        ],
         tag: &[Var("CI_COMMIT_TAG")],
         pull_request: &[Var("CI_MERGE_REQUEST_IID")],
         repository: &[Var("CI_PROJECT_URL")],
@@ -60,7 +68,12 @@ const PROVIDERS: &[Provider] = &[
         name: "Jenkins",
         detect: "JENKINS_URL",
         revision: &[Var("GIT_COMMIT")],
-        branch: &[Var("CHANGE_BRANCH"), Var("BRANCH_NAME"), Var("GIT_LOCAL_BRANCH"), Var("GIT_BRANCH")],
+        branch: &[
+            Var("CHANGE_BRANCH"),
+            Var("BRANCH_NAME"),
+            Var("GIT_LOCAL_BRANCH"),
+            Var("GIT_BRANCH"),
+        ],
         tag: &[Var("TAG_NAME")],
         pull_request: &[Var("CHANGE_ID")],
         repository: &[Var("GIT_URL")],
@@ -95,9 +108,14 @@ const PROVIDERS: &[Provider] = &[
             Prefixed("BUILD_SOURCEBRANCH", "refs/heads/"),
         ],
         tag: &[Prefixed("BUILD_SOURCEBRANCH", "refs/tags/")],
-        pull_request: &[Var("SYSTEM_PULLREQUEST_PULLREQUESTNUMBER"), Var("SYSTEM_PULLREQUEST_PULLREQUESTID")],
+        pull_request: &[
+            Var("SYSTEM_PULLREQUEST_PULLREQUESTNUMBER"),
+            Var("SYSTEM_PULLREQUEST_PULLREQUESTID"),
+        ],
         repository: &[Var("BUILD_REPOSITORY_URI")],
-        run_url: &[Template("{SYSTEM_COLLECTIONURI}{SYSTEM_TEAMPROJECT}/_build/results?buildId={BUILD_BUILDID}")],
+        run_url: &[Template(
+            "{SYSTEM_COLLECTIONURI}{SYSTEM_TEAMPROJECT}/_build/results?buildId={BUILD_BUILDID}",
+        )],
     },
     Provider {
         name: "Bitbucket Pipelines",
@@ -107,14 +125,19 @@ const PROVIDERS: &[Provider] = &[
         tag: &[Var("BITBUCKET_TAG")],
         pull_request: &[Var("BITBUCKET_PR_ID")],
         repository: &[Var("BITBUCKET_GIT_HTTP_ORIGIN")],
-        run_url: &[Template("{BITBUCKET_GIT_HTTP_ORIGIN}/pipelines/results/{BITBUCKET_BUILD_NUMBER}")],
+        run_url: &[Template(
+            "{BITBUCKET_GIT_HTTP_ORIGIN}/pipelines/results/{BITBUCKET_BUILD_NUMBER}",
+        )],
     },
     Provider {
         name: "Travis CI",
         detect: "TRAVIS",
         revision: &[Var("TRAVIS_COMMIT")],
         // On a tag build TRAVIS_BRANCH holds the tag, so it is a branch only without one.
-        branch: &[Var("TRAVIS_PULL_REQUEST_BRANCH"), When("TRAVIS_BRANCH", "TRAVIS_TAG", "")],
+        branch: &[
+            Var("TRAVIS_PULL_REQUEST_BRANCH"),
+            When("TRAVIS_BRANCH", "TRAVIS_TAG", ""),
+        ],
         tag: &[Var("TRAVIS_TAG")],
         pull_request: &[Var("TRAVIS_PULL_REQUEST")],
         repository: &[Template("https://github.com/{TRAVIS_REPO_SLUG}")],
@@ -164,11 +187,17 @@ fn read(env: &Env, gets: &[Get]) -> Option<CiValue> {
                     None
                 }
             }
-            Prefixed(v, prefix) => env.get(v).and_then(|s| s.strip_prefix(prefix)).map(str::to_string),
+            Prefixed(v, prefix) => env
+                .get(v)
+                .and_then(|s| s.strip_prefix(prefix))
+                .map(str::to_string),
             Template(t) => fill(env, t),
         }?;
         let value = value.trim().to_string();
-        (!value.is_empty()).then(|| CiValue { value, var: var_name(get) })
+        (!value.is_empty()).then(|| CiValue {
+            value,
+            var: var_name(get),
+        })
     })
 }
 
@@ -212,16 +241,24 @@ pub(crate) fn detect(env: &Env) -> CiFacts {
     };
     let revision = read(env, p.revision)
         .filter(|v| is_full_hash(&v.value))
-        .map(|v| CiValue { value: v.value.to_ascii_lowercase(), ..v });
+        .map(|v| CiValue {
+            value: v.value.to_ascii_lowercase(),
+            ..v
+        });
     let branch = read(env, p.branch)
-        .map(|v| CiValue { value: clean_branch(&v.value), ..v })
+        .map(|v| CiValue {
+            value: clean_branch(&v.value),
+            ..v
+        })
         .filter(|v| !v.value.is_empty() && v.value != "HEAD");
     let pull_request = read(env, p.pull_request)
         .and_then(|v| clean_pull_request(&v.value).map(|value| CiValue { value, ..v }));
     let repository = read(env, p.repository)
         .and_then(|v| super::remote::normalise(&v.value).map(|value| CiValue { value, ..v }));
-    let run_url = read(env, p.run_url)
-        .map(|v| CiValue { value: crate::annotations::validate::redact_url(&v.value), ..v });
+    let run_url = read(env, p.run_url).map(|v| CiValue {
+        value: crate::annotations::validate::redact_url(&v.value),
+        ..v
+    });
     CiFacts {
         provider: Some(p.name),
         revision,
@@ -260,7 +297,10 @@ mod tests {
         assert_eq!(f.branch.unwrap().value, "feature/x");
         assert_eq!(f.pull_request.unwrap().value, "42");
         assert_eq!(f.repository.unwrap().value, "https://github.com/o/r");
-        assert_eq!(f.run_url.unwrap().value, "https://github.com/o/r/actions/runs/99");
+        assert_eq!(
+            f.run_url.unwrap().value,
+            "https://github.com/o/r/actions/runs/99"
+        );
         assert_eq!(f.tag, None);
     }
 
@@ -280,7 +320,11 @@ mod tests {
 
     #[test]
     fn jenkins_branch_loses_remote_prefix() {
-        let f = detect(&env(&[("JENKINS_URL", "http://j/"), ("GIT_BRANCH", "origin/main"), ("GIT_URL", "https://u:p@git.example.com/o/r.git")]));
+        let f = detect(&env(&[
+            ("JENKINS_URL", "http://j/"),
+            ("GIT_BRANCH", "origin/main"),
+            ("GIT_URL", "https://u:p@git.example.com/o/r.git"),
+        ]));
         assert_eq!(f.branch.unwrap().value, "main");
         assert_eq!(f.repository.unwrap().value, "https://git.example.com/o/r");
     }
@@ -300,16 +344,26 @@ mod tests {
 
     #[test]
     fn azure_branch_and_tag() {
-        let b = detect(&env(&[("TF_BUILD", "True"), ("BUILD_SOURCEBRANCH", "refs/heads/release/1")]));
+        let b = detect(&env(&[
+            ("TF_BUILD", "True"),
+            ("BUILD_SOURCEBRANCH", "refs/heads/release/1"),
+        ]));
         assert_eq!(b.branch.unwrap().value, "release/1");
-        let t = detect(&env(&[("TF_BUILD", "True"), ("BUILD_SOURCEBRANCH", "refs/tags/v2")]));
+        let t = detect(&env(&[
+            ("TF_BUILD", "True"),
+            ("BUILD_SOURCEBRANCH", "refs/tags/v2"),
+        ]));
         assert_eq!(t.branch, None);
         assert_eq!(t.tag.unwrap().value, "v2");
     }
 
     #[test]
     fn bitbucket_tag_build_has_no_branch() {
-        let f = detect(&env(&[("BITBUCKET_BUILD_NUMBER", "7"), ("BITBUCKET_TAG", "v1"), ("BITBUCKET_COMMIT", SHA)]));
+        let f = detect(&env(&[
+            ("BITBUCKET_BUILD_NUMBER", "7"),
+            ("BITBUCKET_TAG", "v1"),
+            ("BITBUCKET_COMMIT", SHA),
+        ]));
         assert_eq!(f.branch, None);
         assert_eq!(f.tag.unwrap().value, "v1");
         assert_eq!(f.revision.unwrap().value, SHA);
@@ -317,18 +371,39 @@ mod tests {
 
     #[test]
     fn travis_tag_build_branch_is_the_tag() {
-        let f = detect(&env(&[("TRAVIS", "true"), ("TRAVIS_BRANCH", "v1.0"), ("TRAVIS_TAG", "v1.0"), ("TRAVIS_PULL_REQUEST", "false")]));
+        let f = detect(&env(&[
+            ("TRAVIS", "true"),
+            ("TRAVIS_BRANCH", "v1.0"),
+            ("TRAVIS_TAG", "v1.0"),
+            ("TRAVIS_PULL_REQUEST", "false"),
+        ]));
         assert_eq!(f.branch, None);
         assert_eq!(f.pull_request, None);
-        let f = detect(&env(&[("TRAVIS", "true"), ("TRAVIS_BRANCH", "main"), ("TRAVIS_TAG", "")]));
+        let f = detect(&env(&[
+            ("TRAVIS", "true"),
+            ("TRAVIS_BRANCH", "main"),
+            ("TRAVIS_TAG", ""),
+        ]));
         assert_eq!(f.branch.unwrap().value, "main");
     }
 
     #[test]
     fn gitlab_and_circle() {
-        let g = detect(&env(&[("GITLAB_CI", "true"), ("CI_COMMIT_BRANCH", "main"), ("CI_PROJECT_URL", "https://gitlab.com/g/p"), ("CI_REPOSITORY_URL", "https://gitlab-ci-token:SECRET@gitlab.com/g/p.git")]));
+        let g = detect(&env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_BRANCH", "main"),
+            ("CI_PROJECT_URL", "https://gitlab.com/g/p"),
+            (
+                "CI_REPOSITORY_URL",
+                "https://gitlab-ci-token:SECRET@gitlab.com/g/p.git",
+            ),
+        ]));
         assert_eq!(g.repository.unwrap().value, "https://gitlab.com/g/p");
-        let c = detect(&env(&[("CIRCLECI", "true"), ("CIRCLE_PULL_REQUEST", "https://github.com/o/r/pull/17"), ("CIRCLE_REPOSITORY_URL", "git@github.com:o/r.git")]));
+        let c = detect(&env(&[
+            ("CIRCLECI", "true"),
+            ("CIRCLE_PULL_REQUEST", "https://github.com/o/r/pull/17"),
+            ("CIRCLE_REPOSITORY_URL", "git@github.com:o/r.git"),
+        ]));
         assert_eq!(c.pull_request.unwrap().value, "17");
         assert_eq!(c.repository.unwrap().value, "https://github.com/o/r");
     }

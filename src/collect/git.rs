@@ -38,9 +38,15 @@ pub(crate) struct Remote {
 /// The nearest tag within [`DESCRIBE_LIMIT`] commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Describe {
-    Found { tag: String, distance: usize, short: String },
+    Found {
+        tag: String,
+        distance: usize,
+        short: String,
+    },
     NoTags,
-    GaveUp { walked: usize },
+    GaveUp {
+        walked: usize,
+    },
 }
 
 /// Why the repository could not be opened (other than there being none).
@@ -79,14 +85,14 @@ impl GitRepo {
             Err(e) => return Err(git_error(dir, &e)),
         };
         let bare = repo.is_bare();
-        let root = repo
-            .workdir()
-            .unwrap_or_else(|| repo.path())
-            .to_path_buf();
+        let root = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
         let (head, branch, detached) = match repo.head() {
             Ok(h) => {
                 let oid = h.peel_to_commit().ok().map(|c| c.id());
-                let branch = h.is_branch().then(|| h.shorthand().ok().map(str::to_string)).flatten();
+                let branch = h
+                    .is_branch()
+                    .then(|| h.shorthand().ok().map(str::to_string))
+                    .flatten();
                 let detached = repo.head_detached().unwrap_or(false);
                 (oid, branch, detached)
             }
@@ -139,11 +145,15 @@ impl GitRepo {
 
     /// The upstream remote of the current branch, else `origin`.
     pub(crate) fn remote(&self) -> Option<Remote> {
-        let upstream = self.branch.as_ref().filter(|_| !self.detached).and_then(|b| {
-            let refname = format!("refs/heads/{b}");
-            let buf = self.repo.branch_upstream_remote(&refname).ok()?;
-            Some((buf.as_str().ok()?.to_string(), format!("upstream of {b}")))
-        });
+        let upstream = self
+            .branch
+            .as_ref()
+            .filter(|_| !self.detached)
+            .and_then(|b| {
+                let refname = format!("refs/heads/{b}");
+                let buf = self.repo.branch_upstream_remote(&refname).ok()?;
+                Some((buf.as_str().ok()?.to_string(), format!("upstream of {b}")))
+            });
         let (name, why) = upstream.unwrap_or_else(|| ("origin".to_string(), "origin".to_string()));
         let remote = self.repo.find_remote(&name).ok()?;
         let url = remote.url().ok()?.to_string();
@@ -172,7 +182,7 @@ impl GitRepo {
     pub(crate) fn exact_tag(&self) -> Option<String> {
         let head = self.head?;
         let mut tags = self.tags_by_commit().remove(&head)?;
-        tags.sort_by(|a, b| tag_rank(b).cmp(&tag_rank(a)));
+        tags.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
         tags.into_iter().next()
     }
 
@@ -196,7 +206,7 @@ impl GitRepo {
         for oid in walk.filter_map(Result::ok) {
             if let Some(names) = tags.get(&oid) {
                 let mut names = names.clone();
-                names.sort_by(|a, b| tag_rank(b).cmp(&tag_rank(a)));
+                names.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
                 return Describe::Found {
                     tag: names.swap_remove(0),
                     distance: walked,
@@ -228,7 +238,9 @@ impl GitRepo {
             .map_err(|e| git_error(&self.root, &e))?;
         let paths: Vec<String> = statuses
             .iter()
-            .filter(|s| !s.status().is_empty() && !s.status().is_ignored() && !s.status().is_wt_new())
+            .filter(|s| {
+                !s.status().is_empty() && !s.status().is_ignored() && !s.status().is_wt_new()
+            })
             .filter_map(|s| s.path().ok().map(str::to_string))
             .collect();
         Ok((paths.len(), paths.into_iter().take(3).collect()))
@@ -269,7 +281,7 @@ mod tests {
     #[test]
     fn version_like_tags_rank_first() {
         let mut tags = vec!["latest", "v1.9.0", "v1.10.0", "1.2"];
-        tags.sort_by(|a, b| tag_rank(b).cmp(&tag_rank(a)));
+        tags.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
         assert_eq!(tags, ["v1.10.0", "v1.9.0", "1.2", "latest"]);
     }
 }

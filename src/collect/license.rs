@@ -22,7 +22,10 @@ pub(crate) fn check_expression(key: &str, value: &str) -> Result<(), Diagnostic>
             let d = Diagnostic::error(
                 "invalid-license",
                 key,
-                format!("`{}` is not a valid SPDX license expression", value.escape_debug()),
+                format!(
+                    "`{}` is not a valid SPDX license expression",
+                    value.escape_debug()
+                ),
             );
             Err(match canonical_form(value) {
                 Some(canon) => d.hint(format!("write `{canon}`")),
@@ -38,7 +41,9 @@ pub(crate) fn check_expression(key: &str, value: &str) -> Result<(), Diagnostic>
 /// The strict SPDX expression a lenient one means, if there is exactly one.
 pub(crate) fn canonical_form(value: &str) -> Option<String> {
     let attempt = |v: &str| -> Option<String> {
-        let canon = Expression::canonicalize(v).ok()?.unwrap_or_else(|| v.to_string());
+        let canon = Expression::canonicalize(v)
+            .ok()?
+            .unwrap_or_else(|| v.to_string());
         Expression::parse(&canon).ok().map(|_| canon)
     };
     attempt(value).or_else(|| attempt(&join_version_words(value)))
@@ -149,7 +154,13 @@ mod tests {
 
     #[test]
     fn strict_expressions_pass() {
-        for ok in ["MIT", "MIT OR Apache-2.0", "Apache-2.0 WITH LLVM-exception", "GPL-2.0-or-later", "LicenseRef-Proprietary"] {
+        for ok in [
+            "MIT",
+            "MIT OR Apache-2.0",
+            "Apache-2.0 WITH LLVM-exception",
+            "GPL-2.0-or-later",
+            "LicenseRef-Proprietary",
+        ] {
             assert!(check_expression("k", ok).is_ok(), "{ok}");
         }
     }
@@ -165,7 +176,11 @@ mod tests {
         ] {
             let d = check_expression("k", bad).unwrap_err();
             assert_eq!(d.code, "invalid-license");
-            assert_eq!(d.hint.as_deref(), Some(format!("write `{canon}`").as_str()), "{bad}");
+            assert_eq!(
+                d.hint.as_deref(),
+                Some(format!("write `{canon}`").as_str()),
+                "{bad}"
+            );
         }
         let d = check_expression("k", "Totally Custom").unwrap_err();
         assert!(d.hint.unwrap().contains("LicenseRef-"));

@@ -35,18 +35,17 @@ impl Env {
             .collect())
     }
 
+    #[cfg(test)]
     pub(crate) fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         Env(pairs.into_iter().collect())
     }
 
     /// The variable's value when set and non-empty.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
-    }
-
-    /// Whether the variable is set at all (even empty).
-    pub(crate) fn is_set(&self, key: &str) -> bool {
-        self.0.contains_key(key)
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -75,7 +74,7 @@ pub(crate) enum Source {
     Ci(&'static str),
     Project(&'static str, &'static str),
     LicenseFile(String),
-    SourceDateEpoch,
+    Epoch,
     Clock,
     Derived(String),
 }
@@ -84,7 +83,10 @@ impl Source {
     /// Explicit values are the user's word: invalid ones fail the run. Others are dropped
     /// with a warning when invalid.
     fn is_explicit(&self) -> bool {
-        matches!(self, Source::Option(_) | Source::AnnotationFile(_) | Source::SourceDateEpoch)
+        matches!(
+            self,
+            Source::Option(_) | Source::AnnotationFile(_) | Source::Epoch
+        )
     }
 }
 
@@ -97,7 +99,7 @@ impl fmt::Display for Source {
             Source::Ci(var) => write!(f, "env {var}"),
             Source::Project(file, field) => write!(f, "{file} {field}"),
             Source::LicenseFile(files) => write!(f, "{files} (detected)"),
-            Source::SourceDateEpoch => f.write_str("env SOURCE_DATE_EPOCH"),
+            Source::Epoch => f.write_str("env SOURCE_DATE_EPOCH"),
             Source::Clock => f.write_str("clock (now)"),
             Source::Derived(what) => f.write_str(what),
         }
@@ -133,7 +135,11 @@ impl std::str::FromStr for AnnotationArg {
         };
         let (levels, key) = match lhs.rsplit_once(':') {
             Some((levels, key)) => (
-                Some(levels.parse::<Levels>().map_err(|e| format!("in `{}`: {e}", lhs.escape_debug()))?),
+                Some(
+                    levels
+                        .parse::<Levels>()
+                        .map_err(|e| format!("in `{}`: {e}", lhs.escape_debug()))?,
+                ),
                 key,
             ),
             None => (None, lhs),
@@ -246,7 +252,8 @@ impl Collected {
 pub(crate) fn read_annotation_file(path: &Path) -> Result<Vec<AnnotationArg>, Error> {
     let bytes = if path == Path::new("-") {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|e| Error::io(path, e))?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| Error::io(path, e))?;
         buf
     } else {
         std::fs::read(path).map_err(|e| Error::io(path, e))?
@@ -324,7 +331,11 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         );
     }
     if let Some((expr, origin)) = &opts.licenses {
-        c.offer(spec::ANNOTATION_LICENSES, expr.clone(), Source::Option(origin.clone()));
+        c.offer(
+            spec::ANNOTATION_LICENSES,
+            expr.clone(),
+            Source::Option(origin.clone()),
+        );
     }
 
     // 2. the annotation file
@@ -365,7 +376,10 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             .map_or((CreatedSpec::Auto, None), |(s, o)| (s, Some(o)));
         let commit_time = || git.as_ref().and_then(git::GitRepo::commit_time);
         let (t, source) = match created_spec {
-            CreatedSpec::At(t) => (t, Source::Option(origin.clone().unwrap_or(Origin::Flag("--created")))),
+            CreatedSpec::At(t) => (
+                t,
+                Source::Option(origin.clone().unwrap_or(Origin::Flag("--created"))),
+            ),
             CreatedSpec::Now => (chrono::Utc::now(), Source::Clock),
             CreatedSpec::Commit => match commit_time() {
                 Some(t) => (t, Source::Git("HEAD committer time".into())),
@@ -377,10 +391,9 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             },
             CreatedSpec::Auto => match env.get("SOURCE_DATE_EPOCH") {
                 Some(sde) => {
-                    let t = time::parse_epoch(sde).map_err(|e| {
-                        Error::Usage(format!("SOURCE_DATE_EPOCH: {e}"))
-                    })?;
-                    (t, Source::SourceDateEpoch)
+                    let t = time::parse_epoch(sde)
+                        .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH: {e}")))?;
+                    (t, Source::Epoch)
                 }
                 None => match commit_time() {
                     Some(t) => (t, Source::Git("HEAD committer time".into())),
@@ -396,17 +409,29 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
     let mut exact_tag = None;
     if let Some(g) = &git {
         if let Some(head) = g.head {
-            c.offer(spec::ANNOTATION_REVISION, head.to_string(), Source::Git("HEAD".into()));
+            c.offer(
+                spec::ANNOTATION_REVISION,
+                head.to_string(),
+                Source::Git("HEAD".into()),
+            );
         }
         if let Some(r) = &remote {
             match remote::normalise(&r.url) {
                 Some(url) => {
-                    c.offer(spec::ANNOTATION_SOURCE, url, Source::Git(format!("remote {} ({})", r.name, r.why)));
+                    c.offer(
+                        spec::ANNOTATION_SOURCE,
+                        url,
+                        Source::Git(format!("remote {} ({})", r.name, r.why)),
+                    );
                 }
                 None => c.diagnostics.push(Diagnostic::warning(
                     "remote-not-url",
                     spec::ANNOTATION_SOURCE,
-                    format!("remote {} is `{}`, not a URL others can reach; no source from it", r.name, redact_url(&r.url)),
+                    format!(
+                        "remote {} is `{}`, not a URL others can reach; no source from it",
+                        r.name,
+                        redact_url(&r.url)
+                    ),
                 )),
             }
         }
@@ -414,13 +439,21 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             exact_tag = g.exact_tag();
             if let Some(tag) = &exact_tag {
                 if let Some(v) = git::version_from_tag(tag) {
-                    c.offer(spec::ANNOTATION_VERSION, v, Source::Git(format!("tag {tag}")));
+                    c.offer(
+                        spec::ANNOTATION_VERSION,
+                        v,
+                        Source::Git(format!("tag {tag}")),
+                    );
                 }
             }
         }
         if let Some(key) = ext("branch") {
             if let Some(b) = &g.branch {
-                let what = if g.detached { "branch at detached HEAD" } else { "HEAD branch" };
+                let what = if g.detached {
+                    "branch at detached HEAD"
+                } else {
+                    "HEAD branch"
+                };
                 c.offer(&key, b.clone(), Source::Git(what.into()));
             }
         }
@@ -428,7 +461,11 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         if needs_dirty && !g.bare {
             let (count, sample) = g.modified().map_err(Error::Git)?;
             if let Some(key) = ext("dirty") {
-                c.offer(&key, (count > 0).to_string(), Source::Git("status (tracked files)".into()));
+                c.offer(
+                    &key,
+                    (count > 0).to_string(),
+                    Source::Git("status (tracked files)".into()),
+                );
             }
             if opts.require_clean && count > 0 {
                 c.diagnostics.push(
@@ -447,15 +484,23 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         }
         if g.shallow {
             c.diagnostics.push(
-                Diagnostic::warning("shallow-clone", "", "this is a shallow clone; tags and describe may be incomplete")
-                    .hint("fetch with tags (`fetch-depth: 0` in actions/checkout) for exact versions"),
+                Diagnostic::warning(
+                    "shallow-clone",
+                    "",
+                    "this is a shallow clone; tags and describe may be incomplete",
+                )
+                .hint("fetch with tags (`fetch-depth: 0` in actions/checkout) for exact versions"),
             );
         }
     }
 
     // 4. CI environment: fills what git could not tell
     if let Some(v) = &ci.revision {
-        c.offer(spec::ANNOTATION_REVISION, v.value.clone(), Source::Ci(v.var));
+        c.offer(
+            spec::ANNOTATION_REVISION,
+            v.value.clone(),
+            Source::Ci(v.var),
+        );
     }
     if let Some(v) = &ci.repository {
         c.offer(spec::ANNOTATION_SOURCE, v.value.clone(), Source::Ci(v.var));
@@ -482,7 +527,9 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
     }
 
     // 5. project files
-    let root = git.as_ref().map_or_else(|| opts.repo.clone(), |g| g.root.clone());
+    let root = git
+        .as_ref()
+        .map_or_else(|| opts.repo.clone(), |g| g.root.clone());
     let (project, problems) = if git.as_ref().is_some_and(|g| g.bare) {
         (None, Vec::new())
     } else {
@@ -516,8 +563,12 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
                         );
                     }
                     Err(e) => c.diagnostics.push(
-                        Diagnostic::warning("ignored-value", spec::ANNOTATION_LICENSES, format!("ignored the license in {file}: {e}"))
-                            .hint("declare an SPDX expression, or pass --licenses"),
+                        Diagnostic::warning(
+                            "ignored-value",
+                            spec::ANNOTATION_LICENSES,
+                            format!("ignored the license in {file}: {e}"),
+                        )
+                        .hint("declare an SPDX expression, or pass --licenses"),
                     ),
                 }
             }
@@ -529,7 +580,11 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             c.offer(spec::ANNOTATION_URL, v.clone(), src("homepage"));
         }
         if let Some(v) = &p.documentation {
-            c.offer(spec::ANNOTATION_DOCUMENTATION, v.clone(), src("documentation"));
+            c.offer(
+                spec::ANNOTATION_DOCUMENTATION,
+                v.clone(),
+                src("documentation"),
+            );
         }
         if let Some(v) = &p.repository {
             if let Some(url) = remote::normalise(v) {
@@ -547,34 +602,67 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
     // 6. derived and detected: the lowest precedence
     if let Some(source) = c.value(spec::ANNOTATION_SOURCE).map(str::to_string) {
         if remote::is_forge(&source) {
-            c.offer(spec::ANNOTATION_URL, source.clone(), Source::Derived(format!("forge page of {}", spec::ANNOTATION_SOURCE)));
+            c.offer(
+                spec::ANNOTATION_URL,
+                source.clone(),
+                Source::Derived(format!("forge page of {}", spec::ANNOTATION_SOURCE)),
+            );
         }
         if let Some(name) = remote::repository_name(&source) {
-            c.offer(spec::ANNOTATION_TITLE, name, Source::Derived("repository name".into()));
+            c.offer(
+                spec::ANNOTATION_TITLE,
+                name,
+                Source::Derived("repository name".into()),
+            );
         }
     }
     if let Some(g) = &git {
         if !c.decided(spec::ANNOTATION_VERSION) && exact_tag.is_none() {
             match g.describe() {
-                git::Describe::Found { tag, distance, short } => {
+                git::Describe::Found {
+                    tag,
+                    distance,
+                    short,
+                } => {
                     let base = git::version_from_tag(&tag).unwrap_or(&tag);
-                    let value = if distance == 0 { base.to_string() } else { format!("{base}-{distance}-g{short}") };
-                    c.offer(spec::ANNOTATION_VERSION, value, Source::Git(format!("describe (tag {tag})")));
+                    let value = if distance == 0 {
+                        base.to_string()
+                    } else {
+                        format!("{base}-{distance}-g{short}")
+                    };
+                    c.offer(
+                        spec::ANNOTATION_VERSION,
+                        value,
+                        Source::Git(format!("describe (tag {tag})")),
+                    );
                 }
                 git::Describe::GaveUp { walked } => c.diagnostics.push(
-                    Diagnostic::warning("describe-gave-up", spec::ANNOTATION_VERSION, format!("no tag within {walked} commits of HEAD; no version from git describe"))
-                        .hint("pass -a version=… or tag the release"),
+                    Diagnostic::warning(
+                        "describe-gave-up",
+                        spec::ANNOTATION_VERSION,
+                        format!(
+                            "no tag within {walked} commits of HEAD; no version from git describe"
+                        ),
+                    )
+                    .hint("pass -a version=… or tag the release"),
                 ),
                 git::Describe::NoTags => {}
             }
         }
         if !g.bare {
             if let Some(name) = root.file_name().and_then(|n| n.to_str()) {
-                c.offer(spec::ANNOTATION_TITLE, name, Source::Derived("checkout directory name".into()));
+                c.offer(
+                    spec::ANNOTATION_TITLE,
+                    name,
+                    Source::Derived("checkout directory name".into()),
+                );
             }
         }
     }
-    if !c.decided(spec::ANNOTATION_LICENSES) && !opts.no_detect && !git.as_ref().is_some_and(|g| g.bare) {
+    if !c.decided(spec::ANNOTATION_LICENSES)
+        && !opts.no_detect
+        && !git.as_ref().is_some_and(|g| g.bare)
+    {
         if let Some(d) = license::detect(&root) {
             c.offer_fact(
                 spec::ANNOTATION_LICENSES,
@@ -590,11 +678,19 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
 
     // legacy label-schema keys mirror the final values
     if opts.label_schema {
-        c.offer("org.label-schema.schema-version", "1.0", Source::Derived("--label-schema".into()));
+        c.offer(
+            "org.label-schema.schema-version",
+            "1.0",
+            Source::Derived("--label-schema".into()),
+        );
         for (legacy, short) in LABEL_SCHEMA {
             let full = annotations::full_key(short).unwrap_or_default();
             if let Some(v) = c.value(full).map(str::to_string) {
-                c.offer(legacy, v, Source::Derived(format!("--label-schema (from {full})")));
+                c.offer(
+                    legacy,
+                    v,
+                    Source::Derived(format!("--label-schema (from {full})")),
+                );
             }
         }
     }
@@ -607,8 +703,14 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         };
         if c.value(&full).is_none() {
             c.diagnostics.push(
-                Diagnostic::error("missing-required", &full, format!("`{full}` is required (--require) but no source provided it"))
-                    .hint(format!("pass -a {key}=… or run where it can be found (a git checkout, a CI job)")),
+                Diagnostic::error(
+                    "missing-required",
+                    &full,
+                    format!("`{full}` is required (--require) but no source provided it"),
+                )
+                .hint(format!(
+                    "pass -a {key}=… or run where it can be found (a git checkout, a CI job)"
+                )),
             );
         }
     }
@@ -624,14 +726,19 @@ mod tests {
         let a: AnnotationArg = "version=1.2".parse().unwrap();
         assert_eq!(a.key, spec::ANNOTATION_VERSION);
         assert_eq!(a.levels, None);
-        let a: AnnotationArg = "index,manifest[linux/amd64]:com.example.x=a=b:c".parse().unwrap();
+        let a: AnnotationArg = "index,manifest[linux/amd64]:com.example.x=a=b:c"
+            .parse()
+            .unwrap();
         assert_eq!(a.key, "com.example.x");
         assert_eq!(a.value, "a=b:c");
         assert_eq!(a.levels.unwrap().to_string(), "index,manifest[linux/amd64]");
         let a: AnnotationArg = "title=".parse().unwrap();
         assert_eq!(a.value, "");
         assert!("novalue".parse::<AnnotationArg>().is_err());
-        assert!("bogus:k=v".parse::<AnnotationArg>().unwrap_err().contains("unknown level `bogus`"));
+        assert!("bogus:k=v"
+            .parse::<AnnotationArg>()
+            .unwrap_err()
+            .contains("unknown level `bogus`"));
     }
 
     #[test]
@@ -646,8 +753,16 @@ mod tests {
     #[test]
     fn invalid_found_values_are_dropped_with_a_warning() {
         let mut c = Collected::default();
-        assert!(!c.offer(spec::ANNOTATION_URL, "example.com", Source::Project("Cargo.toml", "homepage")));
+        assert!(!c.offer(
+            spec::ANNOTATION_URL,
+            "example.com",
+            Source::Project("Cargo.toml", "homepage")
+        ));
         assert_eq!(c.diagnostics[0].code, "ignored-value");
-        assert!(c.offer(spec::ANNOTATION_URL, "https://example.com", Source::Derived("x".into())));
+        assert!(c.offer(
+            spec::ANNOTATION_URL,
+            "https://example.com",
+            Source::Derived("x".into())
+        ));
     }
 }

@@ -60,7 +60,9 @@ pub(crate) fn read(root: &Path) -> (Option<ProjectFacts>, Vec<ProjectProblem>) {
 }
 
 fn nonempty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn join_authors(list: Vec<String>) -> Option<String> {
@@ -100,7 +102,12 @@ fn read_cargo(text: &str) -> Result<Option<ProjectFacts>, String> {
     let s = |key: &str| nonempty(field(key).and_then(Toml::as_str));
     let authors = field("authors")
         .and_then(Toml::as_array)
-        .map(|a| a.iter().filter_map(Toml::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Toml::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .and_then(join_authors);
     Ok(Some(ProjectFacts {
         name: s("name"),
@@ -168,7 +175,12 @@ fn read_pyproject(text: &str) -> Result<Option<ProjectFacts>, String> {
     let authors = poetry
         .get("authors")
         .and_then(Toml::as_array)
-        .map(|a| a.iter().filter_map(Toml::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Toml::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .and_then(join_authors);
     Ok(Some(ProjectFacts {
         name: nonempty(toml_str(poetry, "name")),
@@ -202,7 +214,11 @@ fn npm_person(v: &Json) -> Option<String> {
 
 /// npm's repository shorthands: `github:o/r`, `gitlab:g/p`, `bitbucket:o/r`, bare `o/r`.
 fn npm_repository(s: &str) -> String {
-    for (prefix, host) in [("github:", "github.com"), ("gitlab:", "gitlab.com"), ("bitbucket:", "bitbucket.org")] {
+    for (prefix, host) in [
+        ("github:", "github.com"),
+        ("gitlab:", "gitlab.com"),
+        ("bitbucket:", "bitbucket.org"),
+    ] {
         if let Some(rest) = s.strip_prefix(prefix) {
             return format!("https://{host}/{rest}");
         }
@@ -299,9 +315,14 @@ Documentation = "https://docs.pkg.example"
         assert_eq!(f.repository.as_deref(), Some("https://github.com/o/pkg"));
         assert_eq!(f.documentation.as_deref(), Some("https://docs.pkg.example"));
         assert_eq!(f.authors.as_deref(), Some("Ann <ann@x>"));
-        let p = read_pyproject("[tool.poetry]\nname='x'\nversion='0.1.0'\nlicense='MIT'\n").unwrap().unwrap();
+        let p = read_pyproject("[tool.poetry]\nname='x'\nversion='0.1.0'\nlicense='MIT'\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(p.version.as_deref(), Some("0.1.0"));
-        assert_eq!(read_pyproject("[build-system]\nrequires=[]\n").unwrap(), None);
+        assert_eq!(
+            read_pyproject("[build-system]\nrequires=[]\n").unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -3,7 +3,15 @@
 //! query or fragment.
 
 /// Forges whose repository URL is also the project's home page (`url`).
-const FORGES: &[&str] = &["github.com", "gitlab.com", "bitbucket.org", "codeberg.org", "gitea.com", "sr.ht", "git.sr.ht"];
+const FORGES: &[&str] = &[
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "codeberg.org",
+    "gitea.com",
+    "sr.ht",
+    "git.sr.ht",
+];
 
 /// The normalised `https://` (or `http://`) URL of a remote, or `None` for a local path or
 /// something that is not a URL.
@@ -60,7 +68,10 @@ fn assemble(scheme: &str, host: &str, port: Option<&str>, path: &str) -> Option<
     }
     let path = path.split(['?', '#']).next().unwrap_or("");
     let path = path.trim_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path).trim_end_matches('/');
+    let path = path
+        .strip_suffix(".git")
+        .unwrap_or(path)
+        .trim_end_matches('/');
     // Azure DevOps over ssh: git@ssh.dev.azure.com:v3/org/project/repo
     if host == "ssh.dev.azure.com" {
         let parts: Vec<&str> = path.split('/').collect();
@@ -100,19 +111,37 @@ mod tests {
     #[test]
     fn remotes_normalise_without_credentials() {
         let cases = [
-            ("https://x-access-token:TOKEN@github.com/o/r.git", "https://github.com/o/r"),
-            ("https://oauth2:TOKEN@gitlab.com/g/p.git", "https://gitlab.com/g/p"),
+            (
+                "https://x-access-token:TOKEN@github.com/o/r.git",
+                "https://github.com/o/r",
+            ),
+            (
+                "https://oauth2:TOKEN@gitlab.com/g/p.git",
+                "https://gitlab.com/g/p",
+            ),
             ("https://TOKEN@github.com/o/r", "https://github.com/o/r"),
             ("git@github.com:o/r.git", "https://github.com/o/r"),
             ("github.com:o/r", "https://github.com/o/r"),
             ("ssh://git@host:22/o/r.git", "https://host/o/r"),
-            ("ssh://user:pass@Host.Example/o/r", "https://host.example/o/r"),
+            (
+                "ssh://user:pass@Host.Example/o/r",
+                "https://host.example/o/r",
+            ),
             ("git://host/o/r.git", "https://host/o/r"),
-            ("https://host:8443/g/sub/p.git/", "https://host:8443/g/sub/p"),
+            (
+                "https://host:8443/g/sub/p.git/",
+                "https://host:8443/g/sub/p",
+            ),
             ("https://host:443/o/r", "https://host/o/r"),
             ("http://intranet/o/r", "http://intranet/o/r"),
-            ("https://gitlab.com/g/p.git?private_token=SECRET#frag", "https://gitlab.com/g/p"),
-            ("git@ssh.dev.azure.com:v3/org/proj/repo", "https://dev.azure.com/org/proj/_git/repo"),
+            (
+                "https://gitlab.com/g/p.git?private_token=SECRET#frag",
+                "https://gitlab.com/g/p",
+            ),
+            (
+                "git@ssh.dev.azure.com:v3/org/proj/repo",
+                "https://dev.azure.com/org/proj/_git/repo",
+            ),
             ("https://u@p@host/o/r", "https://host/o/r"),
         ];
         for (input, want) in cases {
@@ -122,7 +151,14 @@ mod tests {
 
     #[test]
     fn local_paths_are_not_urls() {
-        for input in ["/srv/git/r.git", "../r", "file:///srv/r.git", "C:\\repo", "C:/repo", ""] {
+        for input in [
+            "/srv/git/r.git",
+            "../r",
+            "file:///srv/r.git",
+            "C:\\repo",
+            "C:/repo",
+            "",
+        ] {
             assert_eq!(normalise(input), None, "{input}");
         }
     }

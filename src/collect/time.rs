@@ -79,11 +79,15 @@ pub(crate) fn check_rfc3339(s: &str) -> Result<(), String> {
     let month = digits(5..7).ok_or("expected a two-digit month")?;
     let day = digits(8..10).ok_or("expected a two-digit day")?;
     if NaiveDate::from_ymd_opt(year as i32, month, day).is_none() {
-        return Err(format!("{year:04}-{month:02}-{day:02} is not a calendar date"));
+        return Err(format!(
+            "{year:04}-{month:02}-{day:02} is not a calendar date"
+        ));
     }
     match b.get(10) {
         Some(b'T') => {}
-        Some(b't' | b' ') => return Err("the date and time must be separated by an upper-case `T`".into()),
+        Some(b't' | b' ') => {
+            return Err("the date and time must be separated by an upper-case `T`".into())
+        }
         _ => return Err("expected `T` and a time after the date".into()),
     }
     let hour = digits(11..13).ok_or("expected a two-digit hour")?;
@@ -93,7 +97,9 @@ pub(crate) fn check_rfc3339(s: &str) -> Result<(), String> {
         return Err("expected HH:MM:SS".into());
     }
     if hour > 23 || minute > 59 || second > 60 {
-        return Err(format!("{hour:02}:{minute:02}:{second:02} is not a time of day"));
+        return Err(format!(
+            "{hour:02}:{minute:02}:{second:02} is not a time of day"
+        ));
     }
     let mut i = 19;
     if b.get(i) == Some(&b'.') {

@@ -1,11 +1,12 @@
-//! `collect --format text|json`: a table for people, a flat JSON object for programs, and
-//! with `--explain`, where each value came from.
+//! The `collect --format` renderings: a table and JSON (with `--explain`, where each value
+//! came from), the newline lists build-push-action takes, shell `env`, GitLab `dotenv`, and
+//! `make` assignments.
 
 use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value};
 
-use crate::annotations::{Annotations, Diagnostic};
+use crate::annotations::{Annotations, Diagnostic, Levels};
 use crate::collect::Collected;
 
 /// Control characters shown escaped, so one entry stays on one line of a table.
@@ -95,7 +96,10 @@ mod tests {
         let mut a = Annotations::default();
         a.insert("com.example.b".into(), "two\nlines".into(), None);
         a.insert("com.example.a".into(), "x".into(), None);
-        assert_eq!(text(&a, None), "com.example.a  x\ncom.example.b  two\\nlines\n");
+        assert_eq!(
+            text(&a, None),
+            "com.example.a  x\ncom.example.b  two\\nlines\n"
+        );
     }
 
     #[test]
@@ -107,5 +111,244 @@ mod tests {
         let v: Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["a.a"], "\"q\" $x\n");
         assert!(s.find("a.a").unwrap() < s.find("z.z").unwrap());
+    }
+}
+
+/// Refuses values that a line-based format cannot hold.
+fn refuse_multiline(annotations: &Annotations, format: &str) -> Result<(), Vec<Diagnostic>> {
+    let errors: Vec<Diagnostic> = annotations
+        .iter()
+        .filter(|(_, e)| e.value.contains(['\n', '\r']))
+        .map(|(k, _)| {
+            Diagnostic::error(
+                "multiline-value",
+                k,
+                format!("the value of `{k}` spans lines, which the {format} format cannot hold"),
+            )
+            .hint("use --format json or bake, `oci-stamp exec`, or remove the line breaks")
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// `annotations`: `LEVELS:KEY=VALUE` lines, as docker/build-push-action's `annotations:` takes.
+pub(crate) fn annotations_list(
+    annotations: &Annotations,
+    levels: &Levels,
+) -> Result<String, Vec<Diagnostic>> {
+    refuse_multiline(annotations, "annotations")?;
+    Ok(annotation_lines(annotations, levels))
+}
+
+/// The `LEVELS:KEY=VALUE` lines of the entries that fit on one line.
+pub(crate) fn annotation_lines(annotations: &Annotations, levels: &Levels) -> String {
+    let mut out = String::new();
+    for (k, e) in one_line_entries(annotations) {
+        out.push_str(&super::flags::annotation_item(
+            k,
+            &e.value,
+            e.levels.as_ref().unwrap_or(levels),
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+/// `labels`: `KEY=VALUE` lines, as docker/build-push-action's `labels:` takes.
+pub(crate) fn labels_list(annotations: &Annotations) -> Result<String, Vec<Diagnostic>> {
+    refuse_multiline(annotations, "labels")?;
+    Ok(label_lines(annotations))
+}
+
+/// The `KEY=VALUE` lines of the entries that fit on one line.
+pub(crate) fn label_lines(annotations: &Annotations) -> String {
+    let mut out = String::new();
+    for (k, e) in one_line_entries(annotations) {
+        let _ = writeln!(out, "{k}={}", e.value);
+    }
+    out
+}
+
+fn one_line_entries(
+    annotations: &Annotations,
+) -> impl Iterator<Item = (&str, &crate::annotations::Entry)> {
+    annotations
+        .iter()
+        .filter(|(_, e)| !e.value.is_empty() && !e.value.contains(['\n', '\r']))
+}
+
+/// The environment variable for a key: `org.opencontainers.image.base.digest` →
+/// `OCI_IMAGE_BASE_DIGEST`, `com.example.branch` → `OCI_IMAGE_COM_EXAMPLE_BRANCH`.
+pub(crate) fn variable_name(key: &str) -> String {
+    let stem = crate::annotations::short_name(key).unwrap_or(key);
+    let mut name = String::from("OCI_IMAGE_");
+    for c in stem.chars() {
+        name.push(if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        });
+    }
+    name
+}
+
+/// Variable names for every key; two keys that map to one name are refused.
+fn variable_names(annotations: &Annotations) -> Result<Vec<(String, &str, &str)>, Vec<Diagnostic>> {
+    let mut seen: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (k, e) in annotations.iter() {
+        let name = variable_name(k);
+        if let Some(other) = seen.insert(name.clone(), k) {
+            errors.push(
+                Diagnostic::error(
+                    "variable-clash",
+                    k,
+                    format!("`{k}` and `{other}` both become the variable {name}"),
+                )
+                .hint("rename one of the keys"),
+            );
+        }
+        out.push((name, k, e.value.as_str()));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `env`: `OCI_IMAGE_<KEY>=<shell-quoted value>` lines for `eval` or `.`.
+pub(crate) fn env(annotations: &Annotations) -> Result<String, Vec<Diagnostic>> {
+    let mut out = String::new();
+    for (name, _, value) in variable_names(annotations)? {
+        let _ = writeln!(out, "{name}={}", super::shell::quote(value));
+    }
+    Ok(out)
+}
+
+/// `dotenv`: GitLab's `artifacts:reports:dotenv` form — `KEY=VALUE`, raw, one per line. GitLab
+/// keeps quotes as they are, strips surrounding blanks and cannot hold line breaks.
+pub(crate) fn dotenv(annotations: &Annotations) -> Result<String, Vec<Diagnostic>> {
+    refuse_multiline(annotations, "dotenv")?;
+    let blanks: Vec<Diagnostic> = annotations
+        .iter()
+        .filter(|(_, e)| e.value.trim() != e.value)
+        .map(|(k, _)| {
+            Diagnostic::error(
+                "dotenv-blanks",
+                k,
+                format!("the value of `{k}` starts or ends with blanks, which GitLab's dotenv reader strips"),
+            )
+            .hint("trim the value, or use --format env")
+        })
+        .collect();
+    if !blanks.is_empty() {
+        return Err(blanks);
+    }
+    let mut out = String::new();
+    for (name, _, value) in variable_names(annotations)? {
+        let _ = writeln!(out, "{name}={value}");
+    }
+    Ok(out)
+}
+
+/// Helper variables the `make` format defines for characters make would otherwise read.
+const MAKE_PRELUDE: &str = "\
+# Generated by oci-stamp. Include it from a Makefile: `include oci-stamp.mk`.
+_oci_stamp_empty :=
+_oci_stamp_hash := \\#
+define _oci_stamp_newline
+
+
+endef
+";
+
+/// A value written for the right-hand side of `:=`, so that make reads back the same bytes:
+/// `$` doubled; `#`, newlines and a leading blank through helper variables; a trailing
+/// backslash kept from joining the next line.
+pub(crate) fn make_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 8);
+    if value.starts_with([' ', '\t']) {
+        out.push_str("$(_oci_stamp_empty)");
+    }
+    for c in value.chars() {
+        match c {
+            '$' => out.push_str("$$"),
+            '#' => out.push_str("$(_oci_stamp_hash)"),
+            '\n' => out.push_str("$(_oci_stamp_newline)"),
+            c => out.push(c),
+        }
+    }
+    if value.ends_with('\\') {
+        out.push_str("$(_oci_stamp_empty)");
+    }
+    out
+}
+
+/// `make`: `OCI_IMAGE_<KEY> := value` assignments to `include`, plus `OCI_STAMP_FLAGS`, the
+/// buildx arguments as shell words for a recipe.
+pub(crate) fn make(annotations: &Annotations, levels: &Levels) -> Result<String, Vec<Diagnostic>> {
+    let mut out = String::from(MAKE_PRELUDE);
+    for (name, _, value) in variable_names(annotations)? {
+        let _ = writeln!(out, "{name} := {}", make_value(value));
+    }
+    let (args, _) =
+        super::flags::arguments(annotations, levels, super::flags::Tool::Buildx, false)?;
+    let _ = writeln!(
+        out,
+        "OCI_STAMP_FLAGS := {}",
+        make_value(&super::shell::join(&args))
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+
+    #[test]
+    fn variable_names_follow_short_names() {
+        assert_eq!(
+            variable_name("org.opencontainers.image.base.digest"),
+            "OCI_IMAGE_BASE_DIGEST"
+        );
+        assert_eq!(
+            variable_name("com.example.pull-request"),
+            "OCI_IMAGE_COM_EXAMPLE_PULL_REQUEST"
+        );
+    }
+
+    #[test]
+    fn clashing_variable_names_are_refused() {
+        let mut a = Annotations::default();
+        a.insert("com.example.a-b".into(), "1".into(), None);
+        a.insert("com.example.a_b".into(), "2".into(), None);
+        assert_eq!(env(&a).unwrap_err()[0].code, "variable-clash");
+    }
+
+    #[test]
+    fn lists_refuse_line_breaks() {
+        let mut a = Annotations::default();
+        a.insert("com.example.d".into(), "a\nb".into(), None);
+        assert_eq!(labels_list(&a).unwrap_err()[0].code, "multiline-value");
+        assert_eq!(
+            annotations_list(&a, &Levels::manifest()).unwrap_err()[0].key,
+            "com.example.d"
+        );
+        assert_eq!(dotenv(&a).unwrap_err()[0].code, "multiline-value");
+    }
+
+    #[test]
+    fn make_values_escape() {
+        assert_eq!(make_value("a$b#c"), "a$$b$(_oci_stamp_hash)c");
+        assert_eq!(
+            make_value(" x\\"),
+            "$(_oci_stamp_empty) x\\$(_oci_stamp_empty)"
+        );
     }
 }

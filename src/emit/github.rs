@@ -1,0 +1,109 @@
+//! GitHub Actions step outputs, for appending to `$GITHUB_OUTPUT`: `annotations`, `labels`,
+//! `json`, `flags`, and one per predefined key by short name (`base.digest` → `base-digest`).
+//!
+//! Every output is written as `NAME<<DELIMITER` … `DELIMITER` with a random delimiter that no
+//! value contains, so no value can end its output early or forge another.
+
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+
+use crate::annotations::{short_name, Annotations, Levels};
+
+/// 128 random bits as hex, from the randomly seeded hasher std gives every process.
+fn random_hex() -> String {
+    let mut s = String::new();
+    for i in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        let _ = write!(s, "{:016x}", h.finish());
+    }
+    s
+}
+
+/// A delimiter that occurs in none of `values`.
+pub(crate) fn delimiter<'a>(values: impl Iterator<Item = &'a str> + Clone) -> String {
+    loop {
+        let d = format!("ghadelimiter_{}", random_hex());
+        if values.clone().all(|v| !v.contains(&d)) {
+            return d;
+        }
+    }
+}
+
+/// The output lines.
+pub(crate) fn outputs(
+    annotations: &Annotations,
+    levels: &Levels,
+    flags: &str,
+    json: &str,
+) -> String {
+    let mut outputs: Vec<(String, String)> = vec![
+        (
+            "annotations".into(),
+            super::formats::annotation_lines(annotations, levels),
+        ),
+        ("labels".into(), super::formats::label_lines(annotations)),
+        ("json".into(), json.trim_end().to_string()),
+        ("flags".into(), flags.trim_end().to_string()),
+    ];
+    for (key, entry) in annotations.iter() {
+        if let Some(short) = short_name(key) {
+            outputs.push((short.replace('.', "-"), entry.value.clone()));
+        }
+    }
+    let delim = delimiter(outputs.iter().map(|(_, v)| v.as_str()));
+    let mut out = String::new();
+    for (name, value) in &outputs {
+        let value = value.strip_suffix('\n').unwrap_or(value);
+        let _ = write!(out, "{name}<<{delim}\n{value}\n{delim}\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters_differ_and_avoid_values() {
+        let a = delimiter(["x"].into_iter());
+        let b = delimiter(["x"].into_iter());
+        assert_ne!(a, b);
+        assert!(a.starts_with("ghadelimiter_") && a.len() == 13 + 32);
+    }
+
+    #[test]
+    fn outputs_are_heredocs() {
+        let mut a = Annotations::default();
+        a.insert(
+            "org.opencontainers.image.base.digest".into(),
+            "sha256:x".into(),
+            None,
+        );
+        a.insert(
+            "org.opencontainers.image.description".into(),
+            "one\ntwo".into(),
+            None,
+        );
+        let text = outputs(&a, &Levels::manifest(), "--annotation x", "{}");
+        let delim = text
+            .lines()
+            .next()
+            .unwrap()
+            .split_once("<<")
+            .unwrap()
+            .1
+            .to_string();
+        assert!(text.contains(&format!("base-digest<<{delim}\nsha256:x\n{delim}\n")));
+        assert!(text.contains(&format!("description<<{delim}\none\ntwo\n{delim}\n")));
+        // the multi-line description is not in the one-line lists
+        assert!(text.contains(&format!(
+            "labels<<{delim}\norg.opencontainers.image.base.digest=sha256:x\n{delim}\n"
+        )));
+    }
+}
