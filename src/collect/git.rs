@@ -31,7 +31,7 @@ pub(crate) struct GitRepo {
 pub(crate) struct Remote {
     pub(crate) name: String,
     pub(crate) url: String,
-    /// Why this remote: `upstream of main` or `origin`.
+    /// Why this remote: `upstream of main`, or empty for the `origin` fallback.
     pub(crate) why: String,
 }
 
@@ -154,7 +154,7 @@ impl GitRepo {
                 let buf = self.repo.branch_upstream_remote(&refname).ok()?;
                 Some((buf.as_str().ok()?.to_string(), format!("upstream of {b}")))
             });
-        let (name, why) = upstream.unwrap_or_else(|| ("origin".to_string(), "origin".to_string()));
+        let (name, why) = upstream.unwrap_or_else(|| ("origin".to_string(), String::new()));
         let remote = self.repo.find_remote(&name).ok()?;
         let url = remote.url().ok()?.to_string();
         Some(Remote { name, url, why })

@@ -11,6 +11,7 @@ use spdx::Expression;
 use crate::annotations::Diagnostic;
 
 /// The lowest match score accepted from text detection; below it nothing is claimed.
+#[cfg(feature = "license-detection")]
 const CONFIDENCE: f32 = 0.93;
 
 /// Checks `value` as a strict SPDX expression. A value that parses only leniently
@@ -85,6 +86,7 @@ pub(crate) fn canonicalise_declared(value: &str) -> Result<(String, Option<Strin
 }
 
 /// License files looked at, in order, at the repository root.
+#[cfg(feature = "license-detection")]
 const LICENSE_FILES: &[&str] = &[
     "LICENSE",
     "LICENSE.md",
@@ -107,6 +109,14 @@ pub(crate) struct Detected {
 
 /// Detects the license of a checkout from its license files. `LICENSE-MIT` +
 /// `LICENSE-APACHE` (the Rust convention for a choice of licenses) give `… OR …`.
+#[cfg(not(feature = "license-detection"))]
+pub(crate) fn detect(_root: &Path) -> Option<Detected> {
+    None
+}
+
+/// Detects the license of a checkout from its license files. `LICENSE-MIT` +
+/// `LICENSE-APACHE` (the Rust convention for a choice of licenses) give `… OR …`.
+#[cfg(feature = "license-detection")]
 pub(crate) fn detect(root: &Path) -> Option<Detected> {
     let mut candidates: Vec<String> = LICENSE_FILES
         .iter()

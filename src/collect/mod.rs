@@ -421,7 +421,11 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
                     c.offer(
                         spec::ANNOTATION_SOURCE,
                         url,
-                        Source::Git(format!("remote {} ({})", r.name, r.why)),
+                        Source::Git(if r.why.is_empty() {
+                            format!("remote {}", r.name)
+                        } else {
+                            format!("remote {} ({})", r.name, r.why)
+                        }),
                     );
                 }
                 None => c.diagnostics.push(Diagnostic::warning(
