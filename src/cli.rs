@@ -38,6 +38,8 @@ pub(crate) enum Command {
     Flags(FlagsCmd),
     /// Run a command with the build-tool arguments appended, without a shell.
     Exec(ExecCmd),
+    /// Write the annotations into OCI manifests, indexes and image layouts.
+    Annotate(AnnotateCmd),
     /// Check annotations against the OCI (and optionally Kubernetes) rules.
     Validate(ValidateCmd),
     /// Print a shell completion script.
@@ -220,6 +222,32 @@ pub(crate) struct CollectCmd {
     /// The target name in `--format bake` output.
     #[arg(long, env = "OCI_STAMP_BAKE_TARGET", value_name = "NAME", default_value = crate::emit::bake::DEFAULT_TARGET)]
     pub(crate) bake_target: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AnnotateCmd {
+    #[command(flatten)]
+    pub(crate) collect: CollectArgs,
+
+    #[command(flatten)]
+    pub(crate) levels: LevelArgs,
+
+    /// Print what would change; write nothing.
+    #[arg(long, env = "OCI_STAMP_DRY_RUN")]
+    pub(crate) dry_run: bool,
+
+    /// In a layout, remove blobs that index.json no longer reaches (old manifest versions).
+    #[arg(long)]
+    pub(crate) gc: bool,
+
+    /// How to report the changes.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub(crate) format: DiagnosticFormat,
+
+    /// What to stamp: an OCI layout directory (`DIR`, or `DIR:REF` for the entry whose
+    /// ref.name is REF), a manifest or index JSON file, or `-` for stdin → stdout.
+    #[arg(required = true, value_name = "TARGET")]
+    pub(crate) targets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

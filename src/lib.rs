@@ -11,6 +11,7 @@ mod collect;
 mod emit;
 mod error;
 pub(crate) mod output;
+mod write;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,9 @@ pub fn run() -> ExitCode {
         }
         Command::Exec(cmd) => {
             resolve(&cmd.collect, sub, &env).and_then(|opts| run_exec(&opts, &env, &cmd))
+        }
+        Command::Annotate(cmd) => {
+            resolve(&cmd.collect, sub, &env).and_then(|opts| run_annotate(&opts, &env, &cmd))
         }
         Command::Validate(cmd) => run_validate(&cmd),
         Command::Completions { shell } => {
@@ -314,6 +318,69 @@ fn exit_code_of(status: std::process::ExitStatus) -> u8 {
         }
     }
     1
+}
+
+fn run_annotate(
+    opts: &CollectOptions,
+    env: &Env,
+    cmd: &cli::AnnotateCmd,
+) -> Result<Outcome, Error> {
+    let targets: Vec<write::Target> = cmd
+        .targets
+        .iter()
+        .map(|t| write::parse_target(t))
+        .collect::<Result<_, _>>()?;
+    if targets
+        .iter()
+        .filter(|t| **t == write::Target::Stdin)
+        .count()
+        > 1
+    {
+        return Err(Error::Usage(
+            "`-` (standard input) can be given once".into(),
+        ));
+    }
+    let levels = &cmd.levels.level;
+    let Some((_, annotations, _)) = collect_valid(opts, env, levels)? else {
+        return Ok(Outcome::Invalid);
+    };
+    let stamp = write::oci::Stamp::new(&annotations, levels);
+    let mut outcomes = Vec::new();
+    let mut document = None;
+    let mut invalid = false;
+    for target in &targets {
+        let (outcome, doc) = write::annotate(target, &stamp, cmd.dry_run, cmd.gc)?;
+        output::diagnostics(&outcome.warnings);
+        output::diagnostics(&outcome.refusals);
+        invalid |= !outcome.refusals.is_empty();
+        if doc.is_some() {
+            document = doc;
+        }
+        outcomes.push(outcome);
+    }
+    let report = match cmd.format {
+        DiagnosticFormat::Text => write::render_text(&outcomes, cmd.dry_run),
+        DiagnosticFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&outcomes).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    };
+    match document {
+        // stdin → stdout: the document is the result; the report goes to standard error.
+        Some(doc) => {
+            let _ = output::stdout(doc.as_bytes());
+            output::report(&report);
+        }
+        None => {
+            let _ = output::stdout(report.as_bytes());
+        }
+    }
+    Ok(if invalid {
+        Outcome::Invalid
+    } else {
+        Outcome::Ok
+    })
 }
 
 fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {

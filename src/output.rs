@@ -36,6 +36,11 @@ pub(crate) fn error(message: &str) {
     let _ = writeln!(io::stderr().lock(), "error: {message}");
 }
 
+/// Prints a report to standard error (when standard output carries a document).
+pub(crate) fn report(text: &str) {
+    let _ = io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Prints a note to standard error.
 pub(crate) fn note(message: &str) {
     let _ = writeln!(io::stderr().lock(), "note: {message}");

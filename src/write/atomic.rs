@@ -1,0 +1,73 @@
+//! Atomic file replacement: write a temporary file in the same directory, fsync it, rename
+//! it over the target, fsync the directory. A reader sees the old bytes or the new, never a
+//! mix; a failure at any point leaves the target as it was and no temporary file behind.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// A temporary name beside `target` that no other run will pick.
+fn temp_path(target: &Path) -> PathBuf {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file");
+    target.with_file_name(format!(".{name}.oci-stamp-{:016x}.tmp", h.finish()))
+}
+
+/// Replaces `target` with `bytes`, keeping the target's permissions when it exists.
+pub(crate) fn write(target: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let temp = temp_path(target);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        if let Ok(meta) = fs::metadata(target) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&temp, target)?;
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename durable; some filesystems refuse fsync on a directory.
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    result.map_err(|e: std::io::Error| {
+        let _ = fs::remove_file(&temp);
+        Error::io(target, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("index.json");
+        fs::write(&target, b"old").unwrap();
+        write(&target, b"new").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("missing-dir").join("x");
+        assert!(write(&target, b"new").is_err());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

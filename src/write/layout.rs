@@ -1,0 +1,476 @@
+//! OCI image layouts: stamp the manifests, indexes and descriptors an `index.json` reaches,
+//! write each changed blob under its new digest, update every descriptor that pointed at it
+//! up to `index.json`, and write `index.json` last.
+//!
+//! The work is planned completely before anything is written: a refusal anywhere (a Docker
+//! media type, a corrupt blob, a level the image does not have) writes nothing. The layout is
+//! locked (`flock` on its directory) for the whole read–modify–write, so concurrent runs
+//! apply one after the other instead of losing each other's change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::json_edit::{self, Edit, Node};
+use super::oci::{self, DocKind, Stamp};
+use super::{Change, Outcome};
+use crate::annotations::levels::{LevelKind, Platform};
+use crate::annotations::validate::check_digest;
+use crate::annotations::Diagnostic;
+use crate::error::Error;
+
+/// The layout being stamped, and everything the plan has decided so far.
+struct Plan<'a> {
+    dir: &'a Path,
+    stamp: &'a Stamp,
+    /// New blobs to write: digest → bytes.
+    blobs: BTreeMap<String, Vec<u8>>,
+    changes: Vec<Change>,
+    refusals: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    /// Level kinds that found a place to go (whether or not anything changed there).
+    matched: BTreeSet<LevelKind>,
+    /// Digests already planned: old → new (or None when unchanged).
+    done: BTreeMap<String, Option<(String, u64)>>,
+    skipped_artifacts: usize,
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> Error {
+    Error::BadInput {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// The file of a blob, from a digest that passed the digest grammar (so no `..`, no `/`).
+pub(crate) fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, String> {
+    check_digest(digest)
+        .map_err(|e| format!("descriptor digest `{}`: {e}", digest.escape_debug()))?;
+    let (alg, hex) = digest.split_once(':').unwrap_or_default();
+    Ok(dir.join("blobs").join(alg).join(hex))
+}
+
+impl Plan<'_> {
+    fn read_blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
+        let path = blob_path(self.dir, digest).map_err(|m| bad(self.dir, m))?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let actual = oci::sha256_digest(&bytes);
+        if digest.starts_with("sha256:") && actual != digest {
+            return Err(bad(
+                &path,
+                format!(
+                    "content does not match its digest (it hashes to {actual}); not rewriting it"
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    fn parse_blob(&self, digest: &str) -> Result<(String, Node), Error> {
+        let bytes = self.read_blob(digest)?;
+        let path = blob_path(self.dir, digest).unwrap_or_default();
+        let text = String::from_utf8(bytes).map_err(|_| bad(&path, "not UTF-8 JSON"))?;
+        let root = json_edit::parse(&text).map_err(|e| bad(&path, e.to_string()))?;
+        Ok((text, root))
+    }
+
+    /// The platform of a manifest: from its descriptor, else from its config blob.
+    fn platform_of(&self, desc_platform: Option<Platform>, root: &Node) -> Option<Platform> {
+        desc_platform.or_else(|| {
+            let digest = root.get("config")?.get_str("digest")?;
+            let (_, config) = self.parse_blob(digest).ok()?;
+            Some(Platform {
+                os: config.get_str("os")?.to_string(),
+                arch: config.get_str("architecture")?.to_string(),
+                variant: config.get_str("variant").map(str::to_string),
+            })
+        })
+    }
+
+    fn refuse_docker(&mut self, kind: DocKind, digest: &str, level: &str) {
+        self.refusals.push(
+            Diagnostic::error(
+                "docker-media-type",
+                "",
+                format!(
+                    "{}: {} {digest} cannot carry annotations at `{level}`: the Docker schema has no annotations field, and registries may drop them",
+                    self.dir.display(),
+                    kind.name()
+                ),
+            )
+            .hint("convert the image to OCI first (`skopeo copy --format oci …`)"),
+        );
+    }
+
+    /// Plans the stamping of the document behind one descriptor; returns its new digest and
+    /// size when it changes.
+    fn visit(&mut self, desc: &Node, depth: usize) -> Result<Option<(String, u64)>, Error> {
+        let Some(digest) = desc.get_str("digest") else {
+            return Err(bad(self.dir, "a descriptor has no digest"));
+        };
+        if let Some(done) = self.done.get(digest) {
+            return Ok(done.clone());
+        }
+        if depth > 16 {
+            return Err(bad(
+                self.dir,
+                format!("indexes nested deeper than 16 levels at {digest}"),
+            ));
+        }
+        let (text, root) = self.parse_blob(digest)?;
+        let kind = oci::doc_kind(&root, desc.get_str("mediaType"));
+        let platform = oci::descriptor_platform(desc);
+        let mut edits: Vec<Edit> = Vec::new();
+        let mut shown_platform = platform.as_ref().map(ToString::to_string);
+        match kind {
+            DocKind::Index => {
+                if root.get("subject").is_some() {
+                    self.skipped_artifacts += 1;
+                    self.done.insert(digest.to_string(), None);
+                    return Ok(None);
+                }
+                let mut changed: Vec<(String, String)> = Vec::new();
+                for child in root.get("manifests").map(Node::items).unwrap_or_default() {
+                    if oci::is_attestation(child)
+                        || !oci::is_manifest_media_type(child.get_str("mediaType"))
+                    {
+                        continue;
+                    }
+                    let old = child.get_str("digest").unwrap_or_default().to_string();
+                    if let Some((new, size)) = self.visit(child, depth + 1)? {
+                        edits.extend(json_edit::set_string(child, "digest", &new));
+                        edits.extend(json_edit::set_number(&text, child, "size", size));
+                        changed.push((old, new));
+                    }
+                    let child_is_index = child.get_str("mediaType") == Some(oci::OCI_INDEX);
+                    if !child_is_index {
+                        let pairs = self.stamp.pairs(
+                            LevelKind::ManifestDescriptor,
+                            oci::descriptor_platform(child).as_ref(),
+                        );
+                        if !pairs.is_empty() {
+                            self.matched.insert(LevelKind::ManifestDescriptor);
+                            edits.extend(json_edit::set_annotations(&text, &root, child, &pairs));
+                        }
+                    }
+                }
+                // Keep buildx attestations pointing at the platform manifest they describe.
+                for child in root.get("manifests").map(Node::items).unwrap_or_default() {
+                    let Some(ann) = child.get("annotations") else {
+                        continue;
+                    };
+                    if let Some(points_at) = ann.get_str(oci::REFERENCE_DIGEST) {
+                        if let Some((_, new)) = changed.iter().find(|(old, _)| old == points_at) {
+                            edits.extend(json_edit::set_string(ann, oci::REFERENCE_DIGEST, new));
+                        }
+                    }
+                }
+                let pairs = self.stamp.pairs(LevelKind::Index, platform.as_ref());
+                if !pairs.is_empty() {
+                    self.matched.insert(LevelKind::Index);
+                    edits.extend(json_edit::set_annotations(&text, &root, &root, &pairs));
+                }
+            }
+            DocKind::Manifest => {
+                if oci::is_artifact(&root) {
+                    self.skipped_artifacts += 1;
+                    self.done.insert(digest.to_string(), None);
+                    return Ok(None);
+                }
+                let platform = if self.stamp.narrows(LevelKind::Manifest) {
+                    self.platform_of(platform, &root)
+                } else {
+                    platform
+                };
+                let pairs = self.stamp.pairs(LevelKind::Manifest, platform.as_ref());
+                if !pairs.is_empty() {
+                    self.matched.insert(LevelKind::Manifest);
+                    edits.extend(json_edit::set_annotations(&text, &root, &root, &pairs));
+                }
+                shown_platform = platform.as_ref().map(ToString::to_string);
+            }
+            DocKind::DockerManifest | DocKind::DockerSchema1 => {
+                if !self
+                    .stamp
+                    .pairs(LevelKind::Manifest, platform.as_ref())
+                    .is_empty()
+                {
+                    self.matched.insert(LevelKind::Manifest);
+                    self.refuse_docker(kind, digest, "manifest");
+                }
+            }
+            DocKind::DockerList => {
+                for level in [
+                    LevelKind::Index,
+                    LevelKind::ManifestDescriptor,
+                    LevelKind::Manifest,
+                ] {
+                    if !self.stamp.pairs(level, None).is_empty() {
+                        self.matched.insert(level);
+                        self.refuse_docker(kind, digest, level.as_str());
+                        break;
+                    }
+                }
+            }
+            DocKind::Other => {}
+        }
+        if edits.is_empty() {
+            self.done.insert(digest.to_string(), None);
+            return Ok(None);
+        }
+        let new_text = json_edit::apply(&text, edits);
+        let new_digest = oci::sha256_digest(new_text.as_bytes());
+        let size = new_text.len() as u64;
+        self.changes.push(Change {
+            kind: if kind == DocKind::Index {
+                "index"
+            } else {
+                "manifest"
+            },
+            platform: shown_platform,
+            old: digest.to_string(),
+            new: new_digest.clone(),
+        });
+        self.blobs.insert(new_digest.clone(), new_text.into_bytes());
+        let result = Some((new_digest, size));
+        self.done.insert(digest.to_string(), result.clone());
+        Ok(result)
+    }
+}
+
+/// Opens the layout directory and takes its lock (shared for a dry run).
+fn lock(dir: &Path, exclusive: bool) -> Result<File, Error> {
+    let f = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    let locked = if exclusive { f.lock() } else { f.lock_shared() };
+    locked.map_err(|e| Error::io(dir, e))?;
+    Ok(f)
+}
+
+/// Stamps the layout at `dir` (entries whose `ref.name` is `reference`, or all).
+pub(crate) fn annotate(
+    dir: &Path,
+    reference: Option<&str>,
+    stamp: &Stamp,
+    dry_run: bool,
+    gc: bool,
+) -> Result<Outcome, Error> {
+    let _lock = lock(dir, !dry_run)?;
+    let index_path = dir.join("index.json");
+    let index_text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
+    let index = json_edit::parse(&index_text).map_err(|e| bad(&index_path, e.to_string()))?;
+    let entries = index.get("manifests").map(Node::items).unwrap_or_default();
+    let ref_name = |e: &Node| {
+        e.get("annotations")
+            .and_then(|a| a.get_str(oci_spec::image::ANNOTATION_REF_NAME))
+            .map(str::to_string)
+    };
+    let selected: Vec<&Node> = entries
+        .iter()
+        .filter(|e| reference.is_none_or(|r| ref_name(e).as_deref() == Some(r)))
+        .collect();
+    if selected.is_empty() {
+        let names: Vec<String> = entries.iter().filter_map(ref_name).collect();
+        return Err(match reference {
+            Some(r) => bad(
+                &index_path,
+                format!(
+                    "no entry has ref.name `{r}`{}",
+                    if names.is_empty() {
+                        " (no entry has a ref.name)".to_string()
+                    } else {
+                        format!("; there are: {}", names.join(", "))
+                    }
+                ),
+            ),
+            None => bad(
+                &index_path,
+                "the layout holds no images (index.json lists no manifests)",
+            ),
+        });
+    }
+    let mut plan = Plan {
+        dir,
+        stamp,
+        blobs: BTreeMap::new(),
+        changes: Vec::new(),
+        refusals: Vec::new(),
+        warnings: Vec::new(),
+        matched: BTreeSet::new(),
+        done: BTreeMap::new(),
+        skipped_artifacts: 0,
+    };
+    let mut edits = Vec::new();
+    for entry in &selected {
+        if oci::is_manifest_media_type(entry.get_str("mediaType")) {
+            if let Some((new, size)) = plan.visit(entry, 0)? {
+                edits.extend(json_edit::set_string(entry, "digest", &new));
+                edits.extend(json_edit::set_number(&index_text, entry, "size", size));
+            }
+        }
+        let pairs = stamp.pairs(
+            LevelKind::IndexDescriptor,
+            oci::descriptor_platform(entry).as_ref(),
+        );
+        if !pairs.is_empty() {
+            plan.matched.insert(LevelKind::IndexDescriptor);
+            edits.extend(json_edit::set_annotations(
+                &index_text,
+                &index,
+                entry,
+                &pairs,
+            ));
+        }
+    }
+    for kind in stamp.kinds() {
+        if !plan.matched.contains(&kind) {
+            let why = match kind {
+                LevelKind::Index => "it has no image index (a single-platform image?)",
+                LevelKind::ManifestDescriptor => {
+                    "it has no index holding manifest descriptors (a single-platform image?)"
+                }
+                LevelKind::Manifest => {
+                    "no image manifest matched (only artifacts, or no manifest of that platform)"
+                }
+                LevelKind::IndexDescriptor => "no index.json entry matched",
+            };
+            plan.refusals.push(
+                Diagnostic::error(
+                    "level-not-found",
+                    "",
+                    format!(
+                        "{}: nothing at level `{}`: {why}",
+                        dir.display(),
+                        kind.as_str()
+                    ),
+                )
+                .hint("choose levels the image has with --level, or -a LEVELS:KEY=VALUE"),
+            );
+        }
+    }
+    if !plan.refusals.is_empty() {
+        return Ok(Outcome::refused(dir, plan.refusals));
+    }
+    // Referrers (signatures, SBOMs) of a rewritten manifest now point at its old digest.
+    let old: BTreeSet<&str> = plan.changes.iter().map(|c| c.old.as_str()).collect();
+    for entry in entries {
+        let name = ref_name(entry);
+        if let Some(n) = name.as_deref().and_then(|n| n.strip_prefix("sha256-")) {
+            if old.contains(format!("sha256:{n}").as_str()) {
+                plan.warnings.push(Diagnostic::warning(
+                    "referrers-stale",
+                    "",
+                    format!(
+                        "{}: referrers tag `{}` lists referrers of a manifest whose digest changed",
+                        dir.display(),
+                        name.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        let Some(d) = entry.get_str("digest") else {
+            continue;
+        };
+        if let Ok((_, doc)) = plan.parse_blob(d) {
+            if let Some(subject) = doc.get("subject").and_then(|s| s.get_str("digest")) {
+                if old.contains(subject) {
+                    plan.warnings.push(
+                        Diagnostic::warning("subject-stale", "", format!("{}: {d} (a signature or attestation) refers to {subject}, whose digest changed", dir.display()))
+                            .hint("sign or attest the new digest again"),
+                    );
+                }
+            }
+        }
+    }
+    let index_changed = !edits.is_empty();
+    let mut outcome = Outcome {
+        target: dir.display().to_string(),
+        changes: plan.changes,
+        warnings: plan.warnings,
+        refusals: Vec::new(),
+        written: false,
+        removed: Vec::new(),
+    };
+    if plan.skipped_artifacts > 0 {
+        outcome.warnings.push(Diagnostic::warning(
+            "artifacts-skipped",
+            "",
+            format!("{}: left {} artifact manifest(s) (signatures, SBOMs, non-image configs) as they are", dir.display(), plan.skipped_artifacts),
+        ));
+    }
+    if !index_changed || dry_run {
+        return Ok(outcome);
+    }
+    for (digest, bytes) in &plan.blobs {
+        let path = blob_path(dir, digest).map_err(|m| bad(dir, m))?;
+        if !path.exists() {
+            super::atomic::write(&path, bytes)?;
+        }
+    }
+    let new_index = json_edit::apply(&index_text, edits);
+    super::atomic::write(&index_path, new_index.as_bytes())?;
+    outcome.written = true;
+    if gc {
+        outcome.removed = collect_garbage(dir, &new_index)?;
+    }
+    Ok(outcome)
+}
+
+/// Removes the blobs `index.json` no longer reaches; returns their digests.
+fn collect_garbage(dir: &Path, index_text: &str) -> Result<Vec<String>, Error> {
+    let index = json_edit::parse(index_text).map_err(|e| bad(dir, e.to_string()))?;
+    let mut reachable: BTreeSet<String> = BTreeSet::new();
+    let mut stack: Vec<String> = Vec::new();
+    let push_desc = |d: &Node, stack: &mut Vec<String>| {
+        if let Some(digest) = d.get_str("digest") {
+            stack.push(digest.to_string());
+        }
+    };
+    for e in index.get("manifests").map(Node::items).unwrap_or_default() {
+        push_desc(e, &mut stack);
+    }
+    while let Some(digest) = stack.pop() {
+        if !reachable.insert(digest.clone()) {
+            continue;
+        }
+        let Ok(path) = blob_path(dir, &digest) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(doc) = json_edit::parse(&text) else {
+            continue;
+        };
+        for d in doc.get("manifests").map(Node::items).unwrap_or_default() {
+            push_desc(d, &mut stack);
+        }
+        for d in doc.get("layers").map(Node::items).unwrap_or_default() {
+            push_desc(d, &mut stack);
+        }
+        for d in doc.get("blobs").map(Node::items).unwrap_or_default() {
+            push_desc(d, &mut stack);
+        }
+        if let Some(c) = doc.get("config") {
+            push_desc(c, &mut stack);
+        }
+    }
+    let mut removed = Vec::new();
+    let blobs = dir.join("blobs");
+    let Ok(algs) = std::fs::read_dir(&blobs) else {
+        return Ok(removed);
+    };
+    for alg in algs.filter_map(Result::ok) {
+        let Ok(files) = std::fs::read_dir(alg.path()) else {
+            continue;
+        };
+        let alg_name = alg.file_name().to_string_lossy().to_string();
+        for f in files.filter_map(Result::ok) {
+            let digest = format!("{alg_name}:{}", f.file_name().to_string_lossy());
+            if check_digest(&digest).is_ok() && !reachable.contains(&digest) {
+                std::fs::remove_file(f.path()).map_err(|e| Error::io(&f.path(), e))?;
+                removed.push(digest);
+            }
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,291 @@
+//! Sinks that write: annotations stamped into what already exists — a manifest or index
+//! JSON file (or stdin → stdout), an OCI image layout. Targets are recognised by content.
+//! Writers never collect and never validate the set they are given; they refuse what a
+//! target cannot hold, and write nothing at all when they refuse.
+
+pub(crate) mod atomic;
+pub(crate) mod json_edit;
+pub(crate) mod layout;
+pub(crate) mod oci;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::annotations::levels::LevelKind;
+use crate::annotations::Diagnostic;
+use crate::error::Error;
+use json_edit::Node;
+use oci::{DocKind, Stamp};
+
+/// One rewritten document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Change {
+    /// `manifest`, `index` or `file`.
+    pub(crate) kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) platform: Option<String>,
+    pub(crate) old: String,
+    pub(crate) new: String,
+}
+
+/// What annotating one target did (or, with `--dry-run`, would do).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Outcome {
+    pub(crate) target: String,
+    pub(crate) changes: Vec<Change>,
+    #[serde(skip)]
+    pub(crate) warnings: Vec<Diagnostic>,
+    #[serde(skip)]
+    pub(crate) refusals: Vec<Diagnostic>,
+    pub(crate) written: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) removed: Vec<String>,
+}
+
+impl Outcome {
+    pub(crate) fn refused(target: &Path, refusals: Vec<Diagnostic>) -> Self {
+        Outcome {
+            target: target.display().to_string(),
+            changes: Vec::new(),
+            warnings: Vec::new(),
+            refusals,
+            written: false,
+            removed: Vec::new(),
+        }
+    }
+}
+
+/// A TARGET as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// An OCI image layout, optionally narrowed to one `ref.name`.
+    Layout {
+        dir: PathBuf,
+        reference: Option<String>,
+    },
+    /// A manifest or index JSON file.
+    File(PathBuf),
+    /// `-`: standard input to standard output.
+    Stdin,
+}
+
+fn is_layout(dir: &Path) -> bool {
+    dir.join("oci-layout").is_file()
+}
+
+/// Recognises a target: `-`, a layout directory (`DIR` or `DIR:REF`), or a file.
+pub(crate) fn parse_target(arg: &str) -> Result<Target, Error> {
+    if arg == "-" {
+        return Ok(Target::Stdin);
+    }
+    let path = Path::new(arg);
+    if path.is_dir() {
+        if is_layout(path) {
+            return Ok(Target::Layout {
+                dir: path.to_path_buf(),
+                reference: None,
+            });
+        }
+        return Err(Error::BadInput {
+            path: path.to_path_buf(),
+            message: "a directory without an `oci-layout` file is not an OCI image layout".into(),
+        });
+    }
+    if path.is_file() {
+        return Ok(Target::File(path.to_path_buf()));
+    }
+    if let Some((dir, reference)) = arg.rsplit_once(':') {
+        if !dir.is_empty() && is_layout(Path::new(dir)) {
+            return Ok(Target::Layout {
+                dir: PathBuf::from(dir),
+                reference: Some(reference.to_string()),
+            });
+        }
+    }
+    Err(Error::io(
+        path,
+        std::io::Error::from(std::io::ErrorKind::NotFound),
+    ))
+}
+
+/// Stamps one manifest or index document held in memory; returns the new text, or `None`
+/// when nothing changes, and the refusals.
+pub(crate) fn annotate_document(
+    name: &str,
+    text: &str,
+    stamp: &Stamp,
+) -> Result<(Option<String>, Vec<Diagnostic>), Error> {
+    let root = json_edit::parse(text).map_err(|e| Error::BadInput {
+        path: PathBuf::from(name),
+        message: e.to_string(),
+    })?;
+    let kind = oci::doc_kind(&root, None);
+    let mut edits = Vec::new();
+    let mut refusals = Vec::new();
+    let refuse = |level: LevelKind, why: &str| {
+        Diagnostic::error(
+            "level-not-found",
+            "",
+            format!("{name}: nothing at level `{}`: {why}", level.as_str()),
+        )
+        .hint("annotate the OCI layout the document belongs to, or choose another --level")
+    };
+    if kind.is_docker() {
+        refusals.push(
+            Diagnostic::error(
+                "docker-media-type",
+                "",
+                format!("{name}: a {} cannot carry annotations: the Docker schema has no annotations field, and registries may drop them", kind.name()),
+            )
+            .hint("convert the image to OCI first (`skopeo copy --format oci …`)"),
+        );
+        return Ok((None, refusals));
+    }
+    for level in stamp.kinds() {
+        match (kind, level) {
+            (DocKind::Manifest, LevelKind::Manifest) => {
+                let pairs = stamp.pairs(level, None);
+                if pairs.is_empty() {
+                    refusals.push(refuse(
+                        level,
+                        "a lone manifest file has no platform to match",
+                    ));
+                }
+                edits.extend(json_edit::set_annotations(text, &root, &root, &pairs));
+            }
+            (DocKind::Index, LevelKind::Index) => {
+                edits.extend(json_edit::set_annotations(
+                    text,
+                    &root,
+                    &root,
+                    &stamp.pairs(level, None),
+                ));
+            }
+            (DocKind::Index, LevelKind::ManifestDescriptor) => {
+                let mut matched = false;
+                for child in root.get("manifests").map(Node::items).unwrap_or_default() {
+                    if oci::is_attestation(child)
+                        || child.get_str("mediaType") == Some(oci::OCI_INDEX)
+                    {
+                        continue;
+                    }
+                    let pairs = stamp.pairs(level, oci::descriptor_platform(child).as_ref());
+                    matched |= !pairs.is_empty();
+                    edits.extend(json_edit::set_annotations(text, &root, child, &pairs));
+                }
+                if !matched {
+                    refusals.push(refuse(
+                        level,
+                        "the index lists no manifest descriptor that matches",
+                    ));
+                }
+            }
+            (DocKind::Index, LevelKind::Manifest) => {
+                refusals.push(refuse(level, "this is an index; its manifests are separate blobs (use --level index or manifest-descriptor here)"));
+            }
+            (DocKind::Manifest, _) => refusals.push(refuse(level, "this is a single manifest")),
+            (DocKind::Index, _) => refusals.push(refuse(
+                level,
+                "index.json descriptors exist only in a layout",
+            )),
+            _ => refusals.push(refuse(level, "this is not an OCI manifest or index")),
+        }
+    }
+    if !refusals.is_empty() || edits.is_empty() {
+        return Ok((None, refusals));
+    }
+    Ok((Some(json_edit::apply(text, edits)), refusals))
+}
+
+fn read_text(path: &Path) -> Result<String, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    String::from_utf8(bytes).map_err(|_| Error::BadInput {
+        path: path.to_path_buf(),
+        message: "not UTF-8 text".into(),
+    })
+}
+
+/// Annotates one target. For `-`, the document goes to standard output (unchanged when
+/// nothing applies) and is returned as the second value.
+pub(crate) fn annotate(
+    target: &Target,
+    stamp: &Stamp,
+    dry_run: bool,
+    gc: bool,
+) -> Result<(Outcome, Option<String>), Error> {
+    match target {
+        Target::Layout { dir, reference } => Ok((
+            layout::annotate(dir, reference.as_deref(), stamp, dry_run, gc)?,
+            None,
+        )),
+        Target::File(path) => {
+            let text = read_text(path)?;
+            let (new, refusals) = annotate_document(&path.display().to_string(), &text, stamp)?;
+            let mut outcome = Outcome::refused(path, refusals);
+            if let Some(new) = new.filter(|_| outcome.refusals.is_empty()) {
+                outcome.changes.push(Change {
+                    kind: "file",
+                    platform: None,
+                    old: oci::sha256_digest(text.as_bytes()),
+                    new: oci::sha256_digest(new.as_bytes()),
+                });
+                if !dry_run {
+                    atomic::write(path, new.as_bytes())?;
+                    outcome.written = true;
+                }
+            }
+            Ok((outcome, None))
+        }
+        Target::Stdin => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::io(Path::new("-"), e))?;
+            let (new, refusals) = annotate_document("-", &text, stamp)?;
+            let mut outcome = Outcome::refused(Path::new("-"), refusals);
+            let out = match new.filter(|_| outcome.refusals.is_empty()) {
+                Some(new) => {
+                    outcome.changes.push(Change {
+                        kind: "file",
+                        platform: None,
+                        old: oci::sha256_digest(text.as_bytes()),
+                        new: oci::sha256_digest(new.as_bytes()),
+                    });
+                    new
+                }
+                None => text,
+            };
+            Ok((outcome, Some(out)))
+        }
+    }
+}
+
+/// One line per change, for people: `TARGET: manifest linux/amd64 sha256:… -> sha256:…`.
+pub(crate) fn render_text(outcomes: &[Outcome], dry_run: bool) -> String {
+    let mut out = String::new();
+    for o in outcomes.iter().filter(|o| o.refusals.is_empty()) {
+        if o.changes.is_empty() {
+            out.push_str(&format!("{}: unchanged\n", o.target));
+        }
+        for c in &o.changes {
+            let platform = c
+                .platform
+                .as_deref()
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{}: {}{platform} {} -> {}\n",
+                o.target, c.kind, c.old, c.new
+            ));
+        }
+        if dry_run && !o.changes.is_empty() {
+            out.push_str(&format!("{}: dry run, nothing written\n", o.target));
+        }
+        for d in &o.removed {
+            out.push_str(&format!("{}: removed unreachable blob {d}\n", o.target));
+        }
+    }
+    out
+}

@@ -1,0 +1,277 @@
+//! What OCI documents are: media types, the kinds of document oci-stamp will and will not
+//! write, descriptors as the layout walk sees them, and which annotations go where.
+
+use sha2::{Digest as _, Sha256};
+
+use super::json_edit::Node;
+use crate::annotations::levels::{LevelKind, Platform};
+use crate::annotations::{Annotations, Levels};
+
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const OCI_IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const DOCKER_SCHEMA1: &[&str] = &[
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+];
+pub(crate) const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+pub(crate) const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
+
+/// The kinds of JSON document an image is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DocKind {
+    Manifest,
+    Index,
+    DockerManifest,
+    DockerList,
+    DockerSchema1,
+    Other,
+}
+
+impl DocKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            DocKind::Manifest => "manifest",
+            DocKind::Index => "index",
+            DocKind::DockerManifest => "Docker schema 2 manifest",
+            DocKind::DockerList => "Docker manifest list",
+            DocKind::DockerSchema1 => "Docker schema 1 manifest",
+            DocKind::Other => "document",
+        }
+    }
+
+    pub(crate) fn is_docker(self) -> bool {
+        matches!(
+            self,
+            DocKind::DockerManifest | DocKind::DockerList | DocKind::DockerSchema1
+        )
+    }
+}
+
+fn kind_of_media_type(mt: &str) -> Option<DocKind> {
+    match mt {
+        OCI_MANIFEST => Some(DocKind::Manifest),
+        OCI_INDEX => Some(DocKind::Index),
+        DOCKER_MANIFEST => Some(DocKind::DockerManifest),
+        DOCKER_LIST => Some(DocKind::DockerList),
+        m if DOCKER_SCHEMA1.contains(&m) => Some(DocKind::DockerSchema1),
+        _ => None,
+    }
+}
+
+/// Whether a descriptor's media type says it points at a manifest or index (of any schema).
+pub(crate) fn is_manifest_media_type(mt: Option<&str>) -> bool {
+    mt.is_none_or(|m| {
+        kind_of_media_type(m).is_some() || m == "application/vnd.oci.descriptor.v1+json"
+    })
+}
+
+/// A document's kind: its own `mediaType`, else the descriptor's, else its shape.
+pub(crate) fn doc_kind(root: &Node, descriptor_media_type: Option<&str>) -> DocKind {
+    if let Some(k) = root.get_str("mediaType").and_then(kind_of_media_type) {
+        return k;
+    }
+    if root.get("signatures").is_some() || root.get("fsLayers").is_some() {
+        return DocKind::DockerSchema1;
+    }
+    if let Some(k) = descriptor_media_type.and_then(kind_of_media_type) {
+        return k;
+    }
+    if root.get("manifests").is_some() {
+        DocKind::Index
+    } else if root.get("config").is_some() || root.get("layers").is_some() {
+        DocKind::Manifest
+    } else {
+        DocKind::Other
+    }
+}
+
+/// A manifest that describes something other than a runnable image: it has a `subject`
+/// (a signature, an SBOM, an attestation about another manifest) or a non-image config.
+pub(crate) fn is_artifact(root: &Node) -> bool {
+    root.get("subject").is_some()
+        || root
+            .get("config")
+            .and_then(|c| c.get_str("mediaType"))
+            .is_some_and(|mt| {
+                mt != OCI_IMAGE_CONFIG && mt != "application/vnd.docker.container.image.v1+json"
+            })
+}
+
+/// `sha256:<hex>` of some bytes.
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut s = String::with_capacity(71);
+    s.push_str("sha256:");
+    for b in hash {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The platform a descriptor names.
+pub(crate) fn descriptor_platform(desc: &Node) -> Option<Platform> {
+    let p = desc.get("platform")?;
+    Some(Platform {
+        os: p.get_str("os")?.to_string(),
+        arch: p.get_str("architecture")?.to_string(),
+        variant: p.get_str("variant").map(str::to_string),
+    })
+}
+
+/// Whether a buildx attestation manifest (SBOM, provenance) sits behind this descriptor.
+pub(crate) fn is_attestation(desc: &Node) -> bool {
+    desc.get("annotations")
+        .and_then(|a| a.get_str(REFERENCE_TYPE))
+        == Some("attestation-manifest")
+}
+
+/// Whether `wanted` (from `manifest[os/arch/variant]`) selects `actual`.
+fn platform_matches(wanted: &Platform, actual: Option<&Platform>) -> bool {
+    let Some(actual) = actual else {
+        return false;
+    };
+    wanted.os == actual.os
+        && wanted.arch == actual.arch
+        && wanted
+            .variant
+            .as_ref()
+            .is_none_or(|v| actual.variant.as_deref() == Some(v.as_str()))
+}
+
+/// The annotations and the levels each goes to, as the writers apply them.
+pub(crate) struct Stamp {
+    entries: Vec<(String, String, Levels)>,
+}
+
+impl Stamp {
+    pub(crate) fn new(annotations: &Annotations, levels: &Levels) -> Self {
+        Stamp {
+            entries: annotations
+                .iter()
+                .filter(|(_, e)| !e.value.is_empty())
+                .map(|(k, e)| {
+                    (
+                        k.to_string(),
+                        e.value.clone(),
+                        e.levels.clone().unwrap_or_else(|| levels.clone()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The pairs for `kind` at a place of `platform` (platform-narrowed levels need a match).
+    pub(crate) fn pairs(&self, kind: LevelKind, platform: Option<&Platform>) -> Vec<(&str, &str)> {
+        self.entries
+            .iter()
+            .filter(|(_, _, levels)| {
+                levels.iter().any(|l| {
+                    l.kind == kind
+                        && l.platform
+                            .as_ref()
+                            .is_none_or(|p| platform_matches(p, platform))
+                })
+            })
+            .map(|(k, v, _)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    /// The level kinds asked for by any entry.
+    pub(crate) fn kinds(&self) -> Vec<LevelKind> {
+        let mut kinds: Vec<LevelKind> = self
+            .entries
+            .iter()
+            .flat_map(|(_, _, l)| l.iter().map(|l| l.kind))
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    /// Whether `kind` with a platform narrowing is asked for (then platforms must be known).
+    pub(crate) fn narrows(&self, kind: LevelKind) -> bool {
+        self.entries
+            .iter()
+            .any(|(_, _, l)| l.iter().any(|l| l.kind == kind && l.platform.is_some()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::write::json_edit::parse;
+
+    #[test]
+    fn kinds_from_media_type_descriptor_and_shape() {
+        let k = |s: &str, d: Option<&str>| doc_kind(&parse(s).unwrap(), d);
+        assert_eq!(
+            k(
+                r#"{"mediaType":"application/vnd.oci.image.index.v1+json"}"#,
+                None
+            ),
+            DocKind::Index
+        );
+        assert_eq!(k(r#"{"manifests":[]}"#, None), DocKind::Index);
+        assert_eq!(
+            k(r#"{"layers":[]}"#, Some(DOCKER_MANIFEST)),
+            DocKind::DockerManifest
+        );
+        assert_eq!(
+            k(r#"{"schemaVersion":1,"fsLayers":[]}"#, None),
+            DocKind::DockerSchema1
+        );
+        assert_eq!(k(r#"{"config":{},"layers":[]}"#, None), DocKind::Manifest);
+    }
+
+    #[test]
+    fn sha256_of_empty() {
+        assert_eq!(
+            sha256_digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn stamp_pairs_follow_levels_and_platforms() {
+        let mut a = Annotations::default();
+        a.insert("k.all".into(), "1".into(), None);
+        a.insert(
+            "k.arm".into(),
+            "2".into(),
+            Some("manifest[linux/arm64]".parse().unwrap()),
+        );
+        a.insert(
+            "k.idx".into(),
+            "3".into(),
+            Some("index,manifest-descriptor".parse().unwrap()),
+        );
+        let s = Stamp::new(&a, &Levels::manifest());
+        let arm = Platform {
+            os: "linux".into(),
+            arch: "arm64".into(),
+            variant: Some("v8".into()),
+        };
+        let amd = Platform {
+            os: "linux".into(),
+            arch: "amd64".into(),
+            variant: None,
+        };
+        assert_eq!(
+            s.pairs(LevelKind::Manifest, Some(&arm)),
+            [("k.all", "1"), ("k.arm", "2")]
+        );
+        assert_eq!(s.pairs(LevelKind::Manifest, Some(&amd)), [("k.all", "1")]);
+        assert_eq!(s.pairs(LevelKind::Index, None), [("k.idx", "3")]);
+        assert_eq!(
+            s.kinds(),
+            [
+                LevelKind::Manifest,
+                LevelKind::Index,
+                LevelKind::ManifestDescriptor
+            ]
+        );
+    }
+}
