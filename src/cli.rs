@@ -275,6 +275,11 @@ pub(crate) struct ValidateCmd {
     /// Output format for the findings.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub(crate) format: DiagnosticFormat,
+
+    /// Check the annotations already in these targets: OCI layouts (`DIR`), manifest or
+    /// index JSON files, `-` for stdin.
+    #[arg(value_name = "TARGET")]
+    pub(crate) targets: Vec<String>,
 }
 
 #[cfg(test)]

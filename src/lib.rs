@@ -388,12 +388,43 @@ fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
     if let Some(path) = &cmd.annotation_file {
         args.extend(collect::read_annotation_file(path)?);
     }
-    if args.is_empty() {
+    if args.is_empty() && cmd.targets.is_empty() {
         return Err(Error::Usage(
-            "nothing to validate: give -a KEY=VALUE or --annotation-file FILE".into(),
+            "nothing to validate: give -a KEY=VALUE, --annotation-file FILE or a TARGET".into(),
         ));
     }
     let mut diagnostics = Vec::new();
+    for t in &cmd.targets {
+        let target = write::parse_target(t)?;
+        let (maps, findings) = write::inspect::annotation_maps(&target)?;
+        diagnostics.extend(findings);
+        for found in maps.iter().filter(|f| !f.pairs.is_empty()) {
+            let pairs = found.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            for d in validate::validate_map(pairs.clone()) {
+                diagnostics.push(d.at(&found.location));
+            }
+            if !found.index_descriptor
+                && found
+                    .pairs
+                    .iter()
+                    .any(|(k, _)| k == oci_spec::image::ANNOTATION_REF_NAME)
+            {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "ref-name-level",
+                        oci_spec::image::ANNOTATION_REF_NAME,
+                        "ref.name belongs on index.json descriptors only",
+                    )
+                    .at(&found.location),
+                );
+            }
+            if cmd.kubernetes {
+                for d in kubernetes::check_map(pairs) {
+                    diagnostics.push(d.at(&found.location));
+                }
+            }
+        }
+    }
     let mut set = Annotations::default();
     for a in &args {
         if set.get(&a.key).is_some() {

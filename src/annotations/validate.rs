@@ -65,6 +65,11 @@ impl Diagnostic {
         self
     }
 
+    pub(crate) fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
     pub(crate) fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -126,6 +131,18 @@ pub(crate) fn validate(annotations: &Annotations, levels: &Levels) -> Vec<Diagno
     out
 }
 
+/// Validates a plain key → value map (annotations already in a target).
+pub(crate) fn validate_map<'a>(
+    map: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (key, value) in map {
+        out.extend(check_key(key));
+        out.extend(check_value(key, value));
+    }
+    out
+}
+
 /// The key rules: well-formed, not a misspelt or reserved OCI key, reverse-domain.
 pub(crate) fn check_key(key: &str) -> Option<Diagnostic> {
     if key.is_empty() {
@@ -154,6 +171,9 @@ pub(crate) fn check_key(key: &str) -> Option<Diagnostic> {
     }
     if PREDEFINED.iter().any(|(_, full)| *full == key) {
         return None;
+    }
+    if key.starts_with("org.opencontainers.image.enc.") {
+        return None; // ocicrypt's keys for encrypted layers, in use under the reserved prefix
     }
     if RUNTIME_KEYS.contains(&key) {
         return Some(
@@ -271,6 +291,15 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
             )
             .hint("annotation values are text; remove the NUL"),
         );
+        return out;
+    }
+    if value.is_empty() {
+        if key.starts_with(OCI_PREFIX) {
+            out.push(
+                Diagnostic::warning("empty-value", key, format!("`{key}` has an empty value"))
+                    .hint("leave the key out instead; an empty value says nothing"),
+            );
+        }
         return out;
     }
     match key {

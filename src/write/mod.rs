@@ -4,6 +4,7 @@
 //! target cannot hold, and write nothing at all when they refuse.
 
 pub(crate) mod atomic;
+pub(crate) mod inspect;
 pub(crate) mod json_edit;
 pub(crate) mod layout;
 pub(crate) mod oci;
