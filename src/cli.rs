@@ -240,12 +240,26 @@ pub(crate) struct AnnotateCmd {
     #[arg(long)]
     pub(crate) gc: bool,
 
+    /// Kubernetes: also stamp the pod template of workloads (this rolls their pods).
+    #[arg(long, env = "OCI_STAMP_POD_TEMPLATE")]
+    pub(crate) pod_template: bool,
+
+    /// Kubernetes: only objects of these kinds (`Deployment,StatefulSet`).
+    #[arg(
+        long,
+        env = "OCI_STAMP_KIND",
+        value_name = "KIND,…",
+        value_delimiter = ','
+    )]
+    pub(crate) kind: Vec<String>,
+
     /// How to report the changes.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub(crate) format: DiagnosticFormat,
 
     /// What to stamp: an OCI layout directory (`DIR`, or `DIR:REF` for the entry whose
-    /// ref.name is REF), a manifest or index JSON file, or `-` for stdin → stdout.
+    /// ref.name is REF), a manifest or index JSON file, a Kubernetes YAML file or a directory
+    /// of them, or `-` for stdin → stdout.
     #[arg(required = true, value_name = "TARGET")]
     pub(crate) targets: Vec<String>,
 }

@@ -325,11 +325,19 @@ fn run_annotate(
     env: &Env,
     cmd: &cli::AnnotateCmd,
 ) -> Result<Outcome, Error> {
-    let targets: Vec<write::Target> = cmd
-        .targets
-        .iter()
-        .map(|t| write::parse_target(t))
-        .collect::<Result<_, _>>()?;
+    let mut targets: Vec<write::Target> = Vec::new();
+    for t in &cmd.targets {
+        targets.extend(write::parse_targets(t)?);
+    }
+    let kube = write::kube::KubeOptions {
+        pod_template: cmd.pod_template,
+        kinds: cmd
+            .kind
+            .iter()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect(),
+    };
     if targets
         .iter()
         .filter(|t| **t == write::Target::Stdin)
@@ -349,7 +357,7 @@ fn run_annotate(
     let mut document = None;
     let mut invalid = false;
     for target in &targets {
-        let (outcome, doc) = write::annotate(target, &stamp, cmd.dry_run, cmd.gc)?;
+        let (outcome, doc) = write::annotate(target, &stamp, &kube, cmd.dry_run, cmd.gc)?;
         output::diagnostics(&outcome.warnings);
         output::diagnostics(&outcome.refusals);
         invalid |= !outcome.refusals.is_empty();
@@ -394,9 +402,12 @@ fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
         ));
     }
     let mut diagnostics = Vec::new();
+    let mut targets = Vec::new();
     for t in &cmd.targets {
-        let target = write::parse_target(t)?;
-        let (maps, findings) = write::inspect::annotation_maps(&target)?;
+        targets.extend(write::parse_targets(t)?);
+    }
+    for target in &targets {
+        let (maps, findings) = write::inspect::annotation_maps(target)?;
         diagnostics.extend(findings);
         for found in maps.iter().filter(|f| !f.pairs.is_empty()) {
             let pairs = found.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));

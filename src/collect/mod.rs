@@ -314,6 +314,17 @@ pub(crate) const EXTENSIONS: &[&str] = &["branch", "dirty", "pull-request", "run
 
 /// Collects every fact for `opts`, in precedence order.
 pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Error> {
+    // A mistyped --repo is an error, not "no git here": it must name a directory.
+    match std::fs::metadata(&opts.repo) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::BadInput {
+                path: opts.repo.clone(),
+                message: "not a directory (--repo names the checkout to describe)".into(),
+            })
+        }
+        Err(e) => return Err(Error::io(&opts.repo, e)),
+    }
     let mut c = Collected::default();
     let ns = opts.namespace.as_deref().map(|n| n.trim_end_matches('.'));
     let ext = |name: &str| ns.map(|n| format!("{n}.{name}"));

@@ -228,6 +228,7 @@ impl Plan<'_> {
                 "manifest"
             },
             platform: shown_platform,
+            object: None,
             old: digest.to_string(),
             new: new_digest.clone(),
         });

@@ -6,6 +6,7 @@
 pub(crate) mod atomic;
 pub(crate) mod inspect;
 pub(crate) mod json_edit;
+pub(crate) mod kube;
 pub(crate) mod layout;
 pub(crate) mod oci;
 
@@ -27,6 +28,9 @@ pub(crate) struct Change {
     pub(crate) kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) platform: Option<String>,
+    /// `kind/name` of a Kubernetes object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) object: Option<String>,
     pub(crate) old: String,
     pub(crate) new: String,
 }
@@ -68,6 +72,8 @@ pub(crate) enum Target {
     },
     /// A manifest or index JSON file.
     File(PathBuf),
+    /// A YAML file of Kubernetes objects.
+    Yaml(PathBuf),
     /// `-`: standard input to standard output.
     Stdin,
 }
@@ -76,33 +82,64 @@ fn is_layout(dir: &Path) -> bool {
     dir.join("oci-layout").is_file()
 }
 
-/// Recognises a target: `-`, a layout directory (`DIR` or `DIR:REF`), or a file.
-pub(crate) fn parse_target(arg: &str) -> Result<Target, Error> {
+fn is_yaml_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+/// Whether a text is JSON (an OCI document) rather than YAML: it opens with `{`.
+fn looks_like_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+/// Recognises targets: `-`, a layout directory (`DIR` or `DIR:REF`), a directory of
+/// `.yaml`/`.yml` files, or a file (JSON or YAML by content). One argument may name several.
+pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
     if arg == "-" {
-        return Ok(Target::Stdin);
+        return Ok(vec![Target::Stdin]);
     }
     let path = Path::new(arg);
     if path.is_dir() {
         if is_layout(path) {
-            return Ok(Target::Layout {
+            return Ok(vec![Target::Layout {
                 dir: path.to_path_buf(),
                 reference: None,
+            }]);
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Error::io(path, e))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && is_yaml_name(p))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::BadInput {
+                path: path.to_path_buf(),
+                message: "neither an OCI image layout (no `oci-layout` file) nor a directory of .yaml/.yml files".into(),
             });
         }
-        return Err(Error::BadInput {
-            path: path.to_path_buf(),
-            message: "a directory without an `oci-layout` file is not an OCI image layout".into(),
-        });
+        return Ok(files.into_iter().map(Target::Yaml).collect());
     }
     if path.is_file() {
-        return Ok(Target::File(path.to_path_buf()));
+        if is_yaml_name(path) {
+            return Ok(vec![Target::Yaml(path.to_path_buf())]);
+        }
+        let head = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
+        return Ok(vec![if looks_like_json(&text) {
+            Target::File(path.to_path_buf())
+        } else {
+            Target::Yaml(path.to_path_buf())
+        }]);
     }
     if let Some((dir, reference)) = arg.rsplit_once(':') {
         if !dir.is_empty() && is_layout(Path::new(dir)) {
-            return Ok(Target::Layout {
+            return Ok(vec![Target::Layout {
                 dir: PathBuf::from(dir),
                 reference: Some(reference.to_string()),
-            });
+            }]);
         }
     }
     Err(Error::io(
@@ -200,6 +237,48 @@ pub(crate) fn annotate_document(
     Ok((Some(json_edit::apply(text, edits)), refusals))
 }
 
+/// Stamps a YAML text of Kubernetes objects: every entry, whatever its levels (they mean
+/// nothing to Kubernetes).
+fn annotate_yaml(
+    name: &str,
+    text: &str,
+    stamp: &Stamp,
+    opts: &kube::KubeOptions,
+) -> Result<(Outcome, Option<String>), Error> {
+    let pairs = stamp.all_pairs();
+    let result = kube::annotate(text, &pairs, opts).map_err(|message| Error::BadInput {
+        path: PathBuf::from(name),
+        message,
+    })?;
+    let mut outcome = Outcome::refused(Path::new(name), result.refusals);
+    if result.objects == 0 {
+        outcome.warnings.push(Diagnostic::warning(
+            "no-objects",
+            "",
+            format!("{name}: no Kubernetes object (a document with apiVersion and kind) in it"),
+        ));
+    }
+    let new = result.text.filter(|_| outcome.refusals.is_empty());
+    if let Some(new) = &new {
+        let (old, new) = (
+            oci::sha256_digest(text.as_bytes()),
+            oci::sha256_digest(new.as_bytes()),
+        );
+        outcome.changes = result
+            .changed
+            .into_iter()
+            .map(|object| Change {
+                kind: "object",
+                platform: None,
+                object: Some(object),
+                old: old.clone(),
+                new: new.clone(),
+            })
+            .collect();
+    }
+    Ok((outcome, new))
+}
+
 fn read_text(path: &Path) -> Result<String, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     String::from_utf8(bytes).map_err(|_| Error::BadInput {
@@ -213,10 +292,23 @@ fn read_text(path: &Path) -> Result<String, Error> {
 pub(crate) fn annotate(
     target: &Target,
     stamp: &Stamp,
+    kube: &kube::KubeOptions,
     dry_run: bool,
     gc: bool,
 ) -> Result<(Outcome, Option<String>), Error> {
     match target {
+        Target::Yaml(path) => {
+            let text = read_text(path)?;
+            let (mut outcome, new) =
+                annotate_yaml(&path.display().to_string(), &text, stamp, kube)?;
+            if let Some(new) = new {
+                if !dry_run {
+                    atomic::write(path, new.as_bytes())?;
+                    outcome.written = true;
+                }
+            }
+            Ok((outcome, None))
+        }
         Target::Layout { dir, reference } => Ok((
             layout::annotate(dir, reference.as_deref(), stamp, dry_run, gc)?,
             None,
@@ -229,6 +321,7 @@ pub(crate) fn annotate(
                 outcome.changes.push(Change {
                     kind: "file",
                     platform: None,
+                    object: None,
                     old: oci::sha256_digest(text.as_bytes()),
                     new: oci::sha256_digest(new.as_bytes()),
                 });
@@ -244,6 +337,10 @@ pub(crate) fn annotate(
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| Error::io(Path::new("-"), e))?;
+            if !looks_like_json(&text) {
+                let (outcome, new) = annotate_yaml("-", &text, stamp, kube)?;
+                return Ok((outcome, Some(new.unwrap_or(text))));
+            }
             let (new, refusals) = annotate_document("-", &text, stamp)?;
             let mut outcome = Outcome::refused(Path::new("-"), refusals);
             let out = match new.filter(|_| outcome.refusals.is_empty()) {
@@ -251,6 +348,7 @@ pub(crate) fn annotate(
                     outcome.changes.push(Change {
                         kind: "file",
                         platform: None,
+                        object: None,
                         old: oci::sha256_digest(text.as_bytes()),
                         new: oci::sha256_digest(new.as_bytes()),
                     });
@@ -271,6 +369,10 @@ pub(crate) fn render_text(outcomes: &[Outcome], dry_run: bool) -> String {
             out.push_str(&format!("{}: unchanged\n", o.target));
         }
         for c in &o.changes {
+            if let Some(object) = &c.object {
+                out.push_str(&format!("{}: stamped {object}\n", o.target));
+                continue;
+            }
             let platform = c
                 .platform
                 .as_deref()

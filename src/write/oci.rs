@@ -179,6 +179,14 @@ impl Stamp {
             .collect()
     }
 
+    /// Every pair, whatever its levels (for Kubernetes objects, which have none).
+    pub(crate) fn all_pairs(&self) -> Vec<(&str, &str)> {
+        self.entries
+            .iter()
+            .map(|(k, v, _)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     /// The level kinds asked for by any entry.
     pub(crate) fn kinds(&self) -> Vec<LevelKind> {
         let mut kinds: Vec<LevelKind> = self
