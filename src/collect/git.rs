@@ -209,7 +209,7 @@ impl GitRepo {
                 names.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
                 return Describe::Found {
                     tag: names.swap_remove(0),
-                    distance: walked,
+                    distance: self.distance(head, oid).unwrap_or(walked),
                     short,
                 };
             }
@@ -219,6 +219,17 @@ impl GitRepo {
             }
         }
         Describe::NoTags
+    }
+
+    /// How many commits are in `head`'s history but not in `base`'s, as `git describe`
+    /// counts them (a merged side branch older than `base` counts too). `None` past
+    /// [`DESCRIBE_LIMIT`].
+    fn distance(&self, head: Oid, base: Oid) -> Option<usize> {
+        let mut walk = self.repo.revwalk().ok()?;
+        walk.push(head).ok()?;
+        walk.hide(base).ok()?;
+        let n = walk.take(DESCRIBE_LIMIT + 1).count();
+        (n <= DESCRIBE_LIMIT).then_some(n)
     }
 
     /// Tracked files modified in the index or working tree (untracked files do not count).

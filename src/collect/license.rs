@@ -14,6 +14,39 @@ use crate::annotations::Diagnostic;
 #[cfg(feature = "license-detection")]
 const CONFIDENCE: f32 = 0.93;
 
+/// The score a match in the small store of common licenses needs to be taken without
+/// consulting the full store (which knows the close variants, such as BSD-3-Clause-Clear).
+#[cfg(feature = "license-detection")]
+const FAST_CONFIDENCE: f32 = 0.99;
+
+/// The common licenses, cut from the spdx crate's store by build.rs.
+#[cfg(feature = "license-detection")]
+const COMMON_STORE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/common-licenses.bin.zstd"));
+
+/// The best match of each text, as strict SPDX identifiers, and the lowest score.
+#[cfg(feature = "license-detection")]
+fn best_matches(
+    store: &spdx::detection::Store,
+    texts: &[spdx::detection::TextData],
+    threshold: f32,
+) -> Option<(Vec<String>, f32)> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut score = 1.0f32;
+    for text in texts {
+        let m = store.analyze(text);
+        if m.score < threshold {
+            return None;
+        }
+        // The store names some licenses in deprecated forms (`GPL-2.0+`); make them strict.
+        let id = canonicalise_declared(m.name).ok()?.0;
+        score = score.min(m.score);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Some((ids, score))
+}
+
 /// Checks `value` as a strict SPDX expression. A value that parses only leniently
 /// (`MIT/Apache-2.0`, `GPL-2.0+`, `Apache 2.0`) is refused with the canonical form as hint.
 pub(crate) fn check_expression(key: &str, value: &str) -> Result<(), Diagnostic> {
@@ -137,20 +170,21 @@ pub(crate) fn detect(root: &Path) -> Option<Detected> {
     if candidates.is_empty() {
         return None;
     }
-    let store = spdx::detection::Store::load_inline().ok()?;
-    let mut ids = Vec::new();
-    let mut score = 1.0f32;
-    for file in &candidates {
-        let text = std::fs::read_to_string(root.join(file)).ok()?;
-        let m = store.analyze(&spdx::detection::TextData::new(&text));
-        if m.score < CONFIDENCE || spdx::license_id(m.name).is_none() {
-            return None;
+    let texts: Vec<spdx::detection::TextData> = candidates
+        .iter()
+        .map(|f| std::fs::read_to_string(root.join(f)).map(|t| spdx::detection::TextData::new(&t)))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // The common licenses first (a small store, quick to load); all ~700 only when none of
+    // them is a near-exact match.
+    let common = spdx::detection::Store::from_cache(COMMON_STORE).ok()?;
+    let (ids, score) = match best_matches(&common, &texts, FAST_CONFIDENCE) {
+        Some(found) => found,
+        None => {
+            let full = spdx::detection::Store::load_inline().ok()?;
+            best_matches(&full, &texts, CONFIDENCE)?
         }
-        score = score.min(m.score);
-        if !ids.contains(&m.name) {
-            ids.push(m.name);
-        }
-    }
+    };
     Some(Detected {
         expression: ids.join(" OR "),
         files: candidates,

@@ -270,7 +270,8 @@ endef
 
 /// A value written for the right-hand side of `:=`, so that make reads back the same bytes:
 /// `$` doubled; `#`, newlines and a leading blank through helper variables; a trailing
-/// backslash kept from joining the next line.
+/// backslash kept from joining the next line, and a trailing carriage return from being read
+/// as part of the line break.
 pub(crate) fn make_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 8);
     if value.starts_with([' ', '\t']) {
@@ -284,7 +285,7 @@ pub(crate) fn make_value(value: &str) -> String {
             c => out.push(c),
         }
     }
-    if value.ends_with('\\') {
+    if value.ends_with(['\\', '\r']) {
         out.push_str("$(_oci_stamp_empty)");
     }
     out
@@ -292,6 +293,11 @@ pub(crate) fn make_value(value: &str) -> String {
 
 /// `make`: `OCI_IMAGE_<KEY> := value` assignments to `include`, plus `OCI_STAMP_FLAGS`, the
 /// buildx arguments as shell words for a recipe.
+///
+/// make runs each line of an expanded recipe line as a command of its own, so a line break in
+/// a quoted word would cut the command there (and run the rest as another). In
+/// `OCI_STAMP_FLAGS` it is written as `"$_oci_stamp_nl"`, which the recipe's shell expands
+/// from an exported variable holding a line break.
 pub(crate) fn make(annotations: &Annotations, levels: &Levels) -> Result<String, Vec<Diagnostic>> {
     let mut out = String::from(MAKE_PRELUDE);
     for (name, _, value) in variable_names(annotations)? {
@@ -299,11 +305,13 @@ pub(crate) fn make(annotations: &Annotations, levels: &Levels) -> Result<String,
     }
     let (args, _) =
         super::flags::arguments(annotations, levels, super::flags::Tool::Buildx, false)?;
-    let _ = writeln!(
-        out,
-        "OCI_STAMP_FLAGS := {}",
-        make_value(&super::shell::join(&args))
-    );
+    let words = super::shell::join(&args);
+    if words.contains('\n') {
+        out.push_str("export _oci_stamp_nl := $(_oci_stamp_newline)\n");
+    }
+    // A line break only occurs inside a single-quoted word: close the quotes around it.
+    let words = words.replace('\n', "'\"$_oci_stamp_nl\"'");
+    let _ = writeln!(out, "OCI_STAMP_FLAGS := {}", make_value(&words));
     Ok(out)
 }
 

@@ -42,12 +42,23 @@ pub(crate) fn outputs(
     flags: &str,
     json: &str,
 ) -> String {
+    // The lists end with a line break; an output's own value keeps every byte, a final line
+    // break included (the runner drops only the one before the delimiter line).
+    let list = |mut lines: String| {
+        if lines.ends_with('\n') {
+            lines.pop();
+        }
+        lines
+    };
     let mut outputs: Vec<(String, String)> = vec![
         (
             "annotations".into(),
-            super::formats::annotation_lines(annotations, levels),
+            list(super::formats::annotation_lines(annotations, levels)),
         ),
-        ("labels".into(), super::formats::label_lines(annotations)),
+        (
+            "labels".into(),
+            list(super::formats::label_lines(annotations)),
+        ),
         ("json".into(), json.trim_end().to_string()),
         ("flags".into(), flags.trim_end().to_string()),
     ];
@@ -59,7 +70,6 @@ pub(crate) fn outputs(
     let delim = delimiter(outputs.iter().map(|(_, v)| v.as_str()));
     let mut out = String::new();
     for (name, value) in &outputs {
-        let value = value.strip_suffix('\n').unwrap_or(value);
         let _ = write!(out, "{name}<<{delim}\n{value}\n{delim}\n");
     }
     out
