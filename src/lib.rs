@@ -123,18 +123,16 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
     let namespace = match args.namespace.as_deref().map(|n| n.trim_end_matches('.')) {
         Some(ns) => {
             let probe = format!("{ns}.branch");
-            if let Some(d) = validate::check_key(&probe).filter(|_| {
-                ns.is_empty()
-                    || !probe.contains('.')
-                    || ns.contains(['=', ' ', ':'])
-                    || ns.starts_with("org.opencontainers")
-            }) {
-                return Err(Error::Usage(format!("--namespace `{ns}`: {}", d.message)));
-            }
-            if ns.is_empty() || !ns.contains('.') && validate::check_key(&probe).is_some() {
-                return Err(Error::Usage(format!(
-                    "--namespace `{ns}` is not a reverse-domain prefix such as `com.example`"
-                )));
+            let problem = if !ns.contains('.') {
+                Some("is not a reverse-domain prefix such as `com.example`".to_string())
+            } else if ns.starts_with(annotations::RESERVED_PREFIX.trim_end_matches('.')) {
+                Some("is under `org.opencontainers`, which the OCI reserves".to_string())
+            } else {
+                validate::check_key(&probe)
+                    .map(|d| format!("makes keys the rules refuse: {}", d.message))
+            };
+            if let Some(problem) = problem {
+                return Err(Error::Usage(format!("--namespace `{ns}` {problem}")));
             }
             Some(ns.to_string())
         }

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use git2::{BranchType, ErrorCode, Oid, Repository, StatusOptions};
 
 /// The most commits `describe` looks at before giving up.
-pub(crate) const DESCRIBE_LIMIT: usize = 2_000;
+pub(crate) const DESCRIBE_LIMIT: usize = 500;
 
 /// An opened repository and what was read from it eagerly (the cheap facts).
 pub(crate) struct GitRepo {
@@ -160,8 +160,90 @@ impl GitRepo {
         Some(Remote { name, url, why })
     }
 
-    /// Tag names by the commit they point at (annotated tags peeled).
+    /// Tag names by the commit they point at (annotated tags peeled). Packed tags are read
+    /// from `packed-refs`, whose `^` lines already carry the peeled commit, so thousands of
+    /// tags cost one small file read instead of one object lookup each; loose tags (few) are
+    /// peeled through libgit2.
     fn tags_by_commit(&self) -> HashMap<Oid, Vec<String>> {
+        let mut by_name: HashMap<String, Oid> = match self.packed_tags() {
+            Some(packed) => packed,
+            None => return self.tags_by_commit_slow(),
+        };
+        let loose_root = self.repo.commondir().join("refs").join("tags");
+        let mut stack = vec![loose_root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.filter_map(Result::ok) {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Some(rel) = path.strip_prefix(&loose_root).ok().and_then(|r| r.to_str()) else {
+                    continue;
+                };
+                let name = rel.replace(std::path::MAIN_SEPARATOR, "/");
+                let peeled = self
+                    .repo
+                    .find_reference(&format!("refs/tags/{name}"))
+                    .and_then(|r| r.peel_to_commit());
+                match peeled {
+                    Ok(c) => {
+                        by_name.insert(name, c.id());
+                    }
+                    Err(_) => {
+                        by_name.remove(&name);
+                    }
+                }
+            }
+        }
+        let mut map: HashMap<Oid, Vec<String>> = HashMap::new();
+        for (name, oid) in by_name {
+            map.entry(oid).or_default().push(name);
+        }
+        map
+    }
+
+    /// Tags in `packed-refs`, when the file records peeled values (`fully-peeled`, which git
+    /// has written for years); `None` means the slow path must be used.
+    fn packed_tags(&self) -> Option<HashMap<String, Oid>> {
+        let text = match std::fs::read_to_string(self.repo.commondir().join("packed-refs")) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(HashMap::new()),
+            Err(_) => return None,
+        };
+        let mut lines = text.lines().peekable();
+        if !lines
+            .peek()
+            .is_some_and(|h| h.starts_with('#') && h.contains("fully-peeled"))
+        {
+            return None;
+        }
+        let mut map = HashMap::new();
+        let mut last: Option<String> = None;
+        for line in lines {
+            if let Some(peeled) = line.strip_prefix('^') {
+                if let (Some(name), Ok(oid)) = (last.take(), Oid::from_str(peeled.trim())) {
+                    map.insert(name, oid);
+                }
+                continue;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            let (hex, refname) = line.split_once(' ')?;
+            last = refname.strip_prefix("refs/tags/").map(str::to_string);
+            if let (Some(name), Ok(oid)) = (&last, Oid::from_str(hex)) {
+                map.insert(name.clone(), oid);
+            }
+        }
+        Some(map)
+    }
+
+    /// Every tag peeled through libgit2 (reftable repositories, old packed-refs files).
+    fn tags_by_commit_slow(&self) -> HashMap<Oid, Vec<String>> {
         let mut map: HashMap<Oid, Vec<String>> = HashMap::new();
         let Ok(refs) = self.repo.references_glob("refs/tags/*") else {
             return map;

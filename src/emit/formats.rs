@@ -358,5 +358,17 @@ mod list_tests {
             make_value(" x\\"),
             "$(_oci_stamp_empty) x\\$(_oci_stamp_empty)"
         );
+        assert_eq!(make_value("x\r"), "x\r$(_oci_stamp_empty)");
+    }
+
+    #[test]
+    fn make_flags_keep_line_breaks_out_of_the_recipe_line() {
+        let mut a = Annotations::default();
+        a.insert("com.example.d".into(), "a\nb".into(), None);
+        let text = make(&a, &Levels::manifest()).unwrap();
+        assert!(text.contains("export _oci_stamp_nl := $(_oci_stamp_newline)\n"));
+        assert!(text.ends_with(
+            "OCI_STAMP_FLAGS := --annotation 'manifest:com.example.d=a'\"$$_oci_stamp_nl\"'b'\n"
+        ));
     }
 }

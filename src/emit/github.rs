@@ -100,6 +100,11 @@ mod tests {
             "one\ntwo".into(),
             None,
         );
+        a.insert(
+            "org.opencontainers.image.title".into(),
+            "ends with a line break\n".into(),
+            None,
+        );
         let text = outputs(&a, &Levels::manifest(), "--annotation x", "{}");
         let delim = text
             .lines()
@@ -111,6 +116,10 @@ mod tests {
             .to_string();
         assert!(text.contains(&format!("base-digest<<{delim}\nsha256:x\n{delim}\n")));
         assert!(text.contains(&format!("description<<{delim}\none\ntwo\n{delim}\n")));
+        // the runner drops only the line break before the delimiter line
+        assert!(text.contains(&format!(
+            "title<<{delim}\nends with a line break\n\n{delim}\n"
+        )));
         // the multi-line description is not in the one-line lists
         assert!(text.contains(&format!(
             "labels<<{delim}\norg.opencontainers.image.base.digest=sha256:x\n{delim}\n"

@@ -62,6 +62,35 @@ fn existing(meta: &Mapping) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The entries of `meta.annotations` whose value is a string to every YAML reader: quoted or
+/// a block scalar. kubectl reads YAML 1.1, where a plain `y`, `no` or `1_000` is not a
+/// string, so an equal plain value still has to be rewritten.
+fn settled(meta: &Mapping) -> Vec<(String, String)> {
+    let Some(ann) = meta.get_mapping("annotations") else {
+        return Vec::new();
+    };
+    ann.iter()
+        .filter_map(|(k, v)| {
+            let v = v.as_scalar().filter(|s| s.is_quoted() || s.is_block())?;
+            Some((k.as_scalar()?.as_string(), v.as_string()))
+        })
+        .collect()
+}
+
+/// A key as written: quoted when a YAML 1.1 reader (kubectl) would take it plain for a bool,
+/// null or number (`y`, `off`, `1_000`, `0x1F`), which yaml-edit, going by YAML 1.2, writes
+/// plain.
+fn key_scalar(key: &str) -> ScalarValue {
+    const WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", "off", "null"];
+    if WORDS.contains(&key.to_ascii_lowercase().as_str())
+        || key.starts_with(|c: char| c.is_ascii_digit())
+    {
+        ScalarValue::single_quoted(key)
+    } else {
+        ScalarValue::string(key)
+    }
+}
+
 /// Sets `pairs` in `meta.annotations`; returns whether anything changed, or the refusals.
 fn stamp_metadata(
     meta: &Mapping,
@@ -95,9 +124,10 @@ fn stamp_metadata(
     if !refusals.is_empty() {
         return Err(refusals);
     }
+    let settled = settled(meta);
     let todo: Vec<&(&str, &str)> = pairs
         .iter()
-        .filter(|(k, v)| !have.iter().any(|(hk, hv)| hk == k && hv == v))
+        .filter(|(k, v)| !settled.iter().any(|(hk, hv)| hk == k && hv == v))
         .collect();
     if todo.is_empty() {
         return Ok(false);
@@ -116,7 +146,7 @@ fn stamp_metadata(
         }
     };
     for (k, v) in todo {
-        ann.set(*k, ScalarValue::double_quoted(*v));
+        ann.set(key_scalar(k), ScalarValue::double_quoted(*v));
     }
     Ok(true)
 }
@@ -227,12 +257,73 @@ pub(crate) fn annotate(
         }
     }
     if result.refusals.is_empty() && !result.changed.is_empty() {
-        let out = file.to_string();
+        let mut out = file.to_string();
+        // Entries added at the very end bring a line break the text did not end with.
+        if !text.ends_with('\n') {
+            if let Some(cut) = out.strip_suffix('\n') {
+                out.truncate(cut.strip_suffix('\r').unwrap_or(cut).len());
+            }
+        }
         if out != text {
             result.text = Some(out);
         }
     }
     Ok(result)
+}
+
+/// Every object's `metadata.annotations` (and pod templates'), for `validate TARGET`.
+pub(crate) fn annotation_maps(
+    name: &str,
+    text: &str,
+) -> Result<Vec<super::inspect::Found>, String> {
+    let parsed = YamlFile::parse(text);
+    if !parsed.ok() {
+        let first = parsed.errors().into_iter().next().unwrap_or_default();
+        return Err(format!("not valid YAML: {first}"));
+    }
+    let mut out = Vec::new();
+    fn visit(obj: &Mapping, name: &str, out: &mut Vec<super::inspect::Found>) {
+        let (Some(_), Some(kind)) = (string_of(obj, "apiVersion"), string_of(obj, "kind")) else {
+            return;
+        };
+        if kind.ends_with("List") {
+            if let Some(items) = obj.get_sequence("items") {
+                for item in items.values() {
+                    if let Some(m) = item.as_mapping() {
+                        visit(m, name, out);
+                    }
+                }
+            }
+            return;
+        }
+        let Some(meta) = obj.get_mapping("metadata") else {
+            return;
+        };
+        let object = format!(
+            "{kind}/{}",
+            string_of(&meta, "name").unwrap_or_else(|| "(unnamed)".into())
+        );
+        out.push(super::inspect::Found {
+            location: format!("{name}: {object}"),
+            pairs: existing(&meta),
+            index_descriptor: false,
+        });
+        if let Some((_, path)) = POD_TEMPLATES.iter().find(|(k, _)| *k == kind) {
+            if let Some(tmeta) = walk_path(obj, path).and_then(|t| t.get_mapping("metadata")) {
+                out.push(super::inspect::Found {
+                    location: format!("{name}: {object} pod template"),
+                    pairs: existing(&tmeta),
+                    index_descriptor: false,
+                });
+            }
+        }
+    }
+    for doc in parsed.tree().documents() {
+        if let Some(obj) = doc.as_mapping() {
+            visit(&obj, name, &mut out);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -307,59 +398,4 @@ mod tests {
         let r = annotate(text, &[("k", big.as_str())], &KubeOptions::default()).unwrap();
         assert_eq!(r.refusals[0].code, "kubernetes-size");
     }
-}
-
-/// Every object's `metadata.annotations` (and pod templates'), for `validate TARGET`.
-pub(crate) fn annotation_maps(
-    name: &str,
-    text: &str,
-) -> Result<Vec<super::inspect::Found>, String> {
-    let parsed = YamlFile::parse(text);
-    if !parsed.ok() {
-        let first = parsed.errors().into_iter().next().unwrap_or_default();
-        return Err(format!("not valid YAML: {first}"));
-    }
-    let mut out = Vec::new();
-    fn visit(obj: &Mapping, name: &str, out: &mut Vec<super::inspect::Found>) {
-        let (Some(_), Some(kind)) = (string_of(obj, "apiVersion"), string_of(obj, "kind")) else {
-            return;
-        };
-        if kind.ends_with("List") {
-            if let Some(items) = obj.get_sequence("items") {
-                for item in items.values() {
-                    if let Some(m) = item.as_mapping() {
-                        visit(m, name, out);
-                    }
-                }
-            }
-            return;
-        }
-        let Some(meta) = obj.get_mapping("metadata") else {
-            return;
-        };
-        let object = format!(
-            "{kind}/{}",
-            string_of(&meta, "name").unwrap_or_else(|| "(unnamed)".into())
-        );
-        out.push(super::inspect::Found {
-            location: format!("{name}: {object}"),
-            pairs: existing(&meta),
-            index_descriptor: false,
-        });
-        if let Some((_, path)) = POD_TEMPLATES.iter().find(|(k, _)| *k == kind) {
-            if let Some(tmeta) = walk_path(obj, path).and_then(|t| t.get_mapping("metadata")) {
-                out.push(super::inspect::Found {
-                    location: format!("{name}: {object} pod template"),
-                    pairs: existing(&tmeta),
-                    index_descriptor: false,
-                });
-            }
-        }
-    }
-    for doc in parsed.tree().documents() {
-        if let Some(obj) = doc.as_mapping() {
-            visit(&obj, name, &mut out);
-        }
-    }
-    Ok(out)
 }
