@@ -22,6 +22,45 @@ fn temp_path(target: &Path) -> PathBuf {
 
 /// Replaces `target` with `bytes`, keeping the target's permissions when it exists.
 pub(crate) fn write(target: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_file(target, bytes)?;
+    sync_dir(target);
+    Ok(())
+}
+
+/// Writes several new files (blobs), each atomically, with one directory sync per
+/// directory at the end instead of one per file.
+pub(crate) fn write_all<'a>(
+    files: impl IntoIterator<Item = (&'a Path, &'a [u8])>,
+) -> Result<(), Error> {
+    let mut dirs: Vec<&Path> = Vec::new();
+    for (target, bytes) in files {
+        write_file(target, bytes)?;
+        if let Some(dir) = target.parent() {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    for dir in dirs {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Makes a rename in `target`'s directory durable; some filesystems refuse fsync on a
+/// directory, which is not an error.
+fn sync_dir(target: &Path) {
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// Temporary file, fsync, rename: the file's bytes are durable before its name appears.
+fn write_file(target: &Path, bytes: &[u8]) -> Result<(), Error> {
     let temp = temp_path(target);
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -35,12 +74,6 @@ pub(crate) fn write(target: &Path, bytes: &[u8]) -> Result<(), Error> {
         f.sync_all()?;
         drop(f);
         fs::rename(&temp, target)?;
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Make the rename durable; some filesystems refuse fsync on a directory.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
         Ok(())
     })();
     result.map_err(|e: std::io::Error| {

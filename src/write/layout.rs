@@ -401,12 +401,14 @@ pub(crate) fn annotate(
     if !index_changed || dry_run {
         return Ok(outcome);
     }
+    let mut new_blobs = Vec::new();
     for (digest, bytes) in &plan.blobs {
         let path = blob_path(dir, digest).map_err(|m| bad(dir, m))?;
         if !path.exists() {
-            super::atomic::write(&path, bytes)?;
+            new_blobs.push((path, bytes.as_slice()));
         }
     }
+    super::atomic::write_all(new_blobs.iter().map(|(p, b)| (p.as_path(), *b)))?;
     let new_index = json_edit::apply(&index_text, edits);
     super::atomic::write(&index_path, new_index.as_bytes())?;
     outcome.written = true;
