@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Runs the benchmarks and writes BENCHMARKS.md.
+
+Every figure is a whole-process timing by hyperfine (Debian's package): several runs after
+warm-ups, reported as median and min–max, with the ratio to a baseline measured in the same
+run on the same repository. Peak RSS comes from getrusage of the child; the binary size is
+the stripped release binary's.
+
+Usage: benches/run.py [--quick] [--out FILE]
+  --quick  small repositories and 3 runs each (what .ci/run does, so the suite cannot rot;
+           nothing is asserted about the times)
+"""
+
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+QUICK = "--quick" in sys.argv
+OUT = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.path.join(ROOT, "BENCHMARKS.md")
+DATA = os.environ.get("BENCH_DIR", os.path.join(ROOT, "target", "bench-data"))
+RUNS = 3 if QUICK else 20
+BIN = os.path.join(ROOT, "target", "release", "oci-stamp")
+ENV = {k: v for k, v in os.environ.items()
+       if not (k.startswith(("GITHUB_", "GITLAB", "CI_", "OCI_STAMP_", "BUILDKITE", "CIRCLE",
+                             "TRAVIS", "BITBUCKET_", "SYSTEM_", "BUILD_"))
+               or k in ("CI", "SOURCE_DATE_EPOCH", "JENKINS_URL", "TF_BUILD"))}
+ENV.update({"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"})
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, env=ENV, **kw)
+
+
+def hyperfine(commands, prepare=None):
+    """Times commands side by side; returns {name: (median, min, max)} in milliseconds."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        args = ["hyperfine", "--style", "none", "--warmup", "1" if QUICK else "3",
+                "--runs", str(RUNS), "--export-json", out.name]
+        if prepare:
+            args += ["--prepare", prepare]
+        else:
+            args.append("-N")
+        for name, cmd in commands:
+            args += ["--command-name", name, cmd]
+        sh(*args, stdout=subprocess.DEVNULL)
+        results = json.load(open(out.name))["results"]
+    return {r["command"]: (r["median"] * 1000, r["min"] * 1000, r["max"] * 1000) for r in results}
+
+
+def peak_rss_mb(cmd):
+    """Peak RSS of one run of `cmd`, by GNU time (Debian's `time`): it forks from a small
+    process, so the figure is the command's own, not a copy of this Python process."""
+    if not os.path.exists("/usr/bin/time"):
+        return None
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=ENV, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True).stderr
+    return int(out.strip().splitlines()[-1]) / 1024
+
+
+rows = []
+
+
+def table(title, timings, baseline=None):
+    rows.append(f"\n### {title}\n")
+    rows.append("| command | median | min–max | vs baseline |")
+    rows.append("|---|---:|---:|---:|")
+    base = timings.get(baseline, (None,))[0] if baseline else None
+    for name, (med, lo, hi) in timings.items():
+        ratio = f"{med / base:.2f}×" if base and name != baseline else ("1" if name == baseline else "")
+        rows.append(f"| `{name}` | {med:.1f} ms | {lo:.1f}–{hi:.1f} ms | {ratio} |")
+
+
+def main():
+    for tool in ("hyperfine", "git"):
+        if not shutil.which(tool):
+            sys.exit(f"benches/run.py needs {tool} (apt-get install {tool})")
+    sh("cargo", "build", "--release", "--locked", "--quiet", cwd=ROOT)
+    sh(sys.executable, os.path.join(HERE, "generate.py"), DATA, *(["--quick"] if QUICK else []))
+    repos = ["small"] + ([] if QUICK else ["large"])
+    ladder = [d for d in sorted(os.listdir(DATA), key=lambda d: (len(d), d)) if d.startswith("ladder-")]
+    base = f"sh {HERE}/baseline.sh"
+
+    for repo in repos + ladder:
+        path = os.path.join(DATA, repo)
+        table(f"Repository `{repo}`", hyperfine([
+            ("baseline (git CLI, 6 processes)", f"{base} {path}"),
+            ("oci-stamp flags", f"{BIN} flags -C {path}"),
+            ("oci-stamp collect --format json", f"{BIN} collect --format json -C {path}"),
+        ]), "baseline (git CLI, 6 processes)")
+
+    dirty_repo = os.path.join(DATA, "small" if QUICK else "large")
+    table(f"Dirty check on `{os.path.basename(dirty_repo)}`", hyperfine([
+        ("git status --porcelain --untracked-files=no", f"git -C {dirty_repo} status --porcelain --untracked-files=no"),
+        ("oci-stamp collect --require-clean", f"{BIN} collect --format json --require-clean -C {dirty_repo}"),
+        ("oci-stamp collect (no dirty check)", f"{BIN} collect --format json -C {dirty_repo}"),
+    ]), "git status --porcelain --untracked-files=no")
+
+    lic = os.path.join(DATA, "license")
+    table("License: detected from an MIT LICENSE vs declared", hyperfine([
+        ("declared (--licenses MIT)", f"{BIN} collect --format json --licenses MIT -C {lic}"),
+        ("detected from LICENSE", f"{BIN} collect --format json -C {lic}"),
+    ]), "declared (--licenses MIT)")
+
+    work = tempfile.mkdtemp(prefix="oci-stamp-bench-")
+    try:
+        n = len(json.load(open(os.path.join(DATA, "layout-1000", "blobs", "sha256",
+                                            json.load(open(os.path.join(DATA, "layout-1000", "index.json")))["manifests"][0]["digest"].split(":")[1])))["manifests"])
+        copy_big = f"rm -rf {work}/big && cp -r {DATA}/layout-1000 {work}/big"
+        copy_one = f"rm -rf {work}/one && cp -r {DATA}/layout-single {work}/one"
+        timings = {}
+        if shutil.which("umoci"):
+            timings.update(hyperfine([("umoci config --manifest.annotation (1 manifest)",
+                                       f"umoci config --image {work}/one:latest --manifest.annotation com.example.k=v")],
+                                     prepare=copy_one))
+        timings.update(hyperfine([("oci-stamp annotate (1 manifest)",
+                                   f"{BIN} annotate -C {lic} --licenses MIT {work}/one")], prepare=copy_one))
+        timings.update(hyperfine([(f"oci-stamp annotate ({n} manifests in one index)",
+                                   f"{BIN} annotate -C {lic} --licenses MIT {work}/big")], prepare=copy_big))
+        copy_yaml = f"cp {DATA}/k8s-5000.yaml {work}/k8s.yaml"
+        objects = open(os.path.join(DATA, "k8s-5000.yaml")).read().count("\nkind:")
+        timings.update(hyperfine([(f"oci-stamp annotate ({objects}-object YAML)",
+                                   f"{BIN} annotate -C {lic} --licenses MIT {work}/k8s.yaml")], prepare=copy_yaml))
+        table("annotate (each run on a fresh copy)", timings,
+              "umoci config --manifest.annotation (1 manifest)" if shutil.which("umoci") else None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    rss_repo = os.path.join(DATA, "small" if QUICK else "large")
+    rss = peak_rss_mb([BIN, "collect", "--format", "json", "--require-clean", "-C", rss_repo])
+    rss_license = peak_rss_mb([BIN, "collect", "--format", "json", "-C", lic])
+    show = lambda mb: "n/a (needs /usr/bin/time)" if mb is None else f"{mb:.1f} MB"
+    size = os.path.getsize(BIN) / (1024 * 1024)
+
+    head = [
+        "# Benchmarks",
+        "",
+        "Written by `benches/run.py`" + (" in quick mode (small inputs, 3 runs: not for quoting)" if QUICK else "")
+        + f": {RUNS} runs per command after warm-ups, whole-process times by hyperfine, medians"
+        " with min–max, ratios to the baseline measured in the same run.",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+        + subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout.strip() + ".",
+        "",
+        f"- Peak RSS of `collect --require-clean` on `{os.path.basename(rss_repo)}`: {show(rss)}; "
+        f"with license detection (LICENSE-only repository): {show(rss_license)}",
+        f"- Release binary (stripped): {size:.1f} MB",
+    ]
+    notes = os.path.join(HERE, "NOTES.md")
+    tail = ["", open(notes).read().rstrip()] if os.path.exists(notes) and not QUICK else []
+    with open(OUT, "w") as f:
+        f.write("\n".join(head + rows + tail) + "\n")
+    print(open(OUT).read())
+
+
+if __name__ == "__main__":
+    main()
