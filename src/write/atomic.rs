@@ -20,6 +20,21 @@ fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.oci-stamp-{:016x}.tmp", h.finish()))
 }
 
+/// Removes temporary files a killed run left in `dir` (call only while holding the lock
+/// that every writer of `dir` takes).
+pub(crate) fn remove_stale(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".oci-stamp-") && name.ends_with(".tmp") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Replaces `target` with `bytes`, keeping the target's permissions when it exists.
 pub(crate) fn write(target: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_file(target, bytes)?;

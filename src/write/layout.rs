@@ -240,7 +240,7 @@ impl Plan<'_> {
 }
 
 /// Opens the layout directory and takes its lock (shared for a dry run).
-fn lock(dir: &Path, exclusive: bool) -> Result<File, Error> {
+pub(crate) fn lock(dir: &Path, exclusive: bool) -> Result<File, Error> {
     let f = File::open(dir).map_err(|e| Error::io(dir, e))?;
     let locked = if exclusive { f.lock() } else { f.lock_shared() };
     locked.map_err(|e| Error::io(dir, e))?;
@@ -256,6 +256,12 @@ pub(crate) fn annotate(
     gc: bool,
 ) -> Result<Outcome, Error> {
     let _lock = lock(dir, !dry_run)?;
+    if !dry_run {
+        // Under the exclusive lock no other run is writing here: temporary files are what a
+        // killed run left behind.
+        super::atomic::remove_stale(dir);
+        super::atomic::remove_stale(&dir.join("blobs").join("sha256"));
+    }
     let index_path = dir.join("index.json");
     let index_text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
     let index = json_edit::parse(&index_text).map_err(|e| bad(&index_path, e.to_string()))?;

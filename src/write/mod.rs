@@ -279,6 +279,14 @@ fn annotate_yaml(
     Ok((outcome, new))
 }
 
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 fn read_text(path: &Path) -> Result<String, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     String::from_utf8(bytes).map_err(|_| Error::BadInput {
@@ -298,6 +306,9 @@ pub(crate) fn annotate(
 ) -> Result<(Outcome, Option<String>), Error> {
     match target {
         Target::Yaml(path) => {
+            // Concurrent runs on one file apply one after the other (the lock is on the
+            // directory, since the file itself is replaced by a rename).
+            let _lock = layout::lock(parent_dir(path), !dry_run)?;
             let text = read_text(path)?;
             let (mut outcome, new) =
                 annotate_yaml(&path.display().to_string(), &text, stamp, kube)?;
@@ -314,6 +325,7 @@ pub(crate) fn annotate(
             None,
         )),
         Target::File(path) => {
+            let _lock = layout::lock(parent_dir(path), !dry_run)?;
             let text = read_text(path)?;
             let (new, refusals) = annotate_document(&path.display().to_string(), &text, stamp)?;
             let mut outcome = Outcome::refused(path, refusals);
