@@ -81,6 +81,17 @@ fn toml_str<'a>(t: &'a Table, key: &str) -> Option<&'a str> {
     t.get(key).and_then(Toml::as_str)
 }
 
+/// An array of author strings (`["A <a@x>", "B"]`), joined.
+fn toml_authors(v: &Toml) -> Option<String> {
+    let list = v.as_array()?;
+    join_authors(
+        list.iter()
+            .filter_map(Toml::as_str)
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
 fn read_cargo(text: &str) -> Result<Option<ProjectFacts>, String> {
     let doc = parse_toml(text)?;
     let Some(package) = doc.get("package").and_then(Toml::as_table) else {
@@ -100,15 +111,7 @@ fn read_cargo(text: &str) -> Result<Option<ProjectFacts>, String> {
         }
     };
     let s = |key: &str| nonempty(field(key).and_then(Toml::as_str));
-    let authors = field("authors")
-        .and_then(Toml::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Toml::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .and_then(join_authors);
+    let authors = field("authors").and_then(toml_authors);
     Ok(Some(ProjectFacts {
         name: s("name"),
         version: s("version"),
@@ -172,16 +175,7 @@ fn read_pyproject(text: &str) -> Result<Option<ProjectFacts>, String> {
     else {
         return Ok(None);
     };
-    let authors = poetry
-        .get("authors")
-        .and_then(Toml::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Toml::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .and_then(join_authors);
+    let authors = poetry.get("authors").and_then(toml_authors);
     Ok(Some(ProjectFacts {
         name: nonempty(toml_str(poetry, "name")),
         version: nonempty(toml_str(poetry, "version")),

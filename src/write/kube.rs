@@ -159,6 +159,26 @@ fn walk_path(m: &Mapping, path: &[&str]) -> Option<Mapping> {
     Some(cur)
 }
 
+/// The kind of a Kubernetes object (a mapping with `apiVersion` and `kind`). A `…List` is
+/// handed item by item to `each_item` and gives `None`, as does anything that is not an
+/// object.
+fn object_kind(obj: &Mapping, each_item: &mut dyn FnMut(&Mapping)) -> Option<String> {
+    let (Some(_), Some(kind)) = (string_of(obj, "apiVersion"), string_of(obj, "kind")) else {
+        return None;
+    };
+    if kind.ends_with("List") {
+        if let Some(items) = obj.get_sequence("items") {
+            for item in items.values() {
+                if let Some(m) = item.as_mapping() {
+                    each_item(m);
+                }
+            }
+        }
+        return None;
+    }
+    Some(kind)
+}
+
 /// Stamps one object mapping.
 fn stamp_object(
     obj: &Mapping,
@@ -166,19 +186,9 @@ fn stamp_object(
     opts: &KubeOptions,
     result: &mut KubeResult,
 ) {
-    let (Some(_), Some(kind)) = (string_of(obj, "apiVersion"), string_of(obj, "kind")) else {
+    let Some(kind) = object_kind(obj, &mut |item| stamp_object(item, pairs, opts, result)) else {
         return;
     };
-    if kind.ends_with("List") {
-        if let Some(items) = obj.get_sequence("items") {
-            for item in items.values() {
-                if let Some(m) = item.as_mapping() {
-                    stamp_object(m, pairs, opts, result);
-                }
-            }
-        }
-        return;
-    }
     result.objects += 1;
     if !opts.kinds.is_empty() && !opts.kinds.iter().any(|k| k.eq_ignore_ascii_case(&kind)) {
         return;
@@ -283,19 +293,9 @@ pub(crate) fn annotation_maps(
     }
     let mut out = Vec::new();
     fn visit(obj: &Mapping, name: &str, out: &mut Vec<super::inspect::Found>) {
-        let (Some(_), Some(kind)) = (string_of(obj, "apiVersion"), string_of(obj, "kind")) else {
+        let Some(kind) = object_kind(obj, &mut |item| visit(item, name, out)) else {
             return;
         };
-        if kind.ends_with("List") {
-            if let Some(items) = obj.get_sequence("items") {
-                for item in items.values() {
-                    if let Some(m) = item.as_mapping() {
-                        visit(m, name, out);
-                    }
-                }
-            }
-            return;
-        }
         let Some(meta) = obj.get_mapping("metadata") else {
             return;
         };
