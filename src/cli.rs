@@ -253,13 +253,29 @@ pub(crate) struct AnnotateCmd {
     )]
     pub(crate) kind: Vec<String>,
 
+    /// Registry: write the stamped image under this tag (in the same repository) and leave
+    /// the target's own tag as it is. Needed for a `@sha256:…` target.
+    #[arg(long, value_name = "TAG")]
+    pub(crate) tag: Option<String>,
+
+    /// Registry: allow plain HTTP (tried when HTTPS cannot connect). Loopback registries
+    /// (localhost, 127.0.0.1, ::1) get this without asking.
+    #[arg(long, env = "OCI_STAMP_INSECURE")]
+    pub(crate) insecure: bool,
+
+    /// Registry: also trust the CA certificates in FILE (PEM; repeatable). SSL_CERT_FILE is
+    /// read too.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_file: Vec<PathBuf>,
+
     /// How to report the changes.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub(crate) format: DiagnosticFormat,
 
     /// What to stamp: an OCI layout directory (`DIR`, or `DIR:REF` for the entry whose
     /// ref.name is REF), a manifest or index JSON file, a Kubernetes YAML file or a directory
-    /// of them, or `-` for stdin → stdout.
+    /// of them, `-` for stdin → stdout, or an image in a registry:
+    /// `docker://REGISTRY/REPO:TAG` or `docker://REGISTRY/REPO@sha256:…`.
     #[arg(required = true, value_name = "TARGET")]
     pub(crate) targets: Vec<String>,
 }

@@ -21,6 +21,10 @@ pub(crate) enum Error {
     BadInput { path: PathBuf, message: String },
     #[error(transparent)]
     Git(GitError),
+    /// A registry that could not be read or written (never with a credential in it).
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    #[error("{target}: {message}")]
+    Registry { target: String, message: String },
 }
 
 impl Error {

@@ -42,10 +42,13 @@ enum Outcome {
 /// Runs the command line of this process.
 pub fn run() -> ExitCode {
     collect::git::allow_any_owner();
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => clap_exit(e),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => clap_exit(e),
     };
     let sub = matches.subcommand().map_or(&matches, |(_, m)| m);
     let env = Env::from_process();
@@ -87,6 +90,17 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Ends the process on a command-line error. clap quotes the value it refused, so a
+/// credential in it (`-a bogus:source=https://user:TOKEN@…`) is redacted first; help and
+/// version go out as clap prints them.
+fn clap_exit(e: clap::Error) -> ! {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    output::report(&validate::redact_text(&e.render().to_string()));
+    std::process::exit(e.exit_code());
+}
+
 /// Prints a result; a closed standard output is not an error.
 fn print(bytes: &[u8]) -> Outcome {
     let _ = output::stdout(bytes);
@@ -107,6 +121,12 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
         .iter()
         .map(|a| (a.clone(), Origin::Flag("--annotation")))
         .collect();
+    // The environment snapshot holds UTF-8 variables only; these two must not vanish silently.
+    for var in ["OCI_STAMP_ANNOTATION", "SOURCE_DATE_EPOCH"] {
+        if std::env::var_os(var).is_some_and(|v| v.to_str().is_none()) {
+            return Err(Error::Usage(format!("{var} is not valid UTF-8")));
+        }
+    }
     if annotations.is_empty() {
         if let Some(list) = env.get("OCI_STAMP_ANNOTATION") {
             for line in list.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)) {
@@ -346,16 +366,39 @@ fn run_annotate(
             "`-` (standard input) can be given once".into(),
         ));
     }
+    if let Some(tag) = &cmd.tag {
+        if !write::registry::valid_tag(tag) {
+            return Err(Error::Usage(format!(
+                "--tag `{}` is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-], at most 128 characters)",
+                tag.escape_debug()
+            )));
+        }
+        if !targets
+            .iter()
+            .any(|t| matches!(t, write::Target::Registry(_)))
+        {
+            return Err(Error::Usage(
+                "--tag applies to registry targets (docker://…) only".into(),
+            ));
+        }
+    }
     let levels = &cmd.levels.level;
     let Some((_, annotations, _)) = collect_valid(opts, env, levels)? else {
         return Ok(Outcome::Invalid);
     };
     let stamp = write::oci::Stamp::new(&annotations, levels);
+    let registry = write::registry::Options {
+        tag: cmd.tag.clone(),
+        insecure: cmd.insecure,
+        ca_files: cmd.ca_file.clone(),
+        env,
+    };
     let mut outcomes = Vec::new();
     let mut document = None;
     let mut invalid = false;
     for target in &targets {
-        let (outcome, doc) = write::annotate(target, &stamp, &kube, cmd.dry_run, cmd.gc)?;
+        let (outcome, doc) =
+            write::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc)?;
         output::diagnostics(&outcome.warnings);
         output::diagnostics(&outcome.refusals);
         invalid |= !outcome.refusals.is_empty();
@@ -469,4 +512,192 @@ fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
         }
     }
     Ok(outcome)
+}
+
+/// Entry points for the fuzz targets in `fuzz/` and their replay on stable in the tests:
+/// thin wrappers over the crate's own validators, parsers, writers and renderers, taking and
+/// returning plain strings. Not a stable API; nothing else of the crate is public.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::annotations::levels::LevelError;
+    use crate::annotations::{kubernetes, validate, Annotations, Diagnostic, Levels};
+    use crate::collect::{license, time, AnnotationArg};
+    use crate::emit::{bake, flags, formats, github};
+    use crate::write::{self, kube, oci::Stamp};
+
+    fn lines(diagnostics: &[Diagnostic]) -> Vec<String> {
+        diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    /// Every finding about one annotation: the OCI key and value rules, then the Kubernetes
+    /// key rules, one rendered line each.
+    pub fn validate_pair(key: &str, value: &str) -> Vec<String> {
+        let mut found: Vec<Diagnostic> = validate::check_key(key).into_iter().collect();
+        found.extend(validate::check_value(key, value));
+        found.extend(kubernetes::check_key(key));
+        lines(&found)
+    }
+
+    /// A URL (or text that is almost one) with its credentials replaced by `***`.
+    pub fn redact_url(value: &str) -> String {
+        validate::redact_url(value)
+    }
+
+    fn parse(levels: &str) -> Result<Levels, String> {
+        levels.parse().map_err(|e: LevelError| e.to_string())
+    }
+
+    /// A `--level` list, parsed and shown again.
+    pub fn parse_levels(s: &str) -> Result<String, String> {
+        parse(s).map(|l| l.to_string())
+    }
+
+    /// A `-a [LEVELS:]KEY=VALUE` argument: its levels (shown again), key and value.
+    pub fn parse_annotation_arg(s: &str) -> Result<(Option<String>, String, String), String> {
+        let a: AnnotationArg = s.parse()?;
+        Ok((a.levels.map(|l| l.to_string()), a.key, a.value))
+    }
+
+    /// A `--created` value: `auto`, `now`, `commit`, or the date-time it names, in UTC.
+    pub fn parse_created(s: &str) -> Result<String, String> {
+        Ok(match s.parse::<time::CreatedSpec>()? {
+            time::CreatedSpec::Auto => "auto".into(),
+            time::CreatedSpec::Now => "now".into(),
+            time::CreatedSpec::Commit => "commit".into(),
+            time::CreatedSpec::At(t) => time::format_rfc3339(&t),
+        })
+    }
+
+    /// The strict RFC 3339 check that `created` values pass.
+    pub fn check_rfc3339(s: &str) -> Result<(), String> {
+        time::check_rfc3339(s)
+    }
+
+    /// `SOURCE_DATE_EPOCH` and `@EPOCH`, as the date-time they name.
+    pub fn parse_epoch(s: &str) -> Result<String, String> {
+        time::parse_epoch(s).map(|t| time::format_rfc3339(&t))
+    }
+
+    /// The strict SPDX check of `licenses` (the refusal rendered).
+    pub fn check_license(s: &str) -> Result<(), String> {
+        license::check_expression("org.opencontainers.image.licenses", s).map_err(|d| d.to_string())
+    }
+
+    /// What a project file's license declaration becomes: the strict expression, and the
+    /// original when it had to be canonicalised.
+    pub fn canonicalise_license(s: &str) -> Result<(String, Option<String>), String> {
+        license::canonicalise_declared(s)
+    }
+
+    fn annotations(pairs: &[(&str, &str)]) -> Annotations {
+        let mut a = Annotations::default();
+        for (k, v) in pairs {
+            a.insert((*k).to_string(), (*v).to_string(), None);
+        }
+        a
+    }
+
+    /// `annotate` on a manifest or index JSON text (as for a file or `-`): the new text
+    /// (`None` when nothing changes) and the refusals, or the error.
+    pub fn annotate_json(
+        text: &str,
+        pairs: &[(&str, &str)],
+        levels: &str,
+    ) -> Result<(Option<String>, Vec<String>), String> {
+        let levels: Levels = levels
+            .parse()
+            .map_err(|e: crate::annotations::levels::LevelError| e.to_string())?;
+        let stamp = Stamp::new(&annotations(pairs), &levels);
+        let (new, refusals) =
+            write::annotate_document("fuzz.json", text, &stamp).map_err(|e| e.to_string())?;
+        Ok((new, lines(&refusals)))
+    }
+
+    /// What [`annotate_yaml`] did: the new text (`None` when nothing changes), the objects
+    /// changed, the refusals.
+    pub type YamlStamped = (Option<String>, Vec<String>, Vec<String>);
+
+    /// Annotation maps by where they were found.
+    pub type Found = Vec<(String, Vec<(String, String)>)>;
+
+    /// `annotate` on a Kubernetes YAML text, or the error.
+    pub fn annotate_yaml(
+        text: &str,
+        pairs: &[(&str, &str)],
+        pod_template: bool,
+    ) -> Result<YamlStamped, String> {
+        let opts = kube::KubeOptions {
+            pod_template,
+            kinds: Vec::new(),
+        };
+        let r = kube::annotate(text, pairs, &opts)?;
+        Ok((r.text, r.changed, lines(&r.refusals)))
+    }
+
+    /// The annotations of every object (and pod template) in a YAML text, as `validate`
+    /// reads them: location and pairs.
+    pub fn yaml_annotations(text: &str) -> Result<Found, String> {
+        Ok(kube::annotation_maps("fuzz.yaml", text)?
+            .into_iter()
+            .map(|f| (f.location, f.pairs))
+            .collect())
+    }
+
+    /// The output formats [`render`] knows.
+    pub const FORMATS: &[&str] = &[
+        "text",
+        "json",
+        "env",
+        "make",
+        "dotenv",
+        "bake",
+        "oras",
+        "labels",
+        "annotations",
+        "github",
+        "flags-shell",
+        "flags-null",
+        "flags-json",
+        "flags-podman",
+    ];
+
+    /// Renders `pairs` (every entry at `levels`) in one of [`FORMATS`]: the bytes, or the
+    /// refusals.
+    pub fn render(
+        format: &str,
+        pairs: &[(&str, &str)],
+        levels: &str,
+    ) -> Result<Vec<u8>, Vec<String>> {
+        let levels: Levels = levels
+            .parse()
+            .map_err(|e: crate::annotations::levels::LevelError| vec![e.to_string()])?;
+        let a = annotations(pairs);
+        let args = |tool, labels| {
+            flags::arguments(&a, &levels, tool, labels)
+                .map(|(args, _)| args)
+                .map_err(|d| lines(&d))
+        };
+        let text = match format {
+            "text" => formats::text(&a, None),
+            "json" => formats::json(&a, None, &[]),
+            "env" => formats::env(&a).map_err(|d| lines(&d))?,
+            "make" => formats::make(&a, &levels).map_err(|d| lines(&d))?,
+            "dotenv" => formats::dotenv(&a).map_err(|d| lines(&d))?,
+            "bake" => bake::bake(&a, &levels, bake::DEFAULT_TARGET),
+            "oras" => bake::oras(&a),
+            "labels" => formats::labels_list(&a).map_err(|d| lines(&d))?,
+            "annotations" => formats::annotations_list(&a, &levels).map_err(|d| lines(&d))?,
+            "github" => {
+                let args = args(flags::Tool::Buildx, false)?;
+                let json = formats::json(&a, None, &[]);
+                github::outputs(&a, &levels, &flags::render_shell(&args), &json)
+            }
+            "flags-shell" => flags::render_shell(&args(flags::Tool::Buildx, true)?),
+            "flags-null" => return Ok(flags::render_null(&args(flags::Tool::Buildx, true)?)),
+            "flags-json" => flags::render_json(&args(flags::Tool::Buildx, true)?),
+            "flags-podman" => return Ok(flags::render_null(&args(flags::Tool::Podman, false)?)),
+            other => return Err(vec![format!("unknown format `{other}`")]),
+        };
+        Ok(text.into_bytes())
+    }
 }

@@ -31,8 +31,10 @@ pub(crate) fn diagnostics(diagnostics: &[Diagnostic]) {
     }
 }
 
-/// Prints an error line to standard error.
+/// Prints an error line to standard error. Errors may quote what was typed or read, so
+/// credentials in URLs are redacted.
 pub(crate) fn error(message: &str) {
+    let message = crate::annotations::validate::redact_text(message);
     let _ = writeln!(io::stderr().lock(), "error: {message}");
 }
 

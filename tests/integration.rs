@@ -17,3 +17,28 @@ mod outputs;
 
 #[path = "integration/kube.rs"]
 mod kube;
+
+#[path = "integration/annotate.rs"]
+mod annotate;
+
+#[path = "integration/action.rs"]
+mod action;
+
+#[cfg(feature = "registry")]
+#[path = "integration/registry.rs"]
+mod registry;
+
+#[path = "integration/fuzz.rs"]
+mod fuzz;
+
+#[path = "integration/secrets.rs"]
+mod secrets;
+
+#[path = "integration/faults.rs"]
+mod faults;
+
+#[path = "integration/bad_inputs.rs"]
+mod bad_inputs;
+
+#[path = "integration/properties.rs"]
+mod properties;

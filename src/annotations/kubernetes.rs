@@ -46,7 +46,10 @@ pub(crate) fn check_key(key: &str) -> Option<Diagnostic> {
                 p.len()
             ))
         } else if !is_dns1123_subdomain(p) {
-            Some(format!("the prefix `{p}` is not a DNS-1123 subdomain (lower-case letters, digits, `-` and `.`)"))
+            Some(format!(
+                "the prefix `{}` is not a DNS-1123 subdomain (lower-case letters, digits, `-` and `.`)",
+                p.escape_debug()
+            ))
         } else {
             None
         }
@@ -144,6 +147,9 @@ mod tests {
             assert!(check_key(bad).is_some(), "{bad}");
         }
         assert!(check_key(&"a".repeat(63)).is_none());
+        // One line per problem, whatever the key holds.
+        let d = check_key("a\nb/c").unwrap().to_string();
+        assert!(!d.contains('\n'), "{d}");
     }
 
     #[test]

@@ -287,7 +287,7 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
             Diagnostic::error(
                 "value-nul",
                 key,
-                format!("the value of `{key}` contains a NUL byte"),
+                format!("the value of `{}` contains a NUL byte", key.escape_debug()),
             )
             .hint("annotation values are text; remove the NUL"),
         );
@@ -296,8 +296,12 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
     if value.is_empty() {
         if key.starts_with(OCI_PREFIX) {
             out.push(
-                Diagnostic::warning("empty-value", key, format!("`{key}` has an empty value"))
-                    .hint("leave the key out instead; an empty value says nothing"),
+                Diagnostic::warning(
+                    "empty-value",
+                    key,
+                    format!("`{}` has an empty value", key.escape_debug()),
+                )
+                .hint("leave the key out instead; an empty value says nothing"),
             );
         }
         return out;
@@ -417,6 +421,32 @@ fn is_secret_param(name: &str) -> bool {
 /// `url`, `documentation`, `source`: absolute, and carrying no credential.
 fn check_url(key: &str, value: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    // The URL parser drops tabs and line breaks and trims blanks; the value would keep them.
+    // (The value is not shown: a credential in it could hide past the blank.)
+    if let Some((at, c)) = value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_whitespace() || c.is_control())
+    {
+        let what = match c {
+            ' ' => "a space".to_string(),
+            '\n' | '\r' => "a line break".to_string(),
+            '\t' => "a tab".to_string(),
+            c => format!("U+{:04X}", c as u32),
+        };
+        out.push(
+            Diagnostic::error(
+                "invalid-url",
+                key,
+                format!(
+                    "the value of `{key}` is not a URL: it holds {what} at character {}",
+                    at + 1
+                ),
+            )
+            .hint("percent-encode it (a space is `%20`) or remove it"),
+        );
+        return out;
+    }
     let parsed = match url::Url::parse(value) {
         Ok(u) => u,
         Err(e) => {
@@ -439,7 +469,10 @@ fn check_url(key: &str, value: &str) -> Vec<Diagnostic> {
             Diagnostic::error(
                 "invalid-url",
                 key,
-                format!("`{}` is not an absolute URL with a host", redact_url(value)),
+                format!(
+                    "`{}` is not an absolute URL with a host",
+                    redact_url(value).escape_debug()
+                ),
             )
             .hint("write the full URL, such as `https://github.com/owner/repo`"),
         );
@@ -451,7 +484,7 @@ fn check_url(key: &str, value: &str) -> Vec<Diagnostic> {
                 key,
                 format!(
                     "the URL in `{key}` carries user-info (a credential): `{}`",
-                    redact_url(value)
+                    redact_url(value).escape_debug()
                 ),
             )
             .hint(
@@ -466,7 +499,7 @@ fn check_url(key: &str, value: &str) -> Vec<Diagnostic> {
                 key,
                 format!(
                     "the URL in `{key}` carries a secret in its query: `{}`",
-                    redact_url(value)
+                    redact_url(value).escape_debug()
                 ),
             )
             .hint("remove the query string"),
@@ -510,6 +543,55 @@ pub(crate) fn redact_url(value: &str) -> String {
             None => value.to_string(),
         },
     }
+}
+
+/// Free text that may quote URLs (an error message echoing an argument) with every URL's
+/// user-info and the values of secret-looking query parameters replaced by `***`.
+pub(crate) fn redact_text(text: &str) -> String {
+    let ends = |c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '<' | '>');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (before, after) = rest.split_at(i + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| ends(c) || matches!(c, '/' | '?' | '#'))
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    // `?name=value` and `&name=value` where the name is a credential's.
+    let mut redacted = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find(['?', '&']) {
+        let (before, after) = rest.split_at(i + 1);
+        redacted.push_str(before);
+        let name_end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .unwrap_or(after.len());
+        let (name, tail) = after.split_at(name_end);
+        redacted.push_str(name);
+        rest = tail;
+        if is_secret_param(name) {
+            if let Some(value) = tail.strip_prefix('=') {
+                let end = value
+                    .find(|c: char| ends(c) || matches!(c, '&' | '#'))
+                    .unwrap_or(value.len());
+                redacted.push_str("=***");
+                rest = &value[end..];
+            }
+        }
+    }
+    redacted.push_str(rest);
+    redacted
 }
 
 /// The image-spec `ref.name` grammar.
@@ -816,6 +898,36 @@ mod tests {
         assert!(!diags[0].to_string().contains("glpat-SECRET"));
         let diags = check_value(k, "https://TOKEN123@github.com/o/r");
         assert!(!diags[0].to_string().contains("TOKEN123"));
+        for blank in [
+            " https://github.com/o/r",
+            "https://github.com/o/r\n",
+            "https://a.b/x\ty",
+        ] {
+            assert_eq!(codes(k, blank), ["invalid-url"], "{blank:?}");
+        }
+        let d = check_value(k, "https://u:TOKEN456@github.com/o/r\n")[0].to_string();
+        assert!(!d.contains("TOKEN456") && !d.contains('\n'), "{d}");
+    }
+
+    #[test]
+    fn free_text_is_redacted() {
+        let said = "invalid value 'bogus:source=https://user:TOKEN1@github.com/o/r' for '-a': \
+                    ssh://u:p@ss-TOKEN2@host:22/x, https://TOKEN3@h and \
+                    https://h/p?a=1&private_token=TOKEN4#f, (git@github.com:o/r) ?token=TOKEN5";
+        let shown = redact_text(said);
+        for secret in ["TOKEN1", "TOKEN2", "TOKEN3", "TOKEN4", "TOKEN5"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("'bogus:source=https://***@github.com/o/r'"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("https://h/p?a=1&private_token=***#f"),
+            "{shown}"
+        );
+        let plain = "unknown level `bogus` (expected manifest, index) — a=b&c=d";
+        assert_eq!(redact_text(plain), plain);
     }
 
     #[test]
@@ -831,5 +943,8 @@ mod tests {
     #[test]
     fn nul_in_value() {
         assert_eq!(codes("com.example.x", "a\0b"), ["value-nul"]);
+        // One line per problem, whatever the key holds.
+        let d = check_value("com.exa\nmple", "a\0b")[0].to_string();
+        assert!(!d.contains('\n'), "{d}");
     }
 }

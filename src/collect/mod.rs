@@ -267,6 +267,8 @@ pub(crate) fn read_annotation_file(path: &Path) -> Result<Vec<AnnotationArg>, Er
         message,
     };
     if text.trim_start().starts_with('{') {
+        // Strict I-JSON first: serde_json would keep the last of two equal keys unsaid.
+        crate::write::json_edit::parse(&text).map_err(|e| bad(e.to_string()))?;
         let map: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
         return map

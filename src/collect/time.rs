@@ -29,8 +29,16 @@ impl std::str::FromStr for CreatedSpec {
                 check_rfc3339(s).map_err(|p| {
                     format!("`{s}` is not auto, now, commit, @EPOCH or an RFC 3339 date-time ({p})")
                 })?;
-                let t = DateTime::parse_from_rfc3339(s).map_err(|e| e.to_string())?;
-                Ok(CreatedSpec::At(t.with_timezone(&Utc)))
+                let t = DateTime::parse_from_rfc3339(s)
+                    .map_err(|e| e.to_string())?
+                    .with_timezone(&Utc);
+                // An offset can carry 0000-01-01 or 9999-12-31 across a year boundary.
+                if format_rfc3339(&t).len() != 20 {
+                    return Err(format!(
+                        "`{s}` is outside the years 0000-9999 once converted to UTC"
+                    ));
+                }
+                Ok(CreatedSpec::At(t))
             }
         }
     }
@@ -188,5 +196,9 @@ mod tests {
         assert!("@99999999999999999999".parse::<CreatedSpec>().is_err());
         assert!("@253402300800".parse::<CreatedSpec>().is_err());
         assert!("2024-01-02".parse::<CreatedSpec>().is_err());
+        // Valid RFC 3339, but a year before 0000 or after 9999 in UTC.
+        assert!("0000-01-01T00:30:00+01:00".parse::<CreatedSpec>().is_err());
+        assert!("9999-12-31T23:30:00-01:00".parse::<CreatedSpec>().is_err());
+        assert_eq!(at("9999-12-31T23:30:00+01:00"), "9999-12-31T22:30:00Z");
     }
 }

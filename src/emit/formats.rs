@@ -274,7 +274,8 @@ endef
 /// as part of the line break.
 pub(crate) fn make_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 8);
-    if value.starts_with([' ', '\t']) {
+    // make skips the blanks after `:=`, carriage returns and form feeds among them.
+    if value.starts_with([' ', '\t', '\r', '\x0b', '\x0c']) {
         out.push_str("$(_oci_stamp_empty)");
     }
     for c in value.chars() {
@@ -359,6 +360,7 @@ mod list_tests {
             "$(_oci_stamp_empty) x\\$(_oci_stamp_empty)"
         );
         assert_eq!(make_value("x\r"), "x\r$(_oci_stamp_empty)");
+        assert_eq!(make_value("\r"), "$(_oci_stamp_empty)\r$(_oci_stamp_empty)");
     }
 
     #[test]

@@ -74,8 +74,24 @@ fn sync_dir(target: &Path) {
     }
 }
 
+/// Refuses to replace a symbolic link: the rename would put a copy in its place and leave
+/// the file it points to (maybe outside the target) as it was.
+fn refuse_symlink(target: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(target) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::BadInput {
+            path: target.to_path_buf(),
+            message: format!(
+                "is a symbolic link (to {}); oci-stamp replaces files by renaming a new one over them, which would turn the link into a copy — annotate the file it points to",
+                fs::read_link(target).map_or_else(|_| "?".into(), |l| l.display().to_string())
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Temporary file, fsync, rename: the file's bytes are durable before its name appears.
 fn write_file(target: &Path, bytes: &[u8]) -> Result<(), Error> {
+    refuse_symlink(target)?;
     let temp = temp_path(target);
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -109,6 +125,23 @@ mod tests {
         write(&target, b"new").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_symbolic_link_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, b"old").unwrap();
+        let link = dir.path().join("index.json");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let e = write(&link, b"new").unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"old");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]

@@ -166,6 +166,12 @@ pub(crate) fn annotation_maps(target: &Target) -> Result<(Vec<Found>, Vec<Diagno
             )?;
             return Ok((maps, findings));
         }
+        Target::Registry(r) => {
+            return Err(Error::Usage(format!(
+                "{}: validate does not read registries; `annotate --dry-run` shows what would change there",
+                r.given
+            )))
+        }
         Target::Stdin => {
             let mut s = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)

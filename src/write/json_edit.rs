@@ -360,6 +360,9 @@ pub(crate) fn set_annotations(
     object: &Node,
     pairs: &[(&str, &str)],
 ) -> Vec<Edit> {
+    if !matches!(object.kind, Kind::Object(_)) {
+        return Vec::new(); // a number or string where a descriptor should be: nothing to edit
+    }
     let member_ws = object
         .members()
         .first()
@@ -527,6 +530,15 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&annotate("{}", &[("k", "v")])).unwrap();
         assert_eq!(v["annotations"]["k"], "v");
+    }
+
+    #[test]
+    fn only_objects_get_annotations() {
+        let text = r#"{"manifests":[1,"x",null,[]]}"#;
+        let root = parse(text).unwrap();
+        for item in root.get("manifests").unwrap().items() {
+            assert!(set_annotations(text, &root, item, &[("k", "v")]).is_empty());
+        }
     }
 
     #[test]

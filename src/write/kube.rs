@@ -179,6 +179,58 @@ fn object_kind(obj: &Mapping, each_item: &mut dyn FnMut(&Mapping)) -> Option<Str
     Some(kind)
 }
 
+/// Why the mapping under `key` cannot be edited without changing more than it: it is a
+/// YAML alias (replacing it would drop what it stood for), not a mapping (nor null), or it
+/// carries an anchor (aliases elsewhere would change with it).
+fn shared_mapping(map: &Mapping, key: &str) -> Option<(&'static str, String)> {
+    let entry = map.find_entry_by_key(key)?;
+    let value = entry.value_node()?;
+    if value.is_alias() {
+        return Some(("yaml-alias", format!("`{key}` is a YAML alias")));
+    }
+    if let Some(scalar) = value.as_scalar() {
+        let text = scalar.as_string();
+        if !matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+            let why = format!("`{key}` is not a mapping but `{}`", text.escape_debug());
+            return Some(("not-a-mapping", why));
+        }
+    } else if !value.is_mapping() && value.as_tagged().and_then(|t| t.as_mapping()).is_none() {
+        return Some(("not-a-mapping", format!("`{key}` is not a mapping")));
+    }
+    // The properties (tag, anchor) sit between the key and the value, or, for a tagged
+    // value, open the value's first line.
+    let text = entry.to_string();
+    let start = entry.byte_range().start;
+    let key_end = entry.key_node()?.byte_range().end.checked_sub(start)? as usize;
+    let value_start = value.byte_range().start.checked_sub(start)? as usize;
+    let mut properties = text.get(key_end..value_start)?.to_string();
+    if value.is_tagged() {
+        properties.push_str(text.get(value_start..)?.lines().next().unwrap_or(""));
+    }
+    let anchored = properties
+        .lines()
+        .any(|l| l.split(" #").next().unwrap_or("").contains('&'));
+    anchored.then(|| ("yaml-alias", format!("`{key}` carries a YAML anchor")))
+}
+
+/// A refusal when `metadata` or `metadata.annotations` of `obj` is something other than a
+/// mapping of its own: shared through YAML anchors and aliases, or a scalar or sequence.
+fn refuse_shared(obj: &Mapping, object: &str) -> Option<Diagnostic> {
+    let (code, why) = shared_mapping(obj, "metadata").or_else(|| {
+        obj.get_mapping("metadata")
+            .and_then(|m| shared_mapping(&m, "annotations"))
+            .map(|(code, w)| (code, format!("`metadata.{}", &w[1..])))
+    })?;
+    Some(
+        Diagnostic::error(
+            code,
+            "",
+            format!("{object}: {why}; stamping it would change more than the annotations"),
+        )
+        .hint("make it a plain mapping (expand aliases with `yq 'explode(.)'`), then annotate"),
+    )
+}
+
 /// Stamps one object mapping.
 fn stamp_object(
     obj: &Mapping,
@@ -191,6 +243,20 @@ fn stamp_object(
     };
     result.objects += 1;
     if !opts.kinds.is_empty() && !opts.kinds.iter().any(|k| k.eq_ignore_ascii_case(&kind)) {
+        return;
+    }
+    let named = obj
+        .get_mapping("metadata")
+        .and_then(|m| string_of(&m, "name").or_else(|| string_of(&m, "generateName")));
+    let template = POD_TEMPLATES
+        .iter()
+        .find(|(k, _)| *k == kind && opts.pod_template)
+        .and_then(|(_, path)| walk_path(obj, path));
+    let shown = format!("{kind}/{}", named.as_deref().unwrap_or("(unnamed)"));
+    let shared = refuse_shared(obj, &shown)
+        .or_else(|| template.and_then(|t| refuse_shared(&t, &format!("{shown} pod template"))));
+    if let Some(refusal) = shared {
+        result.refusals.push(refusal);
         return;
     }
     let meta = match obj.get_mapping("metadata") {
@@ -236,6 +302,144 @@ fn stamp_object(
     }
 }
 
+/// Nesting deeper than this is refused before parsing, as yaml-edit refuses flow
+/// collections nested deeper: its parse time grows with the square of the depth (a 4 MB
+/// file of nested mappings takes seconds, one line of 100,000 `- ` half a minute), and no
+/// Kubernetes object nests anywhere near so deep.
+const MAX_DEPTH: usize = 256;
+
+/// The first line nested deeper than [`MAX_DEPTH`], counting indentation levels, the
+/// compact `- `, `? ` and `: ` indicators that open a collection within a line, and open
+/// flow collections (`[`, `{` where a value starts, and inside them) outside quoted
+/// scalars, comments and block scalars. A cheap scan that would rather count too little on
+/// odd YAML (which the parser then takes as it is) than refuse a file for a bracket in text.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut block_scalar: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let content = line.trim_start_matches(' ');
+        let indent = line.len() - content.len();
+        if let Some(at) = block_scalar {
+            if content.is_empty() || indent > at {
+                continue;
+            }
+            block_scalar = None;
+        }
+        let mut compact = 0;
+        // Where flow syntax may begin on this line.
+        let mut scan_from = Some(0);
+        if quote.is_none() && flow == 0 {
+            if content.is_empty() || content.starts_with('#') {
+                continue;
+            }
+            while indents.last().is_some_and(|&i| i >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+            let mut rest = content;
+            while let Some(r) = ["- ", "? ", ": "].iter().find_map(|p| rest.strip_prefix(p)) {
+                compact += 1;
+                rest = r.trim_start_matches(' ');
+            }
+            let mut value = match rest.find(": ") {
+                Some(i) if !rest.starts_with(['[', '{', '"', '\'']) => &rest[i + 2..],
+                _ => rest,
+            };
+            // Properties before the value: `&anchor`, `!tag`.
+            while value.starts_with(['&', '!']) {
+                value = value.split_once(' ').map_or("", |(_, v)| v).trim_start();
+            }
+            scan_from = value
+                .starts_with(['[', '{'])
+                .then(|| line.len() - value.len());
+        }
+        let mut peak = flow;
+        let b = line.as_bytes();
+        let mut code_end = line.find(" #").unwrap_or(line.len());
+        if let Some(from) = scan_from {
+            code_end = line.len();
+            let mut last = b'[';
+            let mut i = from;
+            while i < b.len() {
+                let c = b[i];
+                match quote {
+                    Some(b'\'') if c == b'\'' => {
+                        if b.get(i + 1) == Some(&b'\'') {
+                            i += 1;
+                        } else {
+                            quote = None;
+                        }
+                    }
+                    Some(b'"') if c == b'\\' => i += 1,
+                    Some(b'"') if c == b'"' => quote = None,
+                    Some(_) => {}
+                    None => match c {
+                        b'#' if i > 0 && matches!(b[i - 1], b' ' | b'\t') => {
+                            code_end = i;
+                            break;
+                        }
+                        b'\'' | b'"' if matches!(last, b'[' | b'{' | b',' | b':') => {
+                            quote = Some(c);
+                        }
+                        b'[' | b'{' if matches!(last, b'[' | b'{' | b',' | b':' | b'?') => {
+                            flow += 1;
+                            peak = peak.max(flow);
+                        }
+                        b']' | b'}' if flow > 0 => flow -= 1,
+                        _ => {}
+                    },
+                }
+                if !matches!(c, b' ' | b'\t') {
+                    last = c;
+                }
+                i += 1;
+            }
+        }
+        if quote.is_none() && flow == 0 {
+            // `key: |`, `- >-`, `key: |2`: the lines after it indented further are text.
+            let code = line[..code_end].trim_end();
+            let last = code.rsplit([' ', ':']).next().unwrap_or(code);
+            if last.starts_with(['|', '>'])
+                && last[1..]
+                    .bytes()
+                    .all(|c| matches!(c, b'-' | b'+' | b'0'..=b'9'))
+            {
+                block_scalar = Some(indent);
+            }
+        }
+        if indents.len() + compact + peak > MAX_DEPTH {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// Parses a YAML text, refusing what is nested too deeply first.
+fn parse(text: &str) -> Result<YamlFile, String> {
+    let control = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}');
+    if let Some(at) = text.find(control) {
+        let c = text[at..].chars().next().unwrap_or_default();
+        return Err(format!(
+            "line {}: the control character U+{:04X}, which YAML does not allow",
+            text[..at].matches('\n').count() + 1,
+            c as u32
+        ));
+    }
+    if let Some(line) = too_deep(text) {
+        return Err(format!(
+            "line {line}: nested deeper than {MAX_DEPTH} levels, which no Kubernetes object is"
+        ));
+    }
+    let parsed = YamlFile::parse(text);
+    if !parsed.ok() {
+        let first = parsed.errors().into_iter().next().unwrap_or_default();
+        return Err(format!("not valid YAML: {first}"));
+    }
+    Ok(parsed.tree())
+}
+
 /// Stamps every Kubernetes object in `text`. `Err` is a file that does not parse (with the
 /// line), or a Helm template.
 pub(crate) fn annotate(
@@ -249,12 +453,7 @@ pub(crate) fn annotate(
             line + 1
         ));
     }
-    let parsed = YamlFile::parse(text);
-    if !parsed.ok() {
-        let first = parsed.errors().into_iter().next().unwrap_or_default();
-        return Err(format!("not valid YAML: {first}"));
-    }
-    let file = parsed.tree();
+    let file = parse(text)?;
     let mut result = KubeResult {
         text: None,
         changed: Vec::new(),
@@ -286,11 +485,7 @@ pub(crate) fn annotation_maps(
     name: &str,
     text: &str,
 ) -> Result<Vec<super::inspect::Found>, String> {
-    let parsed = YamlFile::parse(text);
-    if !parsed.ok() {
-        let first = parsed.errors().into_iter().next().unwrap_or_default();
-        return Err(format!("not valid YAML: {first}"));
-    }
+    let file = parse(text)?;
     let mut out = Vec::new();
     fn visit(obj: &Mapping, name: &str, out: &mut Vec<super::inspect::Found>) {
         let Some(kind) = object_kind(obj, &mut |item| visit(item, name, out)) else {
@@ -318,7 +513,7 @@ pub(crate) fn annotation_maps(
             }
         }
     }
-    for doc in parsed.tree().documents() {
+    for doc in file.documents() {
         if let Some(obj) = doc.as_mapping() {
             visit(&obj, name, &mut out);
         }
@@ -397,5 +592,104 @@ mod tests {
         let big = "x".repeat(kubernetes::TOTAL_LIMIT);
         let r = annotate(text, &[("k", big.as_str())], &KubeOptions::default()).unwrap();
         assert_eq!(r.refusals[0].code, "kubernetes-size");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let opts = KubeOptions::default();
+        let nested: String = (0..300)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        let e = annotate(&nested, PAIRS, &opts).unwrap_err();
+        assert_eq!(
+            e,
+            "line 257: nested deeper than 256 levels, which no Kubernetes object is"
+        );
+        let compact = format!("{}x\n", "- ".repeat(100_000));
+        assert!(annotate(&compact, PAIRS, &opts)
+            .unwrap_err()
+            .starts_with("line 1: "));
+        assert!(annotation_maps("f", &compact).is_err());
+        let fine: String = (0..200)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        assert!(annotate(&fine, PAIRS, &opts).is_ok());
+        let flow = format!("a: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(annotate(&flow, PAIRS, &opts)
+            .unwrap_err()
+            .starts_with("line 1: "));
+        // Brackets in quotes, comments, block scalars and plain text do not nest.
+        let text = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a # {{[[\ndata:\n  q: '{0}'\n  d: \"{0}\\\"\"\n  p: it's {0}\n  s: |\n    {0}\n    {0}\n  f: [{{a: '[['}}, \"]]\"]\n",
+            "[{".repeat(200)
+        );
+        let r = annotate(&text, PAIRS, &opts).unwrap();
+        assert!(r.text.is_some(), "{:?}", r.refusals);
+        let nul = "apiVersion: v1\nkind: Config\u{0}Map\n";
+        assert_eq!(
+            annotate(nul, PAIRS, &opts).unwrap_err(),
+            "line 2: the control character U+0000, which YAML does not allow"
+        );
+    }
+
+    #[test]
+    fn shared_metadata_and_annotations_are_refused() {
+        let item = |name: &str, meta: &str, ann: &str| {
+            format!("- apiVersion: v1\n  kind: ConfigMap\n  metadata: {meta}\n    name: {name}\n    annotations: {ann}\n      team: x\n")
+        };
+        for (text, why) in [
+            (
+                format!("apiVersion: v1\nkind: List\nitems:\n{}- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n    annotations: *common\n", item("a", "", "&common")),
+                "ConfigMap/a: `metadata.annotations` carries a YAML anchor",
+            ),
+            (
+                format!("apiVersion: v1\nkind: List\nitems:\n{}", item("a", "&m # & c", "!!map")),
+                "ConfigMap/a: `metadata` carries a YAML anchor",
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: *m\n".to_string(),
+                "ConfigMap/(unnamed): `metadata` is a YAML alias",
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: [x]\n"
+                    .to_string(),
+                "ConfigMap/a: `metadata.annotations` is not a mapping",
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: x\n".to_string(),
+                "ConfigMap/(unnamed): `metadata` is not a mapping but `x`",
+            ),
+            (
+                // `!name:` is a tag: metadata is the string `a`.
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n !name: a\n".to_string(),
+                "ConfigMap/(unnamed): `metadata` is not a mapping",
+            ),
+        ] {
+            let r = annotate(&text, PAIRS, &KubeOptions::default()).unwrap();
+            assert!(r.text.is_none(), "{text}");
+            let code = if why.contains("not a mapping") { "not-a-mapping" } else { "yaml-alias" };
+            assert_eq!(r.refusals[0].code, code, "{text}");
+            assert!(r.refusals[0].message.starts_with(why), "{}", r.refusals[0]);
+        }
+        // Anchors elsewhere, a tag, and `&` in a comment or a value are no reason to refuse.
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: # a & b\n  name: a\n  annotations: !!map\n    k: '&v'\ndata: &d\n  x: y\n";
+        let r = annotate(text, PAIRS, &KubeOptions::default()).unwrap();
+        assert!(
+            r.refusals.is_empty() && r.text.is_some(),
+            "{:?}",
+            r.refusals
+        );
+        // Null is no value: it is replaced.
+        for null in ["", " ~", " null"] {
+            let text = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:{null}\n"
+            );
+            let r = annotate(&text, PAIRS, &KubeOptions::default()).unwrap();
+            assert!(
+                r.refusals.is_empty() && r.text.is_some(),
+                "{null:?}: {:?}",
+                r.refusals
+            );
+        }
     }
 }

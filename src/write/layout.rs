@@ -19,23 +19,81 @@ use crate::annotations::validate::check_digest;
 use crate::annotations::Diagnostic;
 use crate::error::Error;
 
-/// The layout being stamped, and everything the plan has decided so far.
-struct Plan<'a> {
-    dir: &'a Path,
-    stamp: &'a Stamp,
-    /// New blobs to write: digest → bytes.
-    blobs: BTreeMap<String, Vec<u8>>,
-    changes: Vec<Change>,
-    refusals: Vec<Diagnostic>,
-    warnings: Vec<Diagnostic>,
+/// Where the documents of an image come from: a layout's blob files, or a registry. The
+/// planning walk is the same for both, so levels, attestations, Docker refusals and the
+/// "level not found" errors behave alike wherever the image is.
+pub(crate) trait Source {
+    /// The name of the target in messages (`./layout`, `docker://host/repo:tag`).
+    fn name(&self) -> &Path;
+    /// The manifest or index `digest` (bytes verified against it); `media_type` is the
+    /// descriptor's, when it names one.
+    fn manifest(&self, digest: &str, media_type: Option<&str>) -> Result<Vec<u8>, Error>;
+    /// The blob `digest` (an image config), verified against it.
+    fn blob(&self, digest: &str) -> Result<Vec<u8>, Error>;
+    /// Where the document `digest` sits, for messages about its content.
+    fn location(&self, digest: &str) -> PathBuf;
+}
+
+/// A new manifest or index the plan made: where it goes and what it is.
+pub(crate) struct NewDocument {
+    pub(crate) digest: String,
+    /// What a registry is told it is (a layout does not record it).
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    pub(crate) media_type: &'static str,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// The image being stamped, and everything the plan has decided so far.
+pub(crate) struct Plan<'a, S: Source> {
+    pub(crate) source: &'a S,
+    pub(crate) stamp: &'a Stamp,
+    /// New documents, each after the documents it names (children before their index).
+    pub(crate) documents: Vec<NewDocument>,
+    pub(crate) changes: Vec<Change>,
+    pub(crate) refusals: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<Diagnostic>,
     /// Level kinds that found a place to go (whether or not anything changed there).
-    matched: BTreeSet<LevelKind>,
+    pub(crate) matched: BTreeSet<LevelKind>,
     /// Digests already planned: old → new (or None when unchanged).
     done: BTreeMap<String, Option<(String, u64)>>,
     skipped_artifacts: usize,
 }
 
-fn bad(path: &Path, message: impl Into<String>) -> Error {
+/// The blob files of an OCI image layout.
+pub(crate) struct LayoutSource<'a> {
+    dir: &'a Path,
+}
+
+impl Source for LayoutSource<'_> {
+    fn name(&self) -> &Path {
+        self.dir
+    }
+
+    fn manifest(&self, digest: &str, _media_type: Option<&str>) -> Result<Vec<u8>, Error> {
+        self.blob(digest)
+    }
+
+    fn location(&self, digest: &str) -> PathBuf {
+        blob_path(self.dir, digest).unwrap_or_default()
+    }
+
+    fn blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
+        let path = blob_path(self.dir, digest).map_err(|m| bad(self.dir, m))?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let actual = oci::sha256_digest(&bytes);
+        if digest.starts_with("sha256:") && actual != digest {
+            return Err(bad(
+                &path,
+                format!(
+                    "content does not match its digest (it hashes to {actual}); not rewriting it"
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+pub(crate) fn bad(path: &Path, message: impl Into<String>) -> Error {
     Error::BadInput {
         path: path.to_path_buf(),
         message: message.into(),
@@ -50,35 +108,48 @@ pub(crate) fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, String> {
     Ok(dir.join("blobs").join(alg).join(hex))
 }
 
-impl Plan<'_> {
-    fn read_blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
-        let path = blob_path(self.dir, digest).map_err(|m| bad(self.dir, m))?;
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let actual = oci::sha256_digest(&bytes);
-        if digest.starts_with("sha256:") && actual != digest {
-            return Err(bad(
-                &path,
-                format!(
-                    "content does not match its digest (it hashes to {actual}); not rewriting it"
-                ),
-            ));
+/// Parses a document's bytes as JSON text.
+fn parse_document(
+    source: &impl Source,
+    digest: &str,
+    bytes: Vec<u8>,
+) -> Result<(String, Node), Error> {
+    let text =
+        String::from_utf8(bytes).map_err(|_| bad(&source.location(digest), "not UTF-8 JSON"))?;
+    let root = json_edit::parse(&text).map_err(|e| bad(&source.location(digest), e.to_string()))?;
+    Ok((text, root))
+}
+
+impl<'a, S: Source> Plan<'a, S> {
+    pub(crate) fn new(source: &'a S, stamp: &'a Stamp) -> Self {
+        Plan {
+            source,
+            stamp,
+            documents: Vec::new(),
+            changes: Vec::new(),
+            refusals: Vec::new(),
+            warnings: Vec::new(),
+            matched: BTreeSet::new(),
+            done: BTreeMap::new(),
+            skipped_artifacts: 0,
         }
-        Ok(bytes)
     }
 
-    fn parse_blob(&self, digest: &str) -> Result<(String, Node), Error> {
-        let bytes = self.read_blob(digest)?;
-        let path = blob_path(self.dir, digest).unwrap_or_default();
-        let text = String::from_utf8(bytes).map_err(|_| bad(&path, "not UTF-8 JSON"))?;
-        let root = json_edit::parse(&text).map_err(|e| bad(&path, e.to_string()))?;
-        Ok((text, root))
+    fn parse_manifest(
+        &self,
+        digest: &str,
+        media_type: Option<&str>,
+    ) -> Result<(String, Node), Error> {
+        let bytes = self.source.manifest(digest, media_type)?;
+        parse_document(self.source, digest, bytes)
     }
 
     /// The platform of a manifest: from its descriptor, else from its config blob.
     fn platform_of(&self, desc_platform: Option<Platform>, root: &Node) -> Option<Platform> {
         desc_platform.or_else(|| {
             let digest = root.get("config")?.get_str("digest")?;
-            let (_, config) = self.parse_blob(digest).ok()?;
+            let bytes = self.source.blob(digest).ok()?;
+            let (_, config) = parse_document(self.source, digest, bytes).ok()?;
             Some(Platform {
                 os: config.get_str("os")?.to_string(),
                 arch: config.get_str("architecture")?.to_string(),
@@ -94,7 +165,7 @@ impl Plan<'_> {
                 "",
                 format!(
                     "{}: {} {digest} cannot carry annotations at `{level}`: the Docker schema has no annotations field, and registries may drop them",
-                    self.dir.display(),
+                    self.source.name().display(),
                     kind.name()
                 ),
             )
@@ -104,20 +175,24 @@ impl Plan<'_> {
 
     /// Plans the stamping of the document behind one descriptor; returns its new digest and
     /// size when it changes.
-    fn visit(&mut self, desc: &Node, depth: usize) -> Result<Option<(String, u64)>, Error> {
+    pub(crate) fn visit(
+        &mut self,
+        desc: &Node,
+        depth: usize,
+    ) -> Result<Option<(String, u64)>, Error> {
         let Some(digest) = desc.get_str("digest") else {
-            return Err(bad(self.dir, "a descriptor has no digest"));
+            return Err(bad(self.source.name(), "a descriptor has no digest"));
         };
         if let Some(done) = self.done.get(digest) {
             return Ok(done.clone());
         }
         if depth > 16 {
             return Err(bad(
-                self.dir,
+                self.source.name(),
                 format!("indexes nested deeper than 16 levels at {digest}"),
             ));
         }
-        let (text, root) = self.parse_blob(digest)?;
+        let (text, root) = self.parse_manifest(digest, desc.get_str("mediaType"))?;
         let kind = oci::doc_kind(&root, desc.get_str("mediaType"));
         let platform = oci::descriptor_platform(desc);
         let mut edits: Vec<Edit> = Vec::new();
@@ -232,10 +307,93 @@ impl Plan<'_> {
             old: digest.to_string(),
             new: new_digest.clone(),
         });
-        self.blobs.insert(new_digest.clone(), new_text.into_bytes());
+        let media_type = match root.get_str("mediaType") {
+            Some(oci::OCI_INDEX) => oci::OCI_INDEX,
+            Some(oci::OCI_MANIFEST) => oci::OCI_MANIFEST,
+            _ if kind == DocKind::Index => oci::OCI_INDEX,
+            _ => oci::OCI_MANIFEST,
+        };
+        self.documents.push(NewDocument {
+            digest: new_digest.clone(),
+            media_type,
+            bytes: new_text.into_bytes(),
+        });
         let result = Some((new_digest, size));
         self.done.insert(digest.to_string(), result.clone());
         Ok(result)
+    }
+}
+
+impl<S: Source> Plan<'_, S> {
+    /// Refuses every level kind asked for that found no place to go. `index_descriptor`
+    /// says why that level is missing (it exists only in a layout's `index.json`).
+    pub(crate) fn refuse_missing_levels(&mut self, index_descriptor: &str) {
+        for kind in self.stamp.kinds() {
+            if !self.matched.contains(&kind) {
+                let why = match kind {
+                    LevelKind::Index => "it has no image index (a single-platform image?)",
+                    LevelKind::ManifestDescriptor => {
+                        "it has no index holding manifest descriptors (a single-platform image?)"
+                    }
+                    LevelKind::Manifest => {
+                        "no image manifest matched (only artifacts, or no manifest of that platform)"
+                    }
+                    LevelKind::IndexDescriptor => index_descriptor,
+                };
+                self.refusals.push(
+                    Diagnostic::error(
+                        "level-not-found",
+                        "",
+                        format!(
+                            "{}: nothing at level `{}`: {why}",
+                            self.source.name().display(),
+                            kind.as_str()
+                        ),
+                    )
+                    .hint("choose levels the image has with --level, or -a LEVELS:KEY=VALUE"),
+                );
+            }
+        }
+    }
+
+    /// The outcome so far (nothing written yet), with the warning about artifacts left alone.
+    pub(crate) fn outcome(&mut self) -> Outcome {
+        let name = self.source.name().display().to_string();
+        let mut warnings = std::mem::take(&mut self.warnings);
+        if self.skipped_artifacts > 0 {
+            warnings.push(Diagnostic::warning(
+                "artifacts-skipped",
+                "",
+                format!("{name}: left {} artifact manifest(s) (signatures, SBOMs, non-image configs) as they are", self.skipped_artifacts),
+            ));
+        }
+        Outcome {
+            target: name,
+            changes: std::mem::take(&mut self.changes),
+            warnings,
+            refusals: Vec::new(),
+            written: false,
+            removed: Vec::new(),
+            tagged: None,
+        }
+    }
+}
+
+/// Whether the blob `digest` is already at `path`: a file whose content hashes to it. A
+/// file with other content (a truncated copy, say) is to be replaced; a directory or
+/// another kind of file where the blob should be is an error, never a blob to refer to.
+fn blob_present(path: &Path, digest: &str) -> Result<bool, Error> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
+        Ok(m) if m.is_file() => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            Ok(oci::sha256_digest(&bytes) == digest)
+        }
+        Ok(_) => Err(bad(
+            path,
+            "is not a file, but the new blob must be written there; move it away",
+        )),
     }
 }
 
@@ -295,17 +453,8 @@ pub(crate) fn annotate(
             ),
         });
     }
-    let mut plan = Plan {
-        dir,
-        stamp,
-        blobs: BTreeMap::new(),
-        changes: Vec::new(),
-        refusals: Vec::new(),
-        warnings: Vec::new(),
-        matched: BTreeSet::new(),
-        done: BTreeMap::new(),
-        skipped_artifacts: 0,
-    };
+    let source = LayoutSource { dir };
+    let mut plan = Plan::new(&source, stamp);
     let mut edits = Vec::new();
     for entry in &selected {
         if oci::is_manifest_media_type(entry.get_str("mediaType")) {
@@ -328,42 +477,18 @@ pub(crate) fn annotate(
             ));
         }
     }
-    for kind in stamp.kinds() {
-        if !plan.matched.contains(&kind) {
-            let why = match kind {
-                LevelKind::Index => "it has no image index (a single-platform image?)",
-                LevelKind::ManifestDescriptor => {
-                    "it has no index holding manifest descriptors (a single-platform image?)"
-                }
-                LevelKind::Manifest => {
-                    "no image manifest matched (only artifacts, or no manifest of that platform)"
-                }
-                LevelKind::IndexDescriptor => "no index.json entry matched",
-            };
-            plan.refusals.push(
-                Diagnostic::error(
-                    "level-not-found",
-                    "",
-                    format!(
-                        "{}: nothing at level `{}`: {why}",
-                        dir.display(),
-                        kind.as_str()
-                    ),
-                )
-                .hint("choose levels the image has with --level, or -a LEVELS:KEY=VALUE"),
-            );
-        }
-    }
+    plan.refuse_missing_levels("no index.json entry matched");
     if !plan.refusals.is_empty() {
         return Ok(Outcome::refused(dir, plan.refusals));
     }
     // Referrers (signatures, SBOMs) of a rewritten manifest now point at its old digest.
     let old: BTreeSet<&str> = plan.changes.iter().map(|c| c.old.as_str()).collect();
+    let mut warnings = Vec::new();
     for entry in entries {
         let name = ref_name(entry);
         if let Some(n) = name.as_deref().and_then(|n| n.strip_prefix("sha256-")) {
             if old.contains(format!("sha256:{n}").as_str()) {
-                plan.warnings.push(Diagnostic::warning(
+                warnings.push(Diagnostic::warning(
                     "referrers-stale",
                     "",
                     format!(
@@ -377,10 +502,10 @@ pub(crate) fn annotate(
         let Some(d) = entry.get_str("digest") else {
             continue;
         };
-        if let Ok((_, doc)) = plan.parse_blob(d) {
+        if let Ok((_, doc)) = plan.parse_manifest(d, None) {
             if let Some(subject) = doc.get("subject").and_then(|s| s.get_str("digest")) {
                 if old.contains(subject) {
-                    plan.warnings.push(
+                    warnings.push(
                         Diagnostic::warning("subject-stale", "", format!("{}: {d} (a signature or attestation) refers to {subject}, whose digest changed", dir.display()))
                             .hint("sign or attest the new digest again"),
                     );
@@ -388,36 +513,29 @@ pub(crate) fn annotate(
             }
         }
     }
+    plan.warnings.extend(warnings);
     let index_changed = !edits.is_empty();
-    let mut outcome = Outcome {
-        target: dir.display().to_string(),
-        changes: plan.changes,
-        warnings: plan.warnings,
-        refusals: Vec::new(),
-        written: false,
-        removed: Vec::new(),
-    };
-    if plan.skipped_artifacts > 0 {
-        outcome.warnings.push(Diagnostic::warning(
-            "artifacts-skipped",
-            "",
-            format!("{}: left {} artifact manifest(s) (signatures, SBOMs, non-image configs) as they are", dir.display(), plan.skipped_artifacts),
-        ));
-    }
-    if !index_changed || dry_run {
+    let mut outcome = plan.outcome();
+    if dry_run || !(index_changed || gc) {
         return Ok(outcome);
     }
-    let mut new_blobs = Vec::new();
-    for (digest, bytes) in &plan.blobs {
-        let path = blob_path(dir, digest).map_err(|m| bad(dir, m))?;
-        if !path.exists() {
-            new_blobs.push((path, bytes.as_slice()));
+    let new_index = if index_changed {
+        let mut new_blobs = Vec::new();
+        for doc in &plan.documents {
+            let path = blob_path(dir, &doc.digest).map_err(|m| bad(dir, m))?;
+            if !blob_present(&path, &doc.digest)? {
+                new_blobs.push((path, doc.bytes.as_slice()));
+            }
         }
-    }
-    super::atomic::write_all(new_blobs.iter().map(|(p, b)| (p.as_path(), *b)))?;
-    let new_index = json_edit::apply(&index_text, edits);
-    super::atomic::write(&index_path, new_index.as_bytes())?;
-    outcome.written = true;
+        super::atomic::write_all(new_blobs.iter().map(|(p, b)| (p.as_path(), *b)))?;
+        let new_index = json_edit::apply(&index_text, edits);
+        super::atomic::write(&index_path, new_index.as_bytes())?;
+        outcome.written = true;
+        new_index
+    } else {
+        index_text
+    };
+    // Also when nothing changed: the blobs an earlier run (or another tool) left behind.
     if gc {
         outcome.removed = collect_garbage(dir, &new_index)?;
     }

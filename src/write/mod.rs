@@ -4,11 +4,14 @@
 //! target cannot hold, and write nothing at all when they refuse.
 
 pub(crate) mod atomic;
+#[cfg(feature = "registry")]
+pub(crate) mod auth;
 pub(crate) mod inspect;
 pub(crate) mod json_edit;
 pub(crate) mod kube;
 pub(crate) mod layout;
 pub(crate) mod oci;
+pub(crate) mod registry;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -47,6 +50,9 @@ pub(crate) struct Outcome {
     pub(crate) written: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) removed: Vec<String>,
+    /// In a registry: the tag that now names the result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tagged: Option<registry::Tagged>,
 }
 
 impl Outcome {
@@ -58,6 +64,7 @@ impl Outcome {
             refusals,
             written: false,
             removed: Vec::new(),
+            tagged: None,
         }
     }
 }
@@ -76,6 +83,8 @@ pub(crate) enum Target {
     Yaml(PathBuf),
     /// `-`: standard input to standard output.
     Stdin,
+    /// An image in a registry: `docker://REGISTRY/REPO:TAG` or `…@sha256:…`.
+    Registry(registry::RegistryTarget),
 }
 
 fn is_layout(dir: &Path) -> bool {
@@ -90,14 +99,23 @@ fn is_yaml_name(path: &Path) -> bool {
 
 /// Whether a text is JSON (an OCI document) rather than YAML: it opens with `{`.
 fn looks_like_json(text: &str) -> bool {
-    text.trim_start().starts_with('{')
+    // A byte-order mark is no reason to read JSON as YAML; the JSON reader refuses it.
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
 }
 
-/// Recognises targets: `-`, a layout directory (`DIR` or `DIR:REF`), a directory of
-/// `.yaml`/`.yml` files, or a file (JSON or YAML by content). One argument may name several.
+/// Recognises targets: `-`, `docker://REFERENCE`, a layout directory (`DIR` or `DIR:REF`),
+/// a directory of `.yaml`/`.yml` files, or a file (JSON or YAML by content). One argument
+/// may name several.
 pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
     if arg == "-" {
         return Ok(vec![Target::Stdin]);
+    }
+    if arg.starts_with(registry::SCHEME) {
+        return Ok(vec![Target::Registry(registry::RegistryTarget::parse(
+            arg,
+        )?)]);
     }
     let path = Path::new(arg);
     if path.is_dir() {
@@ -142,11 +160,15 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
             }]);
         }
     }
-    Err(Error::io(
-        path,
-        std::io::Error::from(std::io::ErrorKind::NotFound),
-    ))
+    // What the system says about the path (`No such file or directory`, `Permission denied`).
+    let why = std::fs::metadata(path)
+        .err()
+        .unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
+    Err(Error::io(path, why))
 }
+
+/// The largest manifest or index accepted: what registries take (distribution's limit).
+const MAX_DOCUMENT: usize = 4 * 1024 * 1024;
 
 /// Stamps one manifest or index document held in memory; returns the new text, or `None`
 /// when nothing changes, and the refusals.
@@ -155,6 +177,15 @@ pub(crate) fn annotate_document(
     text: &str,
     stamp: &Stamp,
 ) -> Result<(Option<String>, Vec<Diagnostic>), Error> {
+    if text.len() > MAX_DOCUMENT {
+        return Err(Error::BadInput {
+            path: PathBuf::from(name),
+            message: format!(
+                "{} bytes is no manifest or index: registries take at most 4 MiB",
+                text.len()
+            ),
+        });
+    }
     let root = json_edit::parse(text).map_err(|e| Error::BadInput {
         path: PathBuf::from(name),
         message: e.to_string(),
@@ -206,6 +237,7 @@ pub(crate) fn annotate_document(
                 for child in root.get("manifests").map(Node::items).unwrap_or_default() {
                     if oci::is_attestation(child)
                         || child.get_str("mediaType") == Some(oci::OCI_INDEX)
+                        || !matches!(child.kind, json_edit::Kind::Object(_))
                     {
                         continue;
                     }
@@ -301,14 +333,19 @@ pub(crate) fn annotate(
     target: &Target,
     stamp: &Stamp,
     kube: &kube::KubeOptions,
+    registry: &registry::Options,
     dry_run: bool,
     gc: bool,
 ) -> Result<(Outcome, Option<String>), Error> {
     match target {
+        Target::Registry(r) => Ok((registry::annotate(r, stamp, registry, dry_run)?, None)),
         Target::Yaml(path) => {
             // Concurrent runs on one file apply one after the other (the lock is on the
             // directory, since the file itself is replaced by a rename).
             let _lock = layout::lock(parent_dir(path), !dry_run)?;
+            if !dry_run {
+                atomic::remove_stale(parent_dir(path)); // what a killed run left, under the lock
+            }
             let text = read_text(path)?;
             let (mut outcome, new) =
                 annotate_yaml(&path.display().to_string(), &text, stamp, kube)?;
@@ -326,6 +363,9 @@ pub(crate) fn annotate(
         )),
         Target::File(path) => {
             let _lock = layout::lock(parent_dir(path), !dry_run)?;
+            if !dry_run {
+                atomic::remove_stale(parent_dir(path)); // what a killed run left, under the lock
+            }
             let text = read_text(path)?;
             let (new, refusals) = annotate_document(&path.display().to_string(), &text, stamp)?;
             let mut outcome = Outcome::refused(path, refusals);
@@ -400,6 +440,12 @@ pub(crate) fn render_text(outcomes: &[Outcome], dry_run: bool) -> String {
         }
         for d in &o.removed {
             out.push_str(&format!("{}: removed unreachable blob {d}\n", o.target));
+        }
+        if let Some(t) = &o.tagged {
+            out.push_str(&format!(
+                "{}: tagged {} -> {}\n",
+                o.target, t.reference, t.digest
+            ));
         }
     }
     out

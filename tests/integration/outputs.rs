@@ -126,7 +126,7 @@ fn which(tool: &str) -> Option<PathBuf> {
 
 /// Whether every tool a test needs is installed. A missing one skips the test with a note,
 /// except under CI, where it fails the test.
-fn tools(names: &[&str]) -> bool {
+pub(crate) fn tools(names: &[&str]) -> bool {
     let missing: Vec<&str> = names
         .iter()
         .copied()
@@ -628,7 +628,7 @@ fn read_line<'a>(text: &'a str, index: &mut usize) -> Option<(&'a str, bool)> {
 /// output command share the parser): `NAME=VALUE` lines, and `NAME<<DELIMITER` … a line that
 /// is exactly DELIMITER, the value being the text between, without the line feed before the
 /// delimiter line. Returns the outputs and the delimiters used.
-fn read_github_output(text: &str) -> (BTreeMap<String, String>, Vec<String>) {
+pub(crate) fn read_github_output(text: &str) -> (BTreeMap<String, String>, Vec<String>) {
     let mut outputs = BTreeMap::new();
     let mut delimiters = Vec::new();
     let mut index = 0;

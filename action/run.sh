@@ -1,0 +1,465 @@
+#!/bin/sh
+# The steps of the oci-stamp GitHub Action (../action.yml). POSIX sh, so that it runs the
+# same under bash 3.2 (macOS), Git for Windows' bash and dash.
+#
+#   run.sh plan      decide where the binary comes from; outputs mode, version, target, dir,
+#                    bin and key (the cache key of dir)
+#   run.sh install   put the binary at bin unless it is already there (cache hit): download
+#                    the release archive and check its sha256, or build from this source
+#   run.sh run       collect with `--format github` into $GITHUB_OUTPUT, write the bake file,
+#                    stamp the `annotate` targets
+#
+# Inputs arrive as INPUT_<NAME> variables from the `env:` blocks of action.yml and are only
+# ever expanded inside double quotes: no input is pasted into a script or re-parsed by a
+# shell. Whatever the binary or an input prints to the log runs between
+# `::stop-commands::TOKEN` and `::TOKEN::`, so a value cannot issue a workflow command.
+#
+# Also read: GITHUB_ACTION_PATH, GITHUB_OUTPUT, GITHUB_REPOSITORY, RUNNER_OS, RUNNER_ARCH,
+# RUNNER_TEMP, RUNNER_TOOL_CACHE; OCI_STAMP_RELEASE_URL overrides the download base URL
+# (default https://github.com/OWNER/REPO/releases/download).
+
+set -eu
+
+# --- helpers ------------------------------------------------------------------------------
+
+cr=$(printf '\r')
+
+# A workflow command's data: `%`, CR and LF escaped the way the runner unescapes them.
+escape_data() {
+    printf '%s' "$1" | awk 'BEGIN { ORS = "" } {
+        gsub(/%/, "%25"); gsub(/\r/, "%0D")
+        if (NR > 1) printf "%%0A"
+        print
+    }'
+}
+
+error() { printf '::error title=oci-stamp::%s\n' "$(escape_data "$*")"; }
+notice() { printf '::notice title=oci-stamp::%s\n' "$(escape_data "$*")"; }
+die() {
+    error "$*"
+    exit 2
+}
+
+# 32 random hex digits.
+random_hex() {
+    od -An -N16 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# Prints a file (or stdin) to the log with workflow commands switched off.
+show_untrusted() {
+    _token=$(random_hex)
+    printf '::stop-commands::%s\n' "$_token"
+    cat "$@"
+    printf '::%s::\n' "$_token"
+}
+
+# oci-stamp's standard error as annotations: each `error…`/`warning…` line with the lines
+# after it that start no other (a usage error's hints, a value's further lines) is one
+# annotation, its text escaped so that it is data. Lines before the first are shown with
+# workflow commands switched off.
+report() {
+    [ -s "$1" ] || return 0
+    _kind='' _msg=''
+    : >"$1.other"
+    while IFS= read -r _line || [ -n "$_line" ]; do
+        case $_line in
+        error* | warning*)
+            flush_report
+            case $_line in error*) _kind=error ;; *) _kind=warning ;; esac
+            _msg=$_line
+            ;;
+        *)
+            if [ -n "$_kind" ]; then
+                _msg="$_msg
+$_line"
+            else
+                printf '%s\n' "$_line" >>"$1.other"
+            fi
+            ;;
+        esac
+    done <"$1"
+    flush_report
+    if [ -s "$1.other" ]; then show_untrusted "$1.other"; fi
+}
+
+flush_report() {
+    if [ -n "$_kind" ]; then
+        printf '::%s title=oci-stamp::%s\n' "$_kind" "$(escape_data "$_msg")"
+    fi
+    _kind=
+}
+
+# set_output NAME VALUE: appends to $GITHUB_OUTPUT with a delimiter the value does not hold.
+set_output() {
+    [ -n "${GITHUB_OUTPUT:-}" ] || die "GITHUB_OUTPUT is not set: run this as a step of a workflow"
+    while :; do
+        _delim=ghadelimiter_$(random_hex)
+        case $2 in *"$_delim"*) ;; *) break ;; esac
+    done
+    printf '%s<<%s\n%s\n%s\n' "$1" "$_delim" "$2" "$_delim" >>"$GITHUB_OUTPUT"
+}
+
+# A path as the shell here uses it (on Windows, `D:\a\_temp` → `/d/a/_temp`).
+shell_path() {
+    if [ "${RUNNER_OS:-}" = Windows ] && command -v cygpath >/dev/null 2>&1; then
+        cygpath -u "$1"
+    else
+        printf '%s\n' "$1"
+    fi
+}
+
+# A path as other programs take it (on Windows, `/d/a/_temp` → `D:\a\_temp`).
+native_path() {
+    if [ "${RUNNER_OS:-}" = Windows ] && command -v cygpath >/dev/null 2>&1; then
+        cygpath -w "$1"
+    else
+        printf '%s\n' "$1"
+    fi
+}
+
+# The sha256 of a file, or of stdin without an argument, in lower-case hex.
+sha256() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        _sum=$(sha256sum "$@")
+    elif command -v shasum >/dev/null 2>&1; then
+        _sum=$(shasum -a 256 "$@")
+    elif command -v openssl >/dev/null 2>&1; then
+        _sum=$(openssl dgst -sha256 -r "$@")
+    else
+        die "no sha256sum, shasum or openssl to check the download with"
+    fi
+    printf '%s\n' "${_sum%% *}" | tr 'A-F' 'a-f'
+}
+
+# true/false inputs (as YAML and the runner spell them); empty is false.
+is_true() {
+    case $2 in
+    true | True | TRUE) return 0 ;;
+    '' | false | False | FALSE) return 1 ;;
+    *) die "input \`$1\`: expected true or false, got \`$2\`" ;;
+    esac
+}
+
+# --- plan ---------------------------------------------------------------------------------
+
+# The Rust target of the release archive for this runner, or nothing.
+release_target() {
+    _os=${RUNNER_OS:-$(uname -s)}
+    _arch=${RUNNER_ARCH:-$(uname -m)}
+    case $_os/$_arch in
+    Linux/X64 | Linux/x86_64) echo x86_64-unknown-linux-musl ;;
+    Linux/ARM64 | Linux/aarch64 | Linux/arm64) echo aarch64-unknown-linux-musl ;;
+    macOS/X64 | Darwin/x86_64) echo x86_64-apple-darwin ;;
+    macOS/ARM64 | Darwin/arm64) echo aarch64-apple-darwin ;;
+    Windows/X64) echo x86_64-pc-windows-msvc ;;
+    Windows/ARM64) echo aarch64-pc-windows-msvc ;;
+    esac
+}
+
+# The version in the action's Cargo.toml ([package] version).
+source_version() {
+    awk '/^\[/ { p = ($0 == "[package]") }
+        p && /^version[ \t]*=/ { sub(/^version[ \t]*=[ \t]*"/, ""); sub(/".*/, ""); print; exit }' \
+        "$action_path/Cargo.toml"
+}
+
+# The files under a directory, one per line (no `find`: Windows has another program by that
+# name).
+list_files() {
+    for _f in "$1"/* "$1"/.[!.]*; do
+        if [ -d "$_f" ]; then
+            list_files "$_f"
+        elif [ -f "$_f" ]; then
+            printf '%s\n' "$_f"
+        fi
+    done
+}
+
+# The sha256 over the files the binary is built from.
+source_hash() {
+    (
+        cd "$action_path"
+        for f in Cargo.toml Cargo.lock build.rs rust-toolchain rust-toolchain.toml; do
+            if [ -f "$f" ]; then printf '%s\n' "$f"; fi
+        done
+        list_files src
+    ) | LC_ALL=C sort | while IFS= read -r f; do
+        printf '%s %s\n' "$(sha256 "$action_path/$f")" "$f"
+    done | sha256
+}
+
+# Sets mode (binary, release or source), version, target, repository, dir, bin and key.
+plan() {
+    action_path=$(shell_path "${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}")
+    exe=
+    if [ "${RUNNER_OS:-}" = Windows ]; then exe=.exe; fi
+    version='' target='' repository='' key='' dir='' note=''
+
+    binary=${INPUT_BINARY:-}
+    if [ -n "$binary" ]; then
+        mode=binary
+        bin=$(shell_path "$binary")
+        case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+        [ -f "$bin" ] || die "input \`binary\`: no file \`$binary\`"
+        return
+    fi
+
+    # The ref the action was used at: runners check a remote action out at
+    # _actions/OWNER/REPO/REF (github.action_ref is not reliable in composite actions).
+    ref=''
+    # shellcheck disable=SC1003 # a backslash, to slashes
+    path=$(printf '%s' "$action_path" | tr '\\' /)
+    case $path in
+    */_actions/*/*/*)
+        rest=${path##*/_actions/}
+        repository=${rest%%/*}/
+        rest=${rest#*/}
+        repository=$repository${rest%%/*}
+        ref=${rest#*/}
+        ;;
+    *) repository=${GITHUB_REPOSITORY:-} ;;
+    esac
+
+    target=$(release_target)
+    requested=${INPUT_VERSION:-auto}
+    case $requested in
+    source)
+        mode=source
+        ;;
+    auto)
+        mode=source
+        crate=$(source_version)
+        case $ref in v[0-9]*)
+            if printf '%s\n' "$ref" | grep -Eq '^v[0-9]+(\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?$'; then
+                case $crate in
+                "${ref#v}" | "${ref#v}".*)
+                    if [ -n "$target" ]; then
+                        mode=release version=$crate
+                    else
+                        note="no release binary for ${RUNNER_OS:-?}/${RUNNER_ARCH:-?}: building from source"
+                    fi
+                    ;;
+                *) note="action ref \`$ref\` is not version $crate of its Cargo.toml: building from source" ;;
+                esac
+            fi
+            ;;
+        esac
+        ;;
+    *)
+        version=${requested#v}
+        printf '%s\n' "$version" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$' ||
+            die "input \`version\`: expected a release such as 1.2.3, \`source\` or \`auto\`, got \`$requested\`"
+        [ -n "$target" ] || die "no release binary for ${RUNNER_OS:-?}/${RUNNER_ARCH:-?}; use version: source"
+        [ -n "$repository" ] || die "cannot tell which repository's releases to download (GITHUB_REPOSITORY is not set)"
+        mode=release
+        ;;
+    esac
+
+    cache_root=$(shell_path "${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}}")/oci-stamp
+    if [ "$mode" = release ]; then
+        key=oci-stamp-$version-$target
+        dir=$cache_root/$version/$target
+    else
+        hash=$(source_hash)
+        key=oci-stamp-source-$hash-${RUNNER_OS:-$(uname -s)}-${RUNNER_ARCH:-$(uname -m)}
+        dir=$cache_root/source-$(printf '%s' "$hash" | cut -c1-16)/${RUNNER_OS:-$(uname -s)}-${RUNNER_ARCH:-$(uname -m)}
+    fi
+    bin=$dir/bin/oci-stamp$exe
+}
+
+plan_step() {
+    plan
+    if [ -n "$note" ]; then notice "$note"; fi
+    for name in mode version target repository key; do
+        eval "set_output $name \"\$$name\""
+    done
+    set_output dir "$(if [ -n "$dir" ]; then native_path "$dir"; fi)"
+    set_output bin "$(native_path "$bin")"
+    case $mode in
+    binary) echo "oci-stamp: using $bin" ;;
+    release) echo "oci-stamp: release $version for $target" ;;
+    source) echo "oci-stamp: built from the action's source (cache key $key)" ;;
+    esac
+}
+
+# --- install ------------------------------------------------------------------------------
+
+# curl, https only (file: for a local OCI_STAMP_RELEASE_URL), with retries.
+fetch() {
+    curl --proto '=https,file' --proto-redir '=https' -fsSL --retry 3 -o "$2" "$1"
+}
+
+install_release() {
+    base=${OCI_STAMP_RELEASE_URL:-https://github.com/$repository/releases/download}/v$version
+    case $target in *windows*) ext=zip ;; *) ext=tar.gz ;; esac
+    name=oci-stamp-$version-$target
+    archive=$name.$ext
+    work=$(mktemp -d "$(shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/oci-stamp.XXXXXX")
+    (
+        cd "$work"
+        echo "oci-stamp: downloading $base/$archive"
+        fetch "$base/SHA256SUMS" SHA256SUMS || die "cannot download $base/SHA256SUMS"
+        fetch "$base/$archive" "archive.$ext" || die "cannot download $base/$archive"
+        want=$(awk -v f="$archive" '{ n = $2; sub(/^\*/, "", n) } n == f { print tolower($1); exit }' SHA256SUMS)
+        [ -n "$want" ] || die "SHA256SUMS of v$version has no line for $archive"
+        got=$(sha256 "archive.$ext")
+        [ "$got" = "$want" ] || die "$archive: sha256 is $got, SHA256SUMS says $want; not installing it"
+        echo "oci-stamp: sha256 $got matches SHA256SUMS"
+        mkdir x
+        if [ "$ext" = zip ]; then
+            if command -v unzip >/dev/null 2>&1; then
+                unzip -q "archive.$ext" -d x
+            elif command -v 7z >/dev/null 2>&1; then
+                7z x -bd -y -ox "archive.$ext" >/dev/null
+            else
+                powershell -NoProfile -NonInteractive -Command 'Expand-Archive -LiteralPath archive.zip -DestinationPath x'
+            fi
+        else
+            tar -xzf "archive.$ext" -C x
+        fi
+        [ -f "x/$name/oci-stamp$exe" ] || die "$archive holds no $name/oci-stamp$exe"
+        mkdir -p "$dir/bin"
+        cp "x/$name/oci-stamp$exe" "$dir/bin/.oci-stamp$exe.$$"
+        chmod +x "$dir/bin/.oci-stamp$exe.$$"
+        mv -f "$dir/bin/.oci-stamp$exe.$$" "$bin"
+    )
+    rm -rf "$work"
+}
+
+install_source() {
+    command -v cargo >/dev/null 2>&1 ||
+        die "building oci-stamp from source needs cargo (install Rust first, or use a release of the action)"
+    echo "oci-stamp: cargo install --locked --path $action_path"
+    CARGO_TARGET_DIR=$(native_path "$(shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/oci-stamp-target") \
+        cargo install --locked --quiet --path "$action_path" --root "$dir" --force
+}
+
+install_step() {
+    plan
+    if [ "$mode" != binary ] && [ -f "$bin" ]; then
+        echo "oci-stamp: $bin is there already"
+    elif [ "$mode" = release ]; then
+        install_release
+    elif [ "$mode" = source ]; then
+        install_source
+    fi
+    [ -f "$bin" ] || die "no binary at $bin"
+    found=$("$bin" --version) || die "$bin --version failed"
+    echo "$found"
+    if [ "$mode" = release ] && [ "$found" != "oci-stamp $version" ]; then
+        die "$bin is \`$found\`, not oci-stamp $version"
+    fi
+}
+
+# --- run ----------------------------------------------------------------------------------
+
+# export NAME=VALUE unless VALUE is empty (an empty OCI_STAMP_* variable is a value to clap).
+export_set() {
+    if [ -n "$2" ]; then export "$1=$2"; fi
+}
+
+run_step() {
+    plan
+    [ -f "$bin" ] || die "no oci-stamp binary at $bin (did the install step run?)"
+
+    wd=${INPUT_WORKING_DIRECTORY:-.}
+    cd "$wd" || die "input \`working-directory\`: cannot enter \`$wd\`"
+
+    export_set OCI_STAMP_ANNOTATION "${INPUT_ANNOTATIONS:-}"
+    export_set OCI_STAMP_ANNOTATION_FILE "${INPUT_ANNOTATION_FILE:-}"
+    export_set OCI_STAMP_LEVEL "${INPUT_LEVELS:-}"
+    export_set OCI_STAMP_LICENSES "${INPUT_LICENSES:-}"
+    export_set OCI_STAMP_CREATED "${INPUT_CREATED:-}"
+    export_set OCI_STAMP_NAMESPACE "${INPUT_NAMESPACE:-}"
+    export_set OCI_STAMP_BAKE_TARGET "${INPUT_BAKE_TARGET:-}"
+    # `require` may be a comma list or one key per line.
+    export_set OCI_STAMP_REQUIRE "$(printf '%s' "${INPUT_REQUIRE:-}" | tr '\r\n' ',,')"
+    if is_true label-schema "${INPUT_LABEL_SCHEMA:-}"; then export OCI_STAMP_LABEL_SCHEMA=true; fi
+    if is_true no-detect "${INPUT_NO_DETECT:-}"; then export OCI_STAMP_NO_DETECT=true; fi
+    if is_true require-clean "${INPUT_REQUIRE_CLEAN:-}"; then export OCI_STAMP_REQUIRE_CLEAN=true; fi
+    export OCI_STAMP_REPO=.
+
+    work=$(mktemp -d "$(shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/oci-stamp.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+
+    # For the log: what was found and where it came from (before `created` is pinned).
+    explained=true
+    "$bin" collect --format text --explain >"$work/explain" 2>/dev/null || explained=false
+
+    # One `created` for every run below, even with `created: now`.
+    if "$bin" collect --format env >"$work/env" 2>/dev/null; then
+        created=$(sed -n "s/^OCI_IMAGE_CREATED='\{0,1\}\([0-9TZ:-]*\)'\{0,1\}$/\1/p" "$work/env")
+        case $created in
+        [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z)
+            export OCI_STAMP_CREATED="$created"
+            ;;
+        esac
+    fi
+
+    status=0
+    "$bin" collect --format github >"$work/github" 2>"$work/stderr" || status=$?
+    report "$work/stderr"
+    if [ "$status" != 0 ]; then
+        error "oci-stamp collect failed (exit $status); the problems are listed above"
+        exit "$status"
+    fi
+
+    if [ "$explained" = true ]; then
+        echo "::group::oci-stamp: the annotations and where they came from"
+        show_untrusted "$work/explain"
+        echo "::endgroup::"
+    fi
+
+    bake=$(shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/oci-stamp-bake-$(random_hex).json
+    status=0
+    "$bin" collect --format bake >"$bake" 2>"$work/stderr" || status=$?
+    if [ "$status" != 0 ]; then
+        report "$work/stderr"
+        error "oci-stamp collect --format bake failed (exit $status)"
+        exit "$status"
+    fi
+
+    [ -n "${GITHUB_OUTPUT:-}" ] || die "GITHUB_OUTPUT is not set: run this as a step of a workflow"
+    cat "$work/github" >>"$GITHUB_OUTPUT"
+    set_output bake-file "$(native_path "$bake")"
+
+    annotate_targets
+}
+
+# `annotate`: one path per line (blank lines skipped, surrounding blanks trimmed), each one
+# argument of `oci-stamp annotate`.
+annotate_targets() {
+    set --
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line%"$cr"}
+        line=${line#"${line%%[! 	]*}"}
+        line=${line%"${line##*[! 	]}"}
+        case $line in
+        '') continue ;;
+        -) die "input \`annotate\`: \`-\` (standard input) is not a target here" ;;
+        esac
+        set -- "$@" "$line"
+    done <<EOF
+${INPUT_ANNOTATE:-}
+EOF
+    [ "$#" -gt 0 ] || return 0
+
+    status=0
+    "$bin" annotate -- "$@" >"$work/annotate" 2>"$work/stderr" || status=$?
+    if [ -s "$work/annotate" ]; then show_untrusted "$work/annotate"; fi
+    report "$work/stderr"
+    if [ "$status" != 0 ]; then
+        error "oci-stamp annotate failed (exit $status)"
+        exit "$status"
+    fi
+}
+
+case ${1:-} in
+plan) plan_step ;;
+install) install_step ;;
+run) run_step ;;
+*)
+    echo "usage: $0 plan|install|run" >&2
+    exit 2
+    ;;
+esac

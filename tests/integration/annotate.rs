@@ -1,0 +1,1562 @@
+//! `oci-stamp annotate TARGET…` and `oci-stamp validate TARGET…` on real layouts and
+//! manifests, with real consumers checking what was written: `umoci stat`, `skopeo inspect
+//! --raw`, `skopeo copy`, and the sha256 of every blob against its file name.
+//!
+//! A test that needs umoci or skopeo fails when `CI` is set and the tool is missing, and
+//! elsewhere prints a note and returns. Every run happens in a git repository with fixed
+//! dates and `--created @1704164645`, so the annotations are the same on every run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::harness::{to_map, Output, Repo, Sandbox};
+
+/// What every run passes as `--created`, and what it becomes.
+const EPOCH: &str = "@1704164645";
+const CREATED: &str = "2024-01-02T03:04:05Z";
+
+const BUILDX: &str = "buildx-multiplatform-attestations";
+
+// ---------------------------------------------------------------------------------------
+// Tools, fixtures, files
+
+/// Whether `tool` runs. Under CI a missing tool fails the test; elsewhere the test is
+/// skipped with a note.
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`{tool}` is not installed, and CI is set: this test needs {tool} (`.ci/run` installs it)"
+        );
+        eprintln!("note: `{tool}` is not installed; skipping this test");
+    }
+    ok
+}
+
+/// Runs a tool in the sandbox's clean environment; panics unless it succeeds. Its stdout.
+fn tool(sb: &Sandbox, program: &str, args: &[&str]) -> String {
+    let out = sb
+        .command(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("tool output is UTF-8")
+}
+
+fn skopeo(sb: &Sandbox, args: &[&str]) -> String {
+    let mut all = vec!["--insecure-policy"];
+    all.extend_from_slice(args);
+    tool(sb, "skopeo", &all)
+}
+
+/// `oci:PATH[:REF]` for skopeo.
+fn oci(path: &Path, reference: Option<&str>) -> String {
+    match reference {
+        Some(r) => format!("oci:{}:{r}", path.display()),
+        None => format!("oci:{}", path.display()),
+    }
+}
+
+/// The fixture corpus: `tests/fixtures` when it holds the layouts and manifests, else the
+/// shared corpus beside the repository.
+fn fixtures() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [root.join("tests/fixtures"), root.join("../shared/fixtures")]
+        .into_iter()
+        .find(|p| p.join("layouts").is_dir() && p.join("manifests").is_dir())
+        .expect(
+            "no fixture corpus (layouts/ and manifests/) in tests/fixtures or ../shared/fixtures",
+        )
+}
+
+/// Copies a tree, making every copy writable (the corpus may be read-only).
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("create directory");
+    for entry in fs::read_dir(from).expect("read fixture directory") {
+        let entry = entry.expect("directory entry");
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().expect("file type");
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src).expect("read link"), &dst)
+                .expect("copy symlink");
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            fs::write(&dst, fs::read(&src).expect("read fixture")).expect("copy fixture");
+        }
+    }
+}
+
+/// A fixture layout copied into the sandbox.
+fn layout_fixture(sb: &Sandbox, name: &str) -> PathBuf {
+    let to = sb.path().join(name);
+    copy_tree(&fixtures().join("layouts").join(name), &to);
+    to
+}
+
+/// A fixture manifest copied into the sandbox.
+fn manifest_fixture(sb: &Sandbox, name: &str) -> PathBuf {
+    let to = sb.path().join(name);
+    fs::write(&to, read(&fixtures().join("manifests").join(name))).expect("copy fixture");
+    to
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn read_text(path: &Path) -> String {
+    String::from_utf8(read(path)).expect("UTF-8")
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON: {e}\n{text}"))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+fn blob(layout: &Path, digest: &str) -> PathBuf {
+    let hex = digest.strip_prefix("sha256:").expect("a sha256 digest");
+    layout.join("blobs/sha256").join(hex)
+}
+
+fn blob_text(layout: &Path, digest: &str) -> String {
+    read_text(&blob(layout, digest))
+}
+
+/// The `annotations` of a document or descriptor; empty when absent.
+fn annotations(v: &Value) -> BTreeMap<String, String> {
+    match v.get("annotations") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(a) => to_map(a),
+    }
+}
+
+fn index_json(layout: &Path) -> Value {
+    json(&read_text(&layout.join("index.json")))
+}
+
+/// The digests of the blobs in a layout.
+fn blob_set(layout: &Path) -> BTreeSet<String> {
+    fs::read_dir(layout.join("blobs/sha256"))
+        .expect("read blobs")
+        .map(|e| format!("sha256:{}", e.expect("entry").file_name().to_string_lossy()))
+        .collect()
+}
+
+/// Every blob's sha256 is its file name, and nothing but blobs lies in `blobs/sha256`.
+fn assert_blobs_intact(layout: &Path) {
+    for digest in blob_set(layout) {
+        assert_eq!(
+            sha256(&read(&blob(layout, &digest))),
+            digest,
+            "blob {digest} of {} does not hash to its name",
+            layout.display()
+        );
+    }
+}
+
+/// Every file and directory under `dir`: content hash, size, inode and mtime. Equal
+/// snapshots mean nothing was written, renamed, created or removed.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        for entry in fs::read_dir(dir).expect("read directory") {
+            let path = entry.expect("entry").path();
+            let meta = fs::symlink_metadata(&path).expect("metadata");
+            let content = if meta.is_file() {
+                sha256(&read(&path))
+            } else if meta.is_dir() {
+                walk(root, &path, out);
+                "dir".to_string()
+            } else {
+                "other".to_string()
+            };
+            out.insert(
+                path.strip_prefix(root).expect("under root").to_path_buf(),
+                format!(
+                    "{content} len={} ino={} mtime={}.{:09} mode={:o}",
+                    meta.len(),
+                    meta.ino(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    meta.mode()
+                ),
+            );
+        }
+    }
+    let mut out = BTreeMap::new();
+    let meta = fs::metadata(dir).expect("metadata");
+    out.insert(
+        PathBuf::from("."),
+        format!("mtime={}.{:09}", meta.mtime(), meta.mtime_nsec()),
+    );
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A file's identity and state: bytes, inode, mtime.
+fn file_state(path: &Path) -> (Vec<u8>, u64, i64, i64) {
+    let meta = fs::metadata(path).expect("metadata");
+    (read(path), meta.ino(), meta.mtime(), meta.mtime_nsec())
+}
+
+// ---------------------------------------------------------------------------------------
+// Running oci-stamp
+
+/// A repository with one commit at the sandbox's fixed date.
+fn repo(sb: &Sandbox) -> Repo<'_> {
+    let repo = sb.repo("src");
+    repo.write("README", "a project\n");
+    repo.commit("initial");
+    repo
+}
+
+/// `oci-stamp annotate --created @1704164645 ARGS…` in the repository.
+fn annotate(repo: &Repo, args: &[&str]) -> Output {
+    let mut all = vec!["annotate", "--created", EPOCH];
+    all.extend_from_slice(args);
+    repo.stamp(all).run()
+}
+
+/// What `annotate` stamps without `-a`: the repository's collected annotations.
+fn base(repo: &Repo) -> BTreeMap<String, String> {
+    let out = repo
+        .stamp(["collect", "--format", "json", "--created", EPOCH])
+        .run();
+    out.ok();
+    out.annotations()
+}
+
+/// `base` plus these pairs.
+fn with(base: &BTreeMap<String, String>, pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut m = base.clone();
+    for (k, v) in pairs {
+        m.insert((*k).to_string(), (*v).to_string());
+    }
+    m
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+// ---------------------------------------------------------------------------------------
+// Layouts made by umoci
+
+/// `umoci init`, then one image per tag (`umoci new`, a file inserted), then `umoci gc`,
+/// so that every blob is reachable.
+fn umoci_layout(sb: &Sandbox, name: &str, tags: &[&str]) -> PathBuf {
+    let layout = sb.path().join(name);
+    tool(sb, "umoci", &["init", "--layout", s(&layout)]);
+    for tag in tags {
+        let image = format!("{}:{tag}", layout.display());
+        tool(sb, "umoci", &["new", "--image", &image]);
+        let file = sb.path().join(format!("hello-{tag}.txt"));
+        fs::write(&file, format!("hello from {tag}\n")).expect("write file");
+        tool(
+            sb,
+            "umoci",
+            &[
+                "insert",
+                "--rootless",
+                "--image",
+                &image,
+                s(&file),
+                &format!("/hello-{tag}.txt"),
+            ],
+        );
+    }
+    tool(sb, "umoci", &["gc", "--layout", s(&layout)]);
+    layout
+}
+
+/// The index.json entry whose ref.name is `tag`.
+fn entry<'v>(index: &'v Value, tag: &str) -> &'v Value {
+    index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap_or_else(|| panic!("no entry `{tag}` in {index}"))
+}
+
+fn digest_of(v: &Value) -> String {
+    v["digest"].as_str().expect("a digest").to_string()
+}
+
+/// `umoci stat` reads the image: its manifest, config and layers.
+fn umoci_stat(sb: &Sandbox, layout: &Path, tag: &str) {
+    tool(
+        sb,
+        "umoci",
+        &["stat", "--image", &format!("{}:{tag}", layout.display())],
+    );
+}
+
+/// The document minus its `annotations`, serialised (so key order counts).
+fn without_annotations(v: &Value) -> String {
+    let map: serde_json::Map<String, Value> = v
+        .as_object()
+        .expect("an object")
+        .iter()
+        .filter(|(k, _)| *k != "annotations")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_json::to_string(&map).expect("serialise")
+}
+
+#[test]
+fn umoci_image_stamped_at_the_manifest_level() {
+    if !have("umoci") || !have("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let before_blobs = blob_set(&layout);
+    let old_index = index_json(&layout);
+    let old = digest_of(entry(&old_index, "v1"));
+    let old_text = blob_text(&layout, &old);
+    let base = base(&repo);
+    assert_eq!(base["org.opencontainers.image.created"], CREATED);
+    assert_eq!(base["org.opencontainers.image.revision"], repo.head());
+
+    let out = annotate(&repo, &["-a", "com.example.stamp=yes", s(&layout)]);
+    out.ok().quiet();
+    let index = index_json(&layout);
+    let e = entry(&index, "v1");
+    let new = digest_of(e);
+    assert_ne!(new, old);
+    assert_eq!(
+        out.stdout,
+        format!("{}: manifest {old} -> {new}\n", layout.display())
+    );
+    // index.json: only the entry's digest and size changed; ref.name kept.
+    let new_text = blob_text(&layout, &new);
+    assert_eq!(e["size"], new_text.len());
+    let mut back = index.clone();
+    back["manifests"][0]["digest"] = old_index["manifests"][0]["digest"].clone();
+    back["manifests"][0]["size"] = old_index["manifests"][0]["size"].clone();
+    assert_eq!(back, old_index);
+    assert_eq!(
+        annotations(e),
+        BTreeMap::from([(
+            "org.opencontainers.image.ref.name".to_string(),
+            "v1".to_string()
+        )])
+    );
+    // The manifest: the annotations, and nothing else changed.
+    let (before, after) = (json(&old_text), json(&new_text));
+    assert_eq!(
+        annotations(&after),
+        with(&base, &[("com.example.stamp", "yes")])
+    );
+    assert_eq!(without_annotations(&after), without_annotations(&before));
+    assert_blobs_intact(&layout);
+    // The old manifest is kept (another tag or tool may use it); nothing else was added.
+    let mut expected = before_blobs.clone();
+    expected.insert(new.clone());
+    assert_eq!(blob_set(&layout), expected);
+
+    // Real consumers.
+    umoci_stat(&sb, &layout, "v1");
+    let raw = skopeo(&sb, &["inspect", "--raw", &oci(&layout, Some("v1"))]);
+    assert_eq!(raw, new_text, "skopeo reads the stamped manifest");
+    let copy = sb.path().join("copy");
+    skopeo(
+        &sb,
+        &[
+            "copy",
+            "-q",
+            &oci(&layout, Some("v1")),
+            &oci(&copy, Some("v1")),
+        ],
+    );
+    let copied = skopeo(&sb, &["inspect", "--raw", &oci(&copy, Some("v1"))]);
+    assert_eq!(
+        annotations(&json(&copied)),
+        with(&base, &[("com.example.stamp", "yes")])
+    );
+
+    // Again with --gc: nothing to stamp, but the old manifest is now unreachable.
+    let out = annotate(&repo, &["-a", "com.example.stamp=yes", "--gc", s(&layout)]);
+    out.ok().quiet();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{0}: unchanged\n{0}: removed unreachable blob {old}\n",
+            layout.display()
+        )
+    );
+    let mut expected = before_blobs;
+    expected.remove(&old);
+    expected.insert(new);
+    assert_eq!(blob_set(&layout), expected);
+    umoci_stat(&sb, &layout, "v1");
+}
+
+#[test]
+fn gc_removes_only_unreachable_blobs() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    tool(
+        &sb,
+        "umoci",
+        &["tag", "--image", &format!("{}:v1", layout.display()), "v2"],
+    );
+    let before = blob_set(&layout);
+    let old = digest_of(entry(&index_json(&layout), "v1"));
+    assert_eq!(old, digest_of(entry(&index_json(&layout), "v2")));
+    let junk = b"left behind by some tool\n";
+    fs::write(blob(&layout, &sha256(junk)), junk).expect("write junk blob");
+
+    // v2 still uses the old manifest: only the junk goes.
+    let out = annotate(&repo, &["--gc", &format!("{}:v1", layout.display())]);
+    out.ok().quiet();
+    let new = digest_of(entry(&index_json(&layout), "v1"));
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{0}: manifest {old} -> {new}\n{0}: removed unreachable blob {1}\n",
+            layout.display(),
+            sha256(junk)
+        )
+    );
+    let mut expected = before.clone();
+    expected.insert(new.clone());
+    assert_eq!(blob_set(&layout), expected);
+
+    // v2 gets the same annotations, so the same new manifest: now the old one goes.
+    let out = annotate(&repo, &["--gc", &format!("{}:v2", layout.display())]);
+    out.ok().quiet();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{0}: manifest {old} -> {new}\n{0}: removed unreachable blob {old}\n",
+            layout.display()
+        )
+    );
+    assert_eq!(digest_of(entry(&index_json(&layout), "v2")), new);
+    let mut expected = before;
+    expected.remove(&old);
+    expected.insert(new);
+    assert_eq!(blob_set(&layout), expected);
+    assert_blobs_intact(&layout);
+    umoci_stat(&sb, &layout, "v1");
+    umoci_stat(&sb, &layout, "v2");
+}
+
+#[test]
+fn index_level_on_a_single_platform_image_is_refused() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let before = snapshot(&layout);
+    let out = annotate(&repo, &["--level", "index", s(&layout)]);
+    out.status(1);
+    assert_eq!(out.codes(), ["level-not-found"], "{out}");
+    assert!(out.line("level-not-found").contains("`index`"), "{out}");
+    assert_eq!(out.stdout, "", "{out}");
+    assert_eq!(snapshot(&layout), before, "a refusal writes nothing");
+}
+
+#[test]
+fn dir_ref_selects_one_entry_and_an_unknown_ref_names_the_others() {
+    if !have("umoci") || !have("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1", "v2"]);
+    let old_index = index_json(&layout);
+    let (old1, old2) = (
+        digest_of(entry(&old_index, "v1")),
+        digest_of(entry(&old_index, "v2")),
+    );
+    assert_ne!(old1, old2);
+    let v2_text = blob_text(&layout, &old2);
+
+    let out = annotate(&repo, &[&format!("{}:v1", layout.display())]);
+    out.ok().quiet();
+    let index = index_json(&layout);
+    let new1 = digest_of(entry(&index, "v1"));
+    assert_eq!(
+        out.stdout,
+        format!("{}: manifest {old1} -> {new1}\n", layout.display())
+    );
+    assert_eq!(entry(&index, "v2"), entry(&old_index, "v2"));
+    assert_eq!(blob_text(&layout, &old2), v2_text);
+    let raw1 = json(&skopeo(
+        &sb,
+        &["inspect", "--raw", &oci(&layout, Some("v1"))],
+    ));
+    let raw2 = json(&skopeo(
+        &sb,
+        &["inspect", "--raw", &oci(&layout, Some("v2"))],
+    ));
+    assert_eq!(annotations(&raw1), base(&repo));
+    assert_eq!(annotations(&raw2), BTreeMap::new());
+    umoci_stat(&sb, &layout, "v1");
+    umoci_stat(&sb, &layout, "v2");
+
+    let before = snapshot(&layout);
+    let out = annotate(&repo, &[&format!("{}:v3", layout.display())]);
+    out.status(2);
+    assert!(out.stderr.starts_with("error: "), "{out}");
+    assert!(out.stderr.contains("index.json"), "{out}");
+    assert!(
+        out.stderr
+            .contains("no entry has ref.name `v3`; there are: v1, v2"),
+        "{out}"
+    );
+    assert_eq!(snapshot(&layout), before);
+}
+
+#[test]
+fn concurrent_runs_keep_every_key() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let runs: Vec<_> = (1..=8)
+        .map(|n| {
+            repo.stamp([
+                "annotate".to_string(),
+                "--created".to_string(),
+                EPOCH.to_string(),
+                "-a".to_string(),
+                format!("com.example.k{n}={n}"),
+                layout.display().to_string(),
+            ])
+        })
+        .collect();
+    let threads: Vec<_> = runs
+        .into_iter()
+        .map(|run| std::thread::spawn(move || run.run()))
+        .collect();
+    for t in threads {
+        let out = t.join().expect("a run thread");
+        out.ok().quiet();
+    }
+    let index = index_json(&layout);
+    assert_eq!(index["manifests"].as_array().expect("manifests").len(), 1);
+    let manifest = json(&blob_text(&layout, &digest_of(entry(&index, "v1"))));
+    let mut expected = base(&repo);
+    for n in 1..=8 {
+        expected.insert(format!("com.example.k{n}"), n.to_string());
+    }
+    assert_eq!(annotations(&manifest), expected);
+    assert_blobs_intact(&layout);
+    umoci_stat(&sb, &layout, "v1");
+    let leftovers: Vec<_> = snapshot(&layout)
+        .into_keys()
+        .filter(|p| p.to_string_lossy().contains(".oci-stamp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// A buildx multi-platform layout with attestations
+
+/// The buildx layout's index blob (the one index.json entry).
+fn buildx_index(layout: &Path) -> (String, Value) {
+    let digest = digest_of(&index_json(layout)["manifests"][0]);
+    let v = json(&blob_text(layout, &digest));
+    (digest, v)
+}
+
+/// The platform manifests' and attestations' descriptors of the buildx index.
+fn descriptors(index: &Value) -> (Vec<&Value>, Vec<&Value>) {
+    index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .partition(|d| d["annotations"]["vnd.docker.reference.type"] != "attestation-manifest")
+}
+
+fn arch(d: &Value) -> &str {
+    d["platform"]["architecture"]
+        .as_str()
+        .expect("architecture")
+}
+
+/// skopeo picks the platform manifest out of the index and copies its bytes.
+fn skopeo_platform_manifest(sb: &Sandbox, layout: &Path, arch: &str) -> String {
+    let dir = sb.path().join(format!("dir-{arch}"));
+    let _ = fs::remove_dir_all(&dir);
+    skopeo(
+        sb,
+        &[
+            "copy",
+            "-q",
+            "--override-os",
+            "linux",
+            "--override-arch",
+            arch,
+            &oci(layout, None),
+            &format!("dir:{}", dir.display()),
+        ],
+    );
+    let raw = skopeo(sb, &["inspect", "--raw", &format!("dir:{}", dir.display())]);
+    assert_eq!(raw, read_text(&dir.join("manifest.json")));
+    raw
+}
+
+#[test]
+fn multiplatform_index_and_manifest_levels() {
+    if !have("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    let old_outer = index_json(&layout);
+    let (old_index_digest, old_index) = buildx_index(&layout);
+    let (old_platforms, old_attestations) = descriptors(&old_index);
+    let base = base(&repo);
+    let arm = "manifest[linux/arm64]:com.example.arm=1";
+
+    let out = annotate(&repo, &["--level", "index,manifest", "-a", arm, s(&layout)]);
+    out.ok().quiet();
+    let (index_digest, index) = buildx_index(&layout);
+    let (platforms, attestations) = descriptors(&index);
+    assert_eq!(platforms.len(), 2);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{0}: manifest linux/amd64 {1} -> {2}\n{0}: manifest linux/arm64 {3} -> {4}\n{0}: index {old_index_digest} -> {index_digest}\n",
+            layout.display(),
+            digest_of(old_platforms[0]),
+            digest_of(platforms[0]),
+            digest_of(old_platforms[1]),
+            digest_of(platforms[1]),
+        )
+    );
+    // index.json: the one entry points at the new index; its annotations are as they were.
+    let outer = index_json(&layout);
+    assert_eq!(
+        outer["manifests"][0]["size"],
+        blob_text(&layout, &index_digest).len()
+    );
+    assert_eq!(
+        annotations(&outer["manifests"][0]),
+        annotations(&old_outer["manifests"][0])
+    );
+    // skopeo reads the new index: the index level got the set, not the arm64-only key.
+    let raw = skopeo(&sb, &["inspect", "--raw", &oci(&layout, None)]);
+    assert_eq!(raw, blob_text(&layout, &index_digest));
+    assert_eq!(annotations(&index), base);
+    assert_eq!(without_annotations(&index), {
+        let mut v = old_index.clone();
+        for (i, d) in platforms.iter().enumerate() {
+            v["manifests"][i]["digest"] = d["digest"].clone();
+            v["manifests"][i]["size"] = d["size"].clone();
+        }
+        for (i, d) in attestations.iter().enumerate() {
+            v["manifests"][i + 2]["annotations"] = d["annotations"].clone();
+        }
+        without_annotations(&v)
+    });
+    // Each platform manifest: stamped, read back by skopeo; arm64 alone has its key.
+    for (old, new) in old_platforms.iter().zip(&platforms) {
+        let a = arch(new);
+        let text = blob_text(&layout, &digest_of(new));
+        assert_eq!(new["size"], text.len());
+        assert_eq!(skopeo_platform_manifest(&sb, &layout, a), text);
+        let expected = if a == "arm64" {
+            with(&base, &[("com.example.arm", "1")])
+        } else {
+            base.clone()
+        };
+        assert_eq!(annotations(&json(&text)), expected, "{a}");
+        assert_eq!(
+            without_annotations(&json(&text)),
+            without_annotations(&json(&blob_text(&layout, &digest_of(old))))
+        );
+    }
+    // Attestations: not stamped, but they now refer to the new platform manifests.
+    for (i, (old, new)) in old_attestations.iter().zip(&attestations).enumerate() {
+        assert_eq!(
+            digest_of(old),
+            digest_of(new),
+            "attestation {i} is not rewritten"
+        );
+        assert_eq!(old["size"], new["size"]);
+        assert_eq!(
+            new["annotations"]["vnd.docker.reference.digest"],
+            platforms[i]["digest"]
+        );
+        assert_eq!(
+            annotations(&json(&blob_text(&layout, &digest_of(new)))),
+            annotations(&json(&blob_text(&layout, &digest_of(old))))
+        );
+    }
+    assert_blobs_intact(&layout);
+    let copy = sb.path().join("copy");
+    skopeo(
+        &sb,
+        &[
+            "copy",
+            "-q",
+            "--all",
+            &oci(&layout, None),
+            &oci(&copy, Some("all")),
+        ],
+    );
+    // skopeo may recompress a layer (and so rewrite a manifest), but keeps the annotations.
+    let copied = json(&skopeo(
+        &sb,
+        &["inspect", "--raw", &oci(&copy, Some("all"))],
+    ));
+    assert_eq!(annotations(&copied), base);
+    for (ours, theirs) in platforms.iter().zip(descriptors(&copied).0) {
+        assert_eq!(arch(ours), arch(theirs));
+        assert_eq!(
+            annotations(&json(&blob_text(&copy, &digest_of(theirs)))),
+            annotations(&json(&blob_text(&layout, &digest_of(ours))))
+        );
+    }
+
+    // A second identical run: nothing changes, not even index.json's mtime.
+    let before = snapshot(&layout);
+    let out = annotate(&repo, &["--level", "index,manifest", "-a", arm, s(&layout)]);
+    out.ok().quiet();
+    assert_eq!(out.stdout, format!("{}: unchanged\n", layout.display()));
+    assert_eq!(snapshot(&layout), before);
+}
+
+#[test]
+fn multiplatform_descriptor_levels() {
+    if !have("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    let (old_index_digest, old_index) = buildx_index(&layout);
+    let old_outer = index_json(&layout);
+    let base = base(&repo);
+    let manifests_before: Vec<String> = descriptors(&old_index)
+        .0
+        .iter()
+        .map(|d| blob_text(&layout, &digest_of(d)))
+        .collect();
+
+    let out = annotate(
+        &repo,
+        &[
+            "--level",
+            "manifest-descriptor,index-descriptor",
+            "-a",
+            "com.example.d=1",
+            s(&layout),
+        ],
+    );
+    out.ok().quiet();
+    let (index_digest, index) = buildx_index(&layout);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{}: index {old_index_digest} -> {index_digest}\n",
+            layout.display()
+        )
+    );
+    let expected = with(&base, &[("com.example.d", "1")]);
+    let (platforms, attestations) = descriptors(&index);
+    // Manifest descriptors carry the set; the manifests themselves are untouched.
+    for (d, before) in platforms.iter().zip(&manifests_before) {
+        assert_eq!(annotations(d), expected, "{d}");
+        assert_eq!(&blob_text(&layout, &digest_of(d)), before);
+    }
+    for (new, old) in attestations.iter().zip(descriptors(&old_index).1) {
+        assert_eq!(*new, old, "attestation descriptors are left alone");
+    }
+    assert_eq!(annotations(&index), annotations(&old_index));
+    // The index.json descriptor: its `created` replaced, the rest added.
+    let outer = index_json(&layout);
+    let e = &outer["manifests"][0];
+    assert_eq!(digest_of(e), index_digest);
+    assert_eq!(e["size"], blob_text(&layout, &index_digest).len());
+    assert_eq!(annotations(e), expected);
+    assert_eq!(
+        e["mediaType"], old_outer["manifests"][0]["mediaType"],
+        "the rest of the entry is kept"
+    );
+    assert_eq!(
+        skopeo(&sb, &["inspect", "--raw", &oci(&layout, None)]),
+        blob_text(&layout, &index_digest)
+    );
+    assert_blobs_intact(&layout);
+    skopeo(
+        &sb,
+        &[
+            "copy",
+            "-q",
+            "--all",
+            &oci(&layout, None),
+            &oci(&sb.path().join("copy"), Some("all")),
+        ],
+    );
+}
+
+#[test]
+fn dry_run_writes_nothing_and_reports_what_a_real_run_writes() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    let before = snapshot(&layout);
+    let args = ["--level", "index,manifest", "-a", "com.example.x=1"];
+    let run = |extra: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(extra);
+        all.push(s(&layout));
+        annotate(&repo, &all)
+    };
+
+    let text = run(&["--dry-run"]);
+    text.ok().quiet();
+    assert_eq!(snapshot(&layout), before, "--dry-run writes nothing");
+    let json_run = run(&["--dry-run", "--format", "json"]);
+    json_run.ok().quiet();
+    assert_eq!(snapshot(&layout), before, "--dry-run writes nothing");
+    let report = json_run.json();
+    let report = report.as_array().expect("an array of outcomes");
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0]["target"], s(&layout));
+    assert_eq!(report[0]["written"], false);
+    let changes = report[0]["changes"].as_array().expect("changes");
+    let kinds: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().expect("kind"),
+                c["platform"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("manifest", "linux/amd64"),
+            ("manifest", "linux/arm64"),
+            ("index", "")
+        ]
+    );
+    // The text report has the same digests, one line each.
+    let mut expected: String = changes
+        .iter()
+        .map(|c| {
+            let platform = c["platform"]
+                .as_str()
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default();
+            format!(
+                "{}: {}{platform} {} -> {}\n",
+                layout.display(),
+                c["kind"].as_str().expect("kind"),
+                c["old"].as_str().expect("old"),
+                c["new"].as_str().expect("new")
+            )
+        })
+        .collect();
+    expected.push_str(&format!("{}: dry run, nothing written\n", layout.display()));
+    assert_eq!(text.stdout, expected);
+
+    // The real run writes exactly those digests.
+    let real = run(&["--format", "json"]);
+    real.ok().quiet();
+    let written = real.json();
+    assert_eq!(written[0]["written"], true);
+    assert_eq!(written[0]["changes"], report[0]["changes"]);
+    let (index_digest, index) = buildx_index(&layout);
+    assert_eq!(changes[2]["new"], index_digest.as_str());
+    let (platforms, _) = descriptors(&index);
+    assert_eq!(changes[0]["new"], platforms[0]["digest"]);
+    assert_eq!(changes[1]["new"], platforms[1]["digest"]);
+    assert_blobs_intact(&layout);
+    for c in changes {
+        assert!(blob(&layout, c["new"].as_str().expect("new")).is_file());
+        assert!(blob(&layout, c["old"].as_str().expect("old")).is_file());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Docker media types
+
+#[test]
+fn docker_media_types_are_refused_and_nothing_changes() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    for name in ["dockerhub-hello-world-containerd-export", "ggcr-test_index"] {
+        let layout = layout_fixture(&sb, name);
+        let before = snapshot(&layout);
+        let out = annotate(&repo, &["-a", "com.example.a=1", s(&layout)]);
+        out.status(1);
+        let codes = out.codes();
+        assert!(!codes.is_empty(), "{out}");
+        assert!(codes.iter().all(|c| *c == "docker-media-type"), "{out}");
+        assert_eq!(out.stdout, "", "{out}");
+        assert_eq!(snapshot(&layout), before, "{name}: nothing written");
+    }
+    let file = manifest_fixture(&sb, "docker-v2s2-manifest-4space.json");
+    let before = file_state(&file);
+    let out = annotate(&repo, &["-a", "com.example.a=1", s(&file)]);
+    out.status(1);
+    assert_eq!(out.codes(), ["docker-media-type"], "{out}");
+    assert!(out.line("docker-media-type").contains(s(&file)), "{out}");
+    assert_eq!(file_state(&file), before);
+}
+
+// ---------------------------------------------------------------------------------------
+// Loose manifest and index files
+
+/// Every manifest fixture: `validate` status, the level to annotate at, `annotate` status.
+const LOOSE: &[(&str, i32, &str, i32)] = &[
+    (
+        "buildkit-docker-v2s2-manifest-with-annotations.json",
+        0,
+        "manifest",
+        1,
+    ),
+    (
+        "buildkit-oci-manifest-layer-and-manifest-annotations.json",
+        0,
+        "manifest",
+        0,
+    ),
+    (
+        "buildx-attestation-manifest-provenance.json",
+        0,
+        "manifest",
+        0,
+    ),
+    (
+        "buildx-index-with-attestation-manifests.json",
+        0,
+        "index",
+        0,
+    ),
+    (
+        "docker-manifest-list-of-schema1-features-variant.json",
+        0,
+        "index",
+        1,
+    ),
+    ("docker-manifest-list-v2-3space-indent.json", 0, "index", 1),
+    ("docker-v2s1-signed-jws-manifest.json", 0, "manifest", 1),
+    ("docker-v2s2-manifest-4space.json", 0, "manifest", 1),
+    (
+        "dockerhub-alpine-3.23.2-index-RESERIALIZED.json",
+        1,
+        "index",
+        0,
+    ),
+    (
+        "dockerhub-hello-world-amd64-docker-v2s2-3space.json",
+        0,
+        "manifest",
+        1,
+    ),
+    (
+        "dockerhub-hello-world-manifest-list-escaped-slashes.json",
+        0,
+        "index",
+        1,
+    ),
+    (
+        "imagespec-index-with-nested-index-descriptor.json",
+        0,
+        "index",
+        0,
+    ),
+    (
+        "imagespec-layout-index-example-unknown-mediatype.json",
+        0,
+        "index",
+        0,
+    ),
+    (
+        "imagespec-manifest-example-with-subject.json",
+        0,
+        "manifest",
+        0,
+    ),
+    (
+        "imagespec-minimal-artifact-3space-leading-indent.json",
+        1,
+        "manifest",
+        0,
+    ),
+    ("notation-referrers-tag-schema-index.json", 0, "index", 0),
+    ("notation-signature-manifest-subject.json", 0, "manifest", 0),
+    (
+        "oci-index-all-fields-subject-artifactType-data.json",
+        0,
+        "index",
+        0,
+    ),
+    (
+        "oci-index-descriptor-artifactType-os-features.json",
+        0,
+        "index",
+        0,
+    ),
+    ("oci-index-zstd-variants-annotations.json", 0, "index", 0),
+    (
+        "oci-manifest-all-fields-subject-artifactType-data.json",
+        0,
+        "manifest",
+        0,
+    ),
+    (
+        "oci-manifest-compact-empty-annotation-values.json",
+        0,
+        "manifest",
+        0,
+    ),
+    (
+        "oci-manifest-encrypted-nonascii-annotation-key.json",
+        0,
+        "manifest",
+        0,
+    ),
+    (
+        "oci-manifest-tab-indented-odd-layout.json",
+        0,
+        "manifest",
+        0,
+    ),
+    ("oras-index-with-subject.json", 0, "index", 0),
+    (
+        "quay-kairos-buildkit-attestation-manifest-plus-LF.json",
+        0,
+        "manifest",
+        0,
+    ),
+    (
+        "quay-kairos-buildx-index-with-attestation.json",
+        0,
+        "index",
+        0,
+    ),
+];
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the JSON value starting at `i` (the text is known to be valid JSON).
+fn skip_value(b: &[u8], mut i: usize) -> usize {
+    match b[i] {
+        b'"' => {
+            i += 1;
+            loop {
+                match b[i] {
+                    b'\\' => i += 2,
+                    b'"' => return i + 1,
+                    _ => i += 1,
+                }
+            }
+        }
+        b'{' | b'[' => {
+            let mut depth = 0;
+            loop {
+                match b[i] {
+                    b'"' => {
+                        i = skip_value(b, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            while !matches!(
+                b.get(i),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+/// The top-level members of a JSON object: key, where its key starts, where its value ends.
+fn top_members(text: &str) -> Vec<(String, usize, usize)> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    assert_eq!(b[i], b'{', "not an object: {text}");
+    i += 1;
+    let mut out = Vec::new();
+    loop {
+        i = skip_ws(b, i);
+        match b[i] {
+            b'}' => return out,
+            b',' => i = skip_ws(b, i + 1),
+            _ => {}
+        }
+        let start = i;
+        let key_end = skip_value(b, i);
+        let key: String = serde_json::from_str(&text[start..key_end]).expect("a key");
+        i = skip_ws(b, key_end);
+        assert_eq!(b[i], b':');
+        i = skip_ws(b, i + 1);
+        let end = skip_value(b, i);
+        out.push((key, start, end));
+        i = end;
+    }
+}
+
+/// `new` differs from `old` only in the top-level `annotations` (its value, or the member
+/// and the comma before it): the JSON outside it is equal, and so are the bytes.
+fn assert_only_annotations_changed(old: &str, new: &str) {
+    assert_eq!(
+        without_annotations(&json(new)),
+        without_annotations(&json(old))
+    );
+    let (o, n) = (old.as_bytes(), new.as_bytes());
+    let prefix = o.iter().zip(n).take_while(|(a, b)| a == b).count();
+    let room = o.len().min(n.len()) - prefix;
+    let suffix = o
+        .iter()
+        .rev()
+        .zip(n.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let members = top_members(new);
+    let at = members
+        .iter()
+        .position(|(k, _, _)| k == "annotations")
+        .expect("annotations in the new text");
+    let region_start = match at {
+        0 => new.find('{').expect("an object") + 1,
+        _ => members[at - 1].2,
+    };
+    let region_end = members[at].2;
+    assert!(
+        prefix >= region_start && n.len() - suffix <= region_end,
+        "bytes changed outside the annotations ({prefix}..{} not within {region_start}..{region_end}):\n--- old\n{old}\n--- new\n{new}",
+        n.len() - suffix
+    );
+}
+
+/// The text `annotate` gives a document without annotations whose last line is `}`: the
+/// member appended after the last one, in the document's line ending and indent unit.
+fn appended(old: &str, nl: &str, unit: &str, pairs: &BTreeMap<String, String>) -> String {
+    let at = old
+        .rfind(&format!("{nl}}}"))
+        .expect("a closing brace on its own line");
+    let q = |s: &str| serde_json::to_string(s).expect("quote");
+    let members: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{nl}{unit}{unit}{}: {}", q(k), q(v)))
+        .collect();
+    format!(
+        "{},{nl}{unit}\"annotations\": {{{}{nl}{unit}}}{}",
+        &old[..at],
+        members.join(","),
+        &old[at..]
+    )
+}
+
+#[test]
+fn every_fixture_manifest_validates_and_dry_runs() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let dir = fixtures().join("manifests");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .expect("read manifests")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    let listed: Vec<&str> = LOOSE.iter().map(|(n, ..)| *n).collect();
+    assert_eq!(names, listed, "every fixture manifest has a row in LOOSE");
+    for (name, validate_status, level, annotate_status) in LOOSE {
+        let file = manifest_fixture(&sb, name);
+        let before = file_state(&file);
+        let out = sb.stamp(["validate", s(&file)]).run();
+        out.status(*validate_status);
+        let out = annotate(
+            &repo,
+            &[
+                "--dry-run",
+                "--level",
+                level,
+                "-a",
+                "com.example.a=1",
+                s(&file),
+            ],
+        );
+        out.status(*annotate_status);
+        if *annotate_status == 0 {
+            out.quiet();
+            let lines: Vec<&str> = out.stdout.lines().collect();
+            assert_eq!(lines.len(), 2, "{out}");
+            let old = sha256(&before.0);
+            assert!(
+                lines[0].starts_with(&format!("{}: file {old} -> sha256:", file.display())),
+                "{out}"
+            );
+            assert_eq!(
+                lines[1],
+                format!("{}: dry run, nothing written", file.display())
+            );
+        } else {
+            assert_eq!(out.codes(), ["docker-media-type"], "{out}");
+        }
+        assert_eq!(
+            file_state(&file),
+            before,
+            "{name}: --dry-run writes nothing"
+        );
+    }
+}
+
+#[test]
+fn oci_files_change_only_their_annotations_and_are_stable() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let expected_extra = [("com.example.a", "1")];
+    for (name, _, level, _) in LOOSE.iter().filter(|r| r.3 == 0) {
+        let file = manifest_fixture(&sb, name);
+        let old = read_text(&file);
+        let out = annotate(
+            &repo,
+            &["--level", level, "-a", "com.example.a=1", s(&file)],
+        );
+        out.ok().quiet();
+        let new = read_text(&file);
+        assert_eq!(
+            out.stdout,
+            format!(
+                "{}: file {} -> {}\n",
+                file.display(),
+                sha256(old.as_bytes()),
+                sha256(new.as_bytes())
+            )
+        );
+        assert_only_annotations_changed(&old, &new);
+        let mut expected = annotations(&json(&old));
+        expected.extend(with(&base(&repo), &expected_extra));
+        assert_eq!(annotations(&json(&new)), expected, "{name}");
+        assert_eq!(
+            old.ends_with('\n'),
+            new.ends_with('\n'),
+            "{name}: the trailing newline is kept"
+        );
+        // Already matching: not rewritten at all.
+        let state = file_state(&file);
+        let out = annotate(
+            &repo,
+            &["--level", level, "-a", "com.example.a=1", s(&file)],
+        );
+        out.ok().quiet();
+        assert_eq!(out.stdout, format!("{}: unchanged\n", file.display()));
+        assert_eq!(
+            file_state(&file),
+            state,
+            "{name}: same bytes, inode and mtime"
+        );
+    }
+}
+
+#[test]
+fn tabs_crlf_and_a_missing_final_newline_are_kept() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let set = with(&base(&repo), &[("com.example.a", "1")]);
+
+    // Tab-indented, LF, final newline.
+    let tabs = manifest_fixture(&sb, "oci-manifest-tab-indented-odd-layout.json");
+    let old = read_text(&tabs);
+    assert!(old.ends_with("}\n"));
+    annotate(&repo, &["-a", "com.example.a=1", s(&tabs)]).ok();
+    let new = read_text(&tabs);
+    assert_eq!(new, appended(&old, "\n", "\t", &set));
+    assert!(new.lines().all(|l| !l.starts_with(' ')), "{new}");
+
+    // Two spaces, LF, no final newline.
+    let bare = manifest_fixture(&sb, "buildx-attestation-manifest-provenance.json");
+    let old = read_text(&bare);
+    assert!(old.ends_with("]\n}"));
+    annotate(&repo, &["-a", "com.example.a=1", s(&bare)]).ok();
+    let new = read_text(&bare);
+    assert_eq!(new, appended(&old, "\n", "  ", &set));
+    assert!(new.ends_with('}'));
+
+    // The same with CRLF line endings and a final CRLF.
+    let crlf = sb.path().join("crlf.json");
+    let old = read_text(&fixtures().join("manifests/buildx-attestation-manifest-provenance.json"))
+        .replace('\n', "\r\n")
+        + "\r\n";
+    fs::write(&crlf, &old).expect("write");
+    annotate(&repo, &["-a", "com.example.a=1", s(&crlf)]).ok();
+    let new = read_text(&crlf);
+    assert_eq!(new, appended(&old, "\r\n", "  ", &set));
+    assert_eq!(new.matches('\n').count(), new.matches("\r\n").count());
+    assert!(new.ends_with("}\r\n"));
+}
+
+#[test]
+fn stdin_goes_to_stdout_and_the_report_to_stderr() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let old = read_text(&fixtures().join("manifests/buildx-attestation-manifest-provenance.json"));
+    let out = repo
+        .stamp(["annotate", "--created", EPOCH, "-a", "com.example.a=1", "-"])
+        .stdin(old.clone())
+        .run();
+    out.ok();
+    let set = with(&base(&repo), &[("com.example.a", "1")]);
+    assert_eq!(out.stdout, appended(&old, "\n", "  ", &set));
+    assert_eq!(annotations(&json(&out.stdout)), set);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "-: file {} -> {}\n",
+            sha256(old.as_bytes()),
+            sha256(out.stdout.as_bytes())
+        )
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad input
+
+/// Rewrites index.json's text.
+fn edit_index(layout: &Path, f: impl FnOnce(String) -> String) {
+    let path = layout.join("index.json");
+    fs::write(&path, f(read_text(&path))).expect("write index.json");
+}
+
+/// `annotate` of a broken layout: exit 2, one `error:` line, nothing written. The line.
+fn refused(repo: &Repo, layout: &Path) -> String {
+    let before = snapshot(layout);
+    let out = annotate(repo, &["-a", "com.example.a=1", s(layout)]);
+    out.status(2);
+    assert_eq!(out.stdout, "", "{out}");
+    let errors: Vec<&str> = out
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{out}");
+    assert_eq!(snapshot(layout), before, "a failed run writes nothing");
+    errors[0].to_string()
+}
+
+#[test]
+fn a_corrupt_index_json_is_an_error() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    fs::write(layout.join("index.json"), "{").expect("write");
+    let line = refused(&repo, &layout);
+    assert!(
+        line.starts_with(&format!(
+            "error: {}/index.json: invalid JSON",
+            layout.display()
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_missing_blob_is_an_error_naming_it() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    let (_, index) = buildx_index(&layout);
+    let arm = digest_of(descriptors(&index).0[1]);
+    fs::remove_file(blob(&layout, &arm)).expect("remove blob");
+    let line = refused(&repo, &layout);
+    assert!(
+        line.contains(s(&blob(&layout, &arm))),
+        "names the blob: {line}"
+    );
+}
+
+#[test]
+fn a_digest_that_climbs_out_of_blobs_is_refused() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    let (index_digest, _) = buildx_index(&layout);
+    // A valid manifest where `blobs/sha256/../../x` would lead.
+    fs::write(
+        layout.join("x"),
+        blob_text(&layout, &digest_of(&index_json(&layout)["manifests"][0])),
+    )
+    .expect("write");
+    edit_index(&layout, |t| t.replace(&index_digest, "sha256:../../x"));
+    let line = refused(&repo, &layout);
+    assert!(line.contains("`sha256:../../x`"), "{line}");
+    assert!(!line.contains("No such file"), "{line}");
+    assert!(!line.contains("does not match"), "{line}");
+    // validate reports it too, without following it.
+    let out = sb.stamp(["validate", s(&layout)]).run();
+    out.status(1);
+    assert_eq!(out.codes(), ["invalid-digest"], "{out}");
+}
+
+#[test]
+fn a_blob_that_does_not_match_its_digest_is_not_rewritten() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    let (_, index) = buildx_index(&layout);
+    let amd = digest_of(descriptors(&index).0[0]);
+    let path = blob(&layout, &amd);
+    let mut text = read_text(&path);
+    text.push(' ');
+    fs::write(&path, text).expect("write");
+    let line = refused(&repo, &layout);
+    assert!(line.contains(s(&path)), "{line}");
+    assert!(line.contains("does not match its digest"), "{line}");
+}
+
+#[test]
+fn an_empty_layout_is_an_error() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = sb.dir(
+        "empty",
+        &[
+            ("oci-layout", r#"{"imageLayoutVersion":"1.0.0"}"#),
+            ("index.json", r#"{"schemaVersion":2,"manifests":[]}"#),
+            ("blobs/sha256/.keep", ""),
+        ],
+    );
+    fs::remove_file(layout.join("blobs/sha256/.keep")).expect("remove");
+    let line = refused(&repo, &layout);
+    assert!(line.contains("index.json"), "{line}");
+    assert!(line.contains("no manifests"), "{line}");
+}
+
+/// Gives a directory its mode back when dropped, so the sandbox can be removed.
+struct Restore(Vec<PathBuf>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o755));
+        }
+    }
+}
+
+#[test]
+fn a_read_only_layout_is_an_error_and_stays_as_it_was() {
+    let sb = Sandbox::new();
+    let uid = tool(&sb, "id", &["-u"]);
+    if uid.trim() == "0" {
+        eprintln!("note: running as root, which ignores permissions; skipping this test");
+        return;
+    }
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    let dirs = vec![
+        layout.join("blobs/sha256"),
+        layout.join("blobs"),
+        layout.clone(),
+    ];
+    let _restore = Restore(dirs.clone());
+    for d in &dirs {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o555)).expect("chmod");
+    }
+    let index = read(&layout.join("index.json"));
+    let line = refused(&repo, &layout);
+    assert!(line.contains("ermission denied"), "{line}");
+    assert_eq!(read(&layout.join("index.json")), index);
+}
+
+// ---------------------------------------------------------------------------------------
+// validate TARGET
+
+#[test]
+fn validate_passes_an_annotated_layout_and_finds_a_misspelled_key() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = layout_fixture(&sb, BUILDX);
+    annotate(&repo, &["--level", "index,manifest", s(&layout)])
+        .ok()
+        .quiet();
+    sb.stamp(["validate", s(&layout)]).run().ok().quiet();
+
+    // A misspelled OCI key on the index.json descriptor.
+    edit_index(&layout, |t| {
+        t.replace(
+            r#""annotations":{"#,
+            r#""annotations":{"org.opencontainers.image.revison":"abc","#,
+        )
+    });
+    let out = sb.stamp(["validate", s(&layout)]).run();
+    out.status(1);
+    assert_eq!(out.codes(), ["unknown-oci-key"], "{out}");
+    let line = out.line("unknown-oci-key");
+    assert!(line.contains("index.json"), "{out}");
+    assert!(line.contains("org.opencontainers.image.revision"), "{out}");
+    // annotate leaves a key already there alone and does not fail on it.
+    let out = annotate(&repo, &["--level", "index,manifest", s(&layout)]);
+    out.ok().quiet();
+    assert_eq!(out.stdout, format!("{}: unchanged\n", layout.display()));
+
+    // The same in a manifest file.
+    let file = sb.path().join("typo.json");
+    let text = read_text(&fixtures().join("manifests/buildx-attestation-manifest-provenance.json"))
+        .replacen(
+            "\"schemaVersion\": 2,",
+            "\"schemaVersion\": 2,\n  \"annotations\": {\"org.opencontainers.image.revison\": \"abc\"},",
+            1,
+        );
+    fs::write(&file, text).expect("write");
+    let out = sb.stamp(["validate", s(&file)]).run();
+    out.status(1);
+    assert_eq!(out.codes(), ["unknown-oci-key"], "{out}");
+    assert!(out.line("unknown-oci-key").contains(s(&file)), "{out}");
+}
