@@ -580,11 +580,20 @@ pub fn render(data: &[u8]) {
             "bake" => {
                 let v: Value = serde_json::from_str(&out).expect("bake json");
                 let t = &v["target"]["oci-stamp"];
+                // bake reads each JSON string as an HCL template: read them back that way
                 let labels: BTreeMap<String, String> =
-                    serde_json::from_value(t["labels"].clone()).expect("labels");
+                    serde_json::from_value::<BTreeMap<String, String>>(t["labels"].clone())
+                        .expect("labels")
+                        .iter()
+                        .map(|(k, v)| (hcl_template_literal(k), hcl_template_literal(v)))
+                        .collect();
                 assert_eq!(labels, want);
                 let list: Vec<String> =
-                    serde_json::from_value(t["annotations"].clone()).expect("annotations");
+                    serde_json::from_value::<Vec<String>>(t["annotations"].clone())
+                        .expect("annotations")
+                        .iter()
+                        .map(|s| hcl_template_literal(s))
+                        .collect();
                 let expected: Vec<String> = want
                     .iter()
                     .map(|(k, v)| format!("{levels}:{k}={v}"))
@@ -637,4 +646,29 @@ pub fn render(data: &[u8]) {
             _ => {}
         }
     }
+}
+
+/// What HCL (and so `docker buildx bake`) reads from a JSON string: a template in which
+/// `$${` and `%%{` stand for `${` and `%{`; an unescaped `${` or `%{` would be interpolated.
+fn hcl_template_literal(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if let Some(tail) = rest
+            .strip_prefix("$${")
+            .or_else(|| rest.strip_prefix("%%{"))
+        {
+            out.push(c);
+            out.push('{');
+            rest = tail;
+            continue;
+        }
+        assert!(
+            !rest.starts_with("${") && !rest.starts_with("%{"),
+            "bake would interpolate {rest:?} in {s:?}"
+        );
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }

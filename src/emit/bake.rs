@@ -8,24 +8,32 @@ use crate::annotations::{Annotations, Levels};
 /// The bake target name when `--bake-target` is not given.
 pub(crate) const DEFAULT_TARGET: &str = "oci-stamp";
 
+/// A string as a literal in bake's JSON. Bake reads every string of a JSON file as an HCL
+/// template (`${VAR}` is interpolated, `%{…}` is a directive, in object keys too), so their
+/// introducers are doubled: HCL reads `$${` back as `${` and `%%{` as `%{`.
+fn hcl_literal(s: &str) -> String {
+    s.replace("${", "$${").replace("%{", "%%{")
+}
+
 /// `{"target": {NAME: {"annotations": [LEVELS:KEY=VALUE…], "labels": {KEY: VALUE}}}}`, for
 /// `docker buildx bake -f docker-bake.hcl -f oci-stamp.json` and `inherits = ["oci-stamp"]`.
+/// Values are written as HCL template literals (see [`hcl_literal`]).
 pub(crate) fn bake(annotations: &Annotations, levels: &Levels, target: &str) -> String {
     let list: Vec<Value> = annotations
         .iter()
         .filter(|(_, e)| !e.value.is_empty())
         .map(|(k, e)| {
-            Value::String(super::flags::annotation_item(
+            Value::String(hcl_literal(&super::flags::annotation_item(
                 k,
                 &e.value,
                 e.levels.as_ref().unwrap_or(levels),
-            ))
+            )))
         })
         .collect();
     let labels: Map<String, Value> = annotations
         .iter()
         .filter(|(_, e)| !e.value.is_empty())
-        .map(|(k, e)| (k.to_string(), Value::String(e.value.clone())))
+        .map(|(k, e)| (hcl_literal(k), Value::String(hcl_literal(&e.value))))
         .collect();
     let doc = json!({ "target": { target: { "annotations": list, "labels": labels } } });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -64,5 +72,29 @@ mod tests {
         assert_eq!(v["target"]["meta"]["labels"]["com.example.x"], "a\"b\nc");
         let v: Value = serde_json::from_str(&oras(&a)).unwrap();
         assert_eq!(v["$manifest"]["com.example.x"], "a\"b\nc");
+    }
+
+    #[test]
+    fn bake_strings_are_hcl_literals() {
+        assert_eq!(
+            hcl_literal("${HOME} %{if x} $x %d {}"),
+            "$${HOME} %%{if x} $x %d {}"
+        );
+        // a `$` before an escaped introducer stays a literal `$`
+        assert_eq!(hcl_literal("$${x}"), "$$${x}");
+        let mut a = Annotations::default();
+        a.insert("com.example.x".into(), "cost: ${PRICE}".into(), None);
+        let v: Value = serde_json::from_str(&bake(&a, &Levels::manifest(), "t")).unwrap();
+        assert_eq!(
+            v["target"]["t"]["annotations"][0],
+            "manifest:com.example.x=cost: $${PRICE}"
+        );
+        assert_eq!(
+            v["target"]["t"]["labels"]["com.example.x"],
+            "cost: $${PRICE}"
+        );
+        // ORAS reads plain JSON: nothing escaped there
+        let v: Value = serde_json::from_str(&oras(&a)).unwrap();
+        assert_eq!(v["$manifest"]["com.example.x"], "cost: ${PRICE}");
     }
 }

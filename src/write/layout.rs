@@ -213,8 +213,7 @@ impl<'a, S: Source> Plan<'a, S> {
                     }
                     let old = child.get_str("digest").unwrap_or_default().to_string();
                     if let Some((new, size)) = self.visit(child, depth + 1)? {
-                        edits.extend(json_edit::set_string(child, "digest", &new));
-                        edits.extend(json_edit::set_number(&text, child, "size", size));
+                        edits.extend(self.repoint(&text, child, &new, size));
                         changed.push((old, new));
                     }
                     let child_is_index = child.get_str("mediaType") == Some(oci::OCI_INDEX);
@@ -325,6 +324,25 @@ impl<'a, S: Source> Plan<'a, S> {
 }
 
 impl<S: Source> Plan<'_, S> {
+    /// Edits that make the descriptor `desc` (in `text`) name the new document `digest`:
+    /// its digest and size, and its `data` when the descriptor embeds the content (the
+    /// image-spec requires `data` to match the digest, so a stale copy would make the
+    /// descriptor invalid).
+    pub(crate) fn repoint(&self, text: &str, desc: &Node, digest: &str, size: u64) -> Vec<Edit> {
+        let mut edits: Vec<Edit> = Vec::new();
+        edits.extend(json_edit::set_string(desc, "digest", digest));
+        edits.extend(json_edit::set_number(text, desc, "size", size));
+        if let Some(data) = desc.get("data") {
+            if let Some(doc) = self.documents.iter().find(|d| d.digest == digest) {
+                edits.push(Edit {
+                    span: data.span.clone(),
+                    text: json_edit::quote(&oci::base64(&doc.bytes)),
+                });
+            }
+        }
+        edits
+    }
+
     /// Refuses every level kind asked for that found no place to go. `index_descriptor`
     /// says why that level is missing (it exists only in a layout's `index.json`).
     pub(crate) fn refuse_missing_levels(&mut self, index_descriptor: &str) {
@@ -459,8 +477,7 @@ pub(crate) fn annotate(
     for entry in &selected {
         if oci::is_manifest_media_type(entry.get_str("mediaType")) {
             if let Some((new, size)) = plan.visit(entry, 0)? {
-                edits.extend(json_edit::set_string(entry, "digest", &new));
-                edits.extend(json_edit::set_number(&index_text, entry, "size", size));
+                edits.extend(plan.repoint(&index_text, entry, &new, size));
             }
         }
         let pairs = stamp.pairs(
@@ -542,27 +559,60 @@ pub(crate) fn annotate(
     Ok(outcome)
 }
 
+/// The largest document `--gc` reads to find what it refers to when its descriptor does
+/// not say it is a manifest or index (registries take no larger manifest).
+const MAX_WALKED: u64 = 4 * 1024 * 1024;
+
+/// The text of a blob that may be a manifest or index, for the reachability walk; `None`
+/// for layers, configs too large to be one, and anything not a JSON object. Layers are
+/// recognised without reading them: by their size, and by a first byte that is not `{`
+/// (tar, gzip and zstd never start with one), so the walk costs what the manifests weigh,
+/// not what the image does.
+fn walkable_text(path: &Path, media_type: Option<&str>) -> Option<String> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || (meta.len() > MAX_WALKED && !oci::is_manifest_media_type(media_type)) {
+        return None;
+    }
+    let mut file = File::open(path).ok()?;
+    let mut head = [0u8; 512];
+    let n = file.read(&mut head).ok()?;
+    let first = head[..n]
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+    if *first != b'{' {
+        return None;
+    }
+    let mut bytes = head[..n].to_vec();
+    file.read_to_end(&mut bytes).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
 /// Removes the blobs `index.json` no longer reaches; returns their digests.
 fn collect_garbage(dir: &Path, index_text: &str) -> Result<Vec<String>, Error> {
     let index = json_edit::parse(index_text).map_err(|e| bad(dir, e.to_string()))?;
     let mut reachable: BTreeSet<String> = BTreeSet::new();
-    let mut stack: Vec<String> = Vec::new();
-    let push_desc = |d: &Node, stack: &mut Vec<String>| {
+    // Digests still to visit, with the media type their descriptor gives.
+    let mut stack: Vec<(String, Option<String>)> = Vec::new();
+    let push_desc = |d: &Node, stack: &mut Vec<(String, Option<String>)>| {
         if let Some(digest) = d.get_str("digest") {
-            stack.push(digest.to_string());
+            stack.push((
+                digest.to_string(),
+                d.get_str("mediaType").map(str::to_string),
+            ));
         }
     };
     for e in index.get("manifests").map(Node::items).unwrap_or_default() {
         push_desc(e, &mut stack);
     }
-    while let Some(digest) = stack.pop() {
+    while let Some((digest, media_type)) = stack.pop() {
         if !reachable.insert(digest.clone()) {
             continue;
         }
         let Ok(path) = blob_path(dir, &digest) else {
             continue;
         };
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Some(text) = walkable_text(&path, media_type.as_deref()) else {
             continue;
         };
         let Ok(doc) = json_edit::parse(&text) else {

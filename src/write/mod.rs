@@ -152,7 +152,11 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
             Target::Yaml(path.to_path_buf())
         }]);
     }
-    if let Some((dir, reference)) = arg.rsplit_once(':') {
+    // `DIR:REF`. A ref.name may itself hold colons (`docker.io/library/app:1.0`, as skopeo's
+    // `oci:DIR:REF` allows) and so may a directory name: the split is at the last colon
+    // whose left side is a layout.
+    for (at, _) in arg.rmatch_indices(':') {
+        let (dir, reference) = (&arg[..at], &arg[at + 1..]);
         if !dir.is_empty() && is_layout(Path::new(dir)) {
             return Ok(vec![Target::Layout {
                 dir: PathBuf::from(dir),

@@ -817,9 +817,10 @@ fn outputs_are_exact_and_nothing_is_injected() {
             &["collect", "--format", "bake"]
         ))
     );
+    // bake reads JSON strings as HCL templates: `${` is written `$${` so it stays literal
     assert_eq!(
         bake["target"]["oci-stamp"]["labels"]["com.example.cmd"],
-        SHELL_VALUE
+        SHELL_VALUE.replace("${", "$${")
     );
 
     // Nothing ran, no output was forged, no command was issued by a value.

@@ -1560,3 +1560,226 @@ fn validate_passes_an_annotated_layout_and_finds_a_misspelled_key() {
     assert_eq!(out.codes(), ["unknown-oci-key"], "{out}");
     assert!(out.line("unknown-oci-key").contains(s(&file)), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Found by stamping images no other test made
+
+/// A ref.name may hold colons (`registry.example/app:1.0`, as buildx and containerd name
+/// images, and as `skopeo … oci:DIR:REF` reads them): `DIR:REF` splits at the colon whose
+/// left side is the layout, not at the last colon of all.
+#[test]
+fn a_ref_name_with_colons_selects_its_entry() {
+    if !have("umoci") || !have("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1", "v2"]);
+    let name = "registry.example:5000/team/app:1.0";
+    edit_index(&layout, |t| {
+        t.replace(
+            r#""org.opencontainers.image.ref.name":"v1""#,
+            &format!(r#""org.opencontainers.image.ref.name":"{name}""#),
+        )
+    });
+    let old_index = index_json(&layout);
+    let old = digest_of(entry(&old_index, name));
+    let target = format!("{}:{name}", layout.display());
+
+    sb.stamp(["validate", &target]).run().ok().quiet();
+    let out = annotate(&repo, &[&target]);
+    out.ok().quiet();
+    let index = index_json(&layout);
+    let new = digest_of(entry(&index, name));
+    assert_eq!(
+        out.stdout,
+        format!("{}: manifest {old} -> {new}\n", layout.display())
+    );
+    assert_eq!(entry(&index, "v2"), entry(&old_index, "v2"));
+    let raw = json(&skopeo(
+        &sb,
+        &["inspect", "--raw", &oci(&layout, Some(name))],
+    ));
+    assert_eq!(annotations(&raw), base(&repo));
+    assert_blobs_intact(&layout);
+
+    // A ref that is in no entry still names the others.
+    let out = annotate(
+        &repo,
+        &[&format!("{}:registry.example:5000/x:1", layout.display())],
+    );
+    out.status(2);
+    assert!(
+        out.stderr.contains(&format!("there are: {name}, v2")),
+        "{out}"
+    );
+}
+
+/// Every descriptor of `doc` (and `index.json`) that embeds `data` embeds the content its
+/// digest and size name.
+fn assert_data_matches(descriptors: &[&Value]) {
+    use base64::Engine as _;
+    for d in descriptors {
+        let data = d["data"].as_str().expect("a data member");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("data is base64");
+        assert_eq!(sha256(&bytes), digest_of(d), "data of {d}");
+        assert_eq!(Some(bytes.len() as u64), d["size"].as_u64(), "size of {d}");
+    }
+}
+
+/// A descriptor may embed its content in `data` (image-spec v1.1), which must then match
+/// its digest: when the manifest changes, the copy changes with it, in an index and in
+/// index.json alike.
+#[test]
+fn embedded_descriptor_data_follows_the_new_digest() {
+    use base64::Engine as _;
+    if !have("umoci") || !have("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let index = index_json(&layout);
+    let manifest = digest_of(entry(&index, "v1"));
+    let manifest_bytes = read(&blob(&layout, &manifest));
+    let data = base64::engine::general_purpose::STANDARD.encode(&manifest_bytes);
+    // An index naming the manifest, with its bytes embedded, and index.json entries for
+    // both, each with `data`.
+    let child = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": manifest,
+        "size": manifest_bytes.len(),
+        "data": data,
+        "platform": {"architecture": "amd64", "os": "linux"},
+    });
+    let index_text = serde_json::to_string_pretty(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [child],
+    }))
+    .expect("serialise");
+    let index_digest = sha256(index_text.as_bytes());
+    fs::write(blob(&layout, &index_digest), &index_text).expect("write index blob");
+    let index_data = base64::engine::general_purpose::STANDARD.encode(index_text.as_bytes());
+    edit_index(&layout, |t| {
+        let mut v = json(&t);
+        let entries = v["manifests"].as_array_mut().expect("manifests");
+        entries[0]["data"] = Value::String(data.clone());
+        entries.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": index_digest,
+            "size": index_text.len(),
+            "data": index_data,
+            "annotations": {"org.opencontainers.image.ref.name": "multi"},
+        }));
+        serde_json::to_string(&v).expect("serialise")
+    });
+
+    let out = annotate(&repo, &["--level", "manifest,index", s(&layout)]);
+    out.ok().quiet();
+    let index = index_json(&layout);
+    let (v1, multi) = (entry(&index, "v1"), entry(&index, "multi"));
+    assert_ne!(digest_of(v1), manifest, "{out}");
+    assert_ne!(digest_of(multi), index_digest, "{out}");
+    let new_index = json(&blob_text(&layout, &digest_of(multi)));
+    assert_data_matches(&[v1, multi, &new_index["manifests"][0]]);
+    assert_eq!(digest_of(&new_index["manifests"][0]), digest_of(v1));
+    assert_blobs_intact(&layout);
+    umoci_stat(&sb, &layout, "v1");
+    let out_layout = sb.path().join("copy");
+    skopeo(
+        &sb,
+        &[
+            "copy",
+            "--all",
+            &oci(&layout, Some("multi")),
+            &oci(&out_layout, Some("multi")),
+        ],
+    );
+    sb.stamp(["validate", s(&layout)]).run().ok().quiet();
+}
+
+/// The last access time of a file.
+fn accessed(path: &Path) -> std::time::SystemTime {
+    fs::metadata(path)
+        .and_then(|m| m.accessed())
+        .expect("access time")
+}
+
+/// Sets a file's access time to 2001, before its modification time, so that reading it
+/// moves the access time even under `relatime`.
+fn age_access_time(path: &Path) {
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_times(fs::FileTimes::new().set_accessed(old)))
+        .expect("set access time");
+}
+
+/// `--gc` finds what is reachable by reading manifests and indexes, not layers: a
+/// reachable 1 GiB layer (sparse here) is kept without being read (its access time stays
+/// where it was; the walk used to read every reachable blob whole into memory).
+#[test]
+fn gc_does_not_read_layers() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let old = digest_of(entry(&index_json(&layout), "v1"));
+    let old_size = read(&blob(&layout, &old)).len();
+    let mut manifest = json(&blob_text(&layout, &old));
+    let big = sha256(b"a 1 GiB layer");
+    fs::File::create(blob(&layout, &big))
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("sparse layer");
+    manifest["layers"]
+        .as_array_mut()
+        .expect("layers")
+        .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": big,
+            "size": 1u64 << 30,
+        }));
+    let text = serde_json::to_string(&manifest).expect("serialise");
+    let digest = sha256(text.as_bytes());
+    fs::write(blob(&layout, &digest), &text).expect("write manifest");
+    edit_index(&layout, |t| {
+        t.replace(&old, &digest).replace(
+            &format!("\"size\":{old_size}"),
+            &format!("\"size\":{}", text.len()),
+        )
+    });
+    let junk = b"left behind\n";
+    fs::write(blob(&layout, &sha256(junk)), junk).expect("write junk blob");
+
+    // Whether this filesystem records reads at all (not under `noatime`).
+    let probe = sb.path().join("probe");
+    fs::write(&probe, "x").expect("write probe");
+    age_access_time(&probe);
+    let before = accessed(&probe);
+    read(&probe);
+    let records_reads = accessed(&probe) != before;
+    age_access_time(&blob(&layout, &big));
+    let layer_seen = accessed(&blob(&layout, &big));
+
+    let out = annotate(&repo, &["--gc", s(&layout)]);
+    out.ok().quiet();
+    let blobs = blob_set(&layout);
+    assert!(blobs.contains(&big), "the layer is reachable: {out}");
+    assert!(!blobs.contains(&sha256(junk)), "{out}");
+    assert!(!blobs.contains(&digest), "the old manifest goes: {out}");
+    if records_reads {
+        assert_eq!(
+            accessed(&blob(&layout, &big)),
+            layer_seen,
+            "--gc read the layer\n{out}"
+        );
+    } else {
+        eprintln!("note: this filesystem does not record reads; the layer check is vacuous");
+    }
+}

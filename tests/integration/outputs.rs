@@ -948,9 +948,87 @@ fn json_bake_and_oras_parse_back() {
             format!("{levels}:{k}={v}")
         })
         .collect();
+    // Bake reads each string of a JSON file as an HCL template: read it back the same way.
+    let doc = ran.json();
+    let target = &doc["target"]["web"];
+    let got_annotations: Vec<String> = target["annotations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{ran}"))
+        .iter()
+        .map(|v| hcl_template_literal(v.as_str().unwrap()))
+        .collect();
+    assert_eq!(got_annotations, annotations, "{ran}");
+    let got_labels: BTreeMap<String, String> = target["labels"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{ran}"))
+        .iter()
+        .map(|(k, v)| {
+            (
+                hcl_template_literal(k),
+                hcl_template_literal(v.as_str().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(got_labels, map, "{ran}");
+    assert_eq!(doc.as_object().map(|o| o.len()), Some(1), "{ran}");
+}
+
+/// What HCL (and so `docker buildx bake`) reads from a JSON string: a template in which
+/// `$${` and `%%{` stand for `${` and `%{`. An unescaped `${` or `%{` would be interpolated,
+/// which is a failure here.
+fn hcl_template_literal(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if let Some(tail) = rest
+            .strip_prefix("$${")
+            .or_else(|| rest.strip_prefix("%%{"))
+        {
+            out.push(c);
+            out.push('{');
+            rest = tail;
+            continue;
+        }
+        assert!(
+            !rest.starts_with("${") && !rest.starts_with("%{"),
+            "bake would interpolate {rest:?} in {s:?}"
+        );
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+#[test]
+fn bake_escapes_hcl_interpolation() {
+    let sb = Sandbox::new();
+    let values = [
+        "${HOME}",
+        "%{ if true }x%{ endif }",
+        "$${already} %%{doubled}",
+        "$ % {} $x",
+    ];
+    let ran = stamp(
+        &sb,
+        &cmdline(&["collect", "-f", "bake"], &stamp_args(&values)),
+    );
+    ran.ok();
+    let doc = ran.json();
+    let labels = &doc["target"]["oci-stamp"]["labels"];
+    assert_eq!(labels[key(0)], "$${HOME}", "{ran}");
+    assert_eq!(labels[key(1)], "%%{ if true }x%%{ endif }", "{ran}");
+    assert_eq!(labels[key(2)], "$$${already} %%%{doubled}", "{ran}");
+    assert_eq!(labels[key(3)], "$ % {} $x", "{ran}");
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(
+            hcl_template_literal(labels[key(i)].as_str().unwrap()),
+            *v,
+            "{ran}"
+        );
+    }
     assert_eq!(
-        ran.json(),
-        json!({ "target": { "web": { "annotations": annotations, "labels": map } } }),
+        doc["target"]["oci-stamp"]["annotations"][0],
+        format!("manifest:{}=$${{HOME}}", key(0)),
         "{ran}"
     );
 }
