@@ -125,6 +125,16 @@ fn read_cargo(text: &str) -> Result<Option<ProjectFacts>, String> {
     }))
 }
 
+/// A `[project.urls]` label as PyPA's well-known-labels rule compares them: ASCII
+/// punctuation and whitespace removed, lower case (`Source-Code` → `sourcecode`).
+fn normalise_url_label(label: &str) -> String {
+    label
+        .chars()
+        .filter(|c| !c.is_ascii_punctuation() && !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 fn pep621_person(v: &Toml) -> Option<String> {
     let t = v.as_table()?;
     match (toml_str(t, "name"), toml_str(t, "email")) {
@@ -139,12 +149,16 @@ fn read_pyproject(text: &str) -> Result<Option<ProjectFacts>, String> {
     let doc = parse_toml(text)?;
     if let Some(project) = doc.get("project").and_then(Toml::as_table) {
         let urls = project.get("urls").and_then(Toml::as_table);
-        // PEP 621 leaves the [project.urls] labels free; these are the common ones.
+        // PEP 621 leaves the [project.urls] labels free. PyPA's well-known labels are
+        // compared normalised (`Source Code`, `source-code` → `sourcecode`), and the first
+        // label of the list that is present wins.
         let url = |labels: &[&str]| -> Option<String> {
             let urls = urls?;
-            urls.iter()
-                .find(|(k, _)| labels.iter().any(|l| k.eq_ignore_ascii_case(l)))
-                .and_then(|(_, v)| nonempty(v.as_str()))
+            labels.iter().find_map(|l| {
+                urls.iter()
+                    .find(|(k, _)| normalise_url_label(k) == *l)
+                    .and_then(|(_, v)| nonempty(v.as_str()))
+            })
         };
         let license = match project.get("license") {
             Some(Toml::String(s)) => nonempty(Some(s)),
@@ -161,8 +175,15 @@ fn read_pyproject(text: &str) -> Result<Option<ProjectFacts>, String> {
             version: nonempty(toml_str(project, "version")),
             license,
             description: nonempty(toml_str(project, "description")),
-            homepage: url(&["homepage", "home", "home-page"]),
-            repository: url(&["repository", "source", "source code", "code"]),
+            homepage: url(&["homepage", "home"]),
+            repository: url(&[
+                "source",
+                "repository",
+                "sourcecode",
+                "github",
+                "gitlab",
+                "code",
+            ]),
             documentation: url(&["documentation", "docs"]),
             authors,
             ..ProjectFacts::default()
@@ -309,6 +330,24 @@ Documentation = "https://docs.pkg.example"
         assert_eq!(f.repository.as_deref(), Some("https://github.com/o/pkg"));
         assert_eq!(f.documentation.as_deref(), Some("https://docs.pkg.example"));
         assert_eq!(f.authors.as_deref(), Some("Ann <ann@x>"));
+        // well-known labels in their other spellings (attrs: `GitHub`; `Source-Code`; `Home Page`)
+        let f = read_pyproject(
+            "[project]\nname='a'\n[project.urls]\nGitHub='https://github.com/o/a'\n\
+             'Home Page'='https://a.example'\nDOCS='https://docs.a.example'\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.repository.as_deref(), Some("https://github.com/o/a"));
+        assert_eq!(f.homepage.as_deref(), Some("https://a.example"));
+        assert_eq!(f.documentation.as_deref(), Some("https://docs.a.example"));
+        // `Source` is preferred to `GitHub` whatever the order in the table
+        let f = read_pyproject(
+            "[project]\nname='a'\n[project.urls]\nGitHub='https://github.com/o/mirror'\n\
+             Source-Code='https://git.example/o/a'\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.repository.as_deref(), Some("https://git.example/o/a"));
         let p = read_pyproject("[tool.poetry]\nname='x'\nversion='0.1.0'\nlicense='MIT'\n")
             .unwrap()
             .unwrap();

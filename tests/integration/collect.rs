@@ -983,6 +983,58 @@ Documentation = "https://docs.pytool.example"
 }
 
 #[test]
+fn pyproject_url_labels_are_matched_as_pypa_normalises_them() {
+    // As attrs 23.2.0 declares them: the repository under `GitHub`, the version dynamic.
+    let sb = Sandbox::new();
+    let repo = sb.repo("attrs");
+    let c = repo
+        .write(
+            "pyproject.toml",
+            r#"[project]
+name = "attrs"
+license = "MIT"
+description = "Classes Without Boilerplate"
+dynamic = ["version", "readme"]
+
+[project.urls]
+Documentation = "https://www.attrs.org/"
+Changelog = "https://www.attrs.org/en/stable/changelog.html"
+GitHub = "https://github.com/python-attrs/attrs"
+Funding = "https://github.com/sponsors/hynek"
+"#,
+        )
+        .commit("one");
+    let out = repo.stamp(JSON).run();
+    out.ok().quiet();
+    assert_eq!(
+        out.annotations(),
+        map(&[
+            ("created", &c.time),
+            ("description", "Classes Without Boilerplate"),
+            ("documentation", "https://www.attrs.org/"),
+            ("licenses", "MIT"),
+            ("revision", &c.hash),
+            ("source", "https://github.com/python-attrs/attrs"),
+            ("title", "attrs"),
+            ("url", "https://github.com/python-attrs/attrs"),
+        ])
+    );
+
+    // `Source Code`, `Home-Page`: punctuation and blanks do not count
+    let repo = sb.repo("spelled");
+    repo.write(
+        "pyproject.toml",
+        "[project]\nname = \"spelled\"\n[project.urls]\n\"Source Code\" = \"https://git.example/o/spelled\"\n\"Home-Page\" = \"https://spelled.example\"\n",
+    )
+    .commit("one");
+    let got = repo.stamp(JSON).run();
+    got.ok().quiet();
+    let a = got.annotations();
+    assert_eq!(a[&key("source")], "https://git.example/o/spelled", "{got}");
+    assert_eq!(a[&key("url")], "https://spelled.example", "{got}");
+}
+
+#[test]
 fn a_broken_project_file_is_a_warning() {
     let sb = Sandbox::new();
     let repo = sb.repo("broken");
