@@ -533,15 +533,19 @@ pub(crate) fn redact_url(value: &str) -> String {
             }
             u.to_string()
         }
-        _ => match value.split_once("://") {
-            Some((scheme, rest)) => match rest.split_once('@') {
-                Some((_, host)) if !rest.split('/').next().unwrap_or("").is_empty() => {
-                    format!("{scheme}://***@{host}")
-                }
-                _ => value.to_string(),
-            },
-            None => value.to_string(),
-        },
+        _ => {
+            // Not a URL the parser takes: hide everything before the last `@` of what would
+            // be the authority (`scheme://user:pass@host/…`, or scp-like `user:pass@host:path`).
+            let (prefix, rest) = match value.split_once("://") {
+                Some((scheme, rest)) => (format!("{scheme}://"), rest),
+                None => (String::new(), value),
+            };
+            let head = &rest[..rest.find('/').unwrap_or(rest.len())];
+            match head.rfind('@') {
+                Some(at) => format!("{prefix}***{}", &rest[at..]),
+                None => value.to_string(),
+            }
+        }
     }
 }
 
@@ -907,6 +911,21 @@ mod tests {
         }
         let d = check_value(k, "https://u:TOKEN456@github.com/o/r\n")[0].to_string();
         assert!(!d.contains("TOKEN456") && !d.contains('\n'), "{d}");
+        // values the URL parser refuses, or takes as a scheme without a host
+        for (value, shown) in [
+            ("user:TOKEN7@host:o/r", "***@host:o/r"),
+            ("https://u:TOK@EN8@host:x/o/r", "https://***@host:x/o/r"),
+        ] {
+            let d: Vec<String> = check_value(k, value)
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            assert!(!d.is_empty(), "{value}");
+            for line in &d {
+                assert!(!line.contains("TOK"), "{line}");
+                assert!(line.contains(shown), "{line}");
+            }
+        }
     }
 
     #[test]

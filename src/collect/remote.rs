@@ -20,12 +20,18 @@ pub(crate) fn normalise(remote: &str) -> Option<String> {
     let (scheme, rest) = match remote.split_once("://") {
         Some((s, r)) => (s.to_ascii_lowercase(), r),
         None => {
-            // scp-like: [user@]host:path, where the part before ':' holds no '/'
-            let (host_part, path) = remote.split_once(':')?;
-            if host_part.contains('/') || host_part.is_empty() || path.starts_with("//") {
+            // scp-like: [user@]host:path, where the part before ':' holds no '/'. User-info
+            // ends at the last '@' before the first '/', so `user:password@host:path` (not
+            // git's syntax, but a credential all the same) loses its password too.
+            let head_len = remote.find('/').unwrap_or(remote.len());
+            let remote = match remote[..head_len].rfind('@') {
+                Some(at) => &remote[at + 1..],
+                None => remote,
+            };
+            let (host, path) = remote.split_once(':')?;
+            if host.contains('/') || host.is_empty() || path.starts_with("//") {
                 return None;
             }
-            let host = host_part.rsplit_once('@').map_or(host_part, |(_, h)| h);
             // A single letter before ':' is a Windows drive, not a host.
             if host.len() == 1 {
                 return None;
@@ -143,6 +149,7 @@ mod tests {
                 "https://dev.azure.com/org/proj/_git/repo",
             ),
             ("https://u@p@host/o/r", "https://host/o/r"),
+            ("user:SECRET@host:o/r.git", "https://host/o/r"),
         ];
         for (input, want) in cases {
             assert_eq!(normalise(input).as_deref(), Some(want), "{input}");
@@ -158,6 +165,7 @@ mod tests {
             "C:\\repo",
             "C:/repo",
             "",
+            "host:SECRET@o/r",
         ] {
             assert_eq!(normalise(input), None, "{input}");
         }

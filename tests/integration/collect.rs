@@ -627,6 +627,58 @@ fn credentials_in_the_remote_never_get_out() {
 }
 
 #[test]
+fn a_password_in_an_scp_like_remote_never_gets_out() {
+    // `user:password@host:path` is not git's scp syntax, but it is a credential: the password
+    // must reach no annotation, warning or explanation, in any format.
+    let sb = Sandbox::new();
+    let repo = sb.repo("scp");
+    repo.write("a.txt", "a\n").commit("one");
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "deploy:SECRET9@git.example.com:o/r.git",
+    ]);
+    let out = repo.stamp(json_args(&["--explain"])).run();
+    out.ok();
+    assert_eq!(
+        out.json()["annotations"][key("source")],
+        "https://git.example.com/o/r",
+        "{out}"
+    );
+    for format in [
+        "text", "json", "env", "make", "github", "bake", "oras", "labels",
+    ] {
+        let out = repo
+            .stamp([
+                "collect",
+                "--explain",
+                "-f",
+                format,
+                "--namespace",
+                "com.example",
+            ])
+            .run();
+        out.ok();
+        assert!(
+            !out.stdout.contains("SECRET9") && !out.stderr.contains("SECRET9"),
+            "{format}: {out}"
+        );
+    }
+    // A value of that shape given with -a is refused, and not echoed.
+    let out = repo
+        .stamp([
+            "collect",
+            "-a",
+            "source=deploy:SECRET9@git.example.com:o/r.git",
+        ])
+        .run();
+    out.status(1);
+    assert!(!out.stderr.contains("SECRET9"), "{out}");
+    assert!(out.stderr.contains("***@git.example.com:o/r.git"), "{out}");
+}
+
+#[test]
 fn credentials_in_ci_variables_never_get_out() {
     let sb = Sandbox::new();
     let dir = sb.dir("job", &[]);

@@ -194,6 +194,23 @@ fn credentials_in_urls_are_refused_without_echo() {
     out.status(1);
     assert!(!out.stdout.contains("hunter2"), "{out}");
     assert_eq!(out.json()[0]["code"], "url-credentials");
+
+    // values the URL parser refuses or reads without a host: still not echoed
+    for (value, shown) in [
+        (
+            "source=deploy:SECRET9@git.example.com:o/r.git",
+            "`***@git.example.com:o/r.git`",
+        ),
+        (
+            "url=https://u:SEC@RET9@host:notaport/o/r",
+            "`https://***@host:notaport/o/r`",
+        ),
+    ] {
+        let out = one(&sb, value);
+        expect(&out, 1, &["invalid-url"]);
+        assert!(!out.stderr.contains("SEC"), "{out}");
+        assert!(out.line("invalid-url").contains(shown), "{out}");
+    }
 }
 
 #[test]
