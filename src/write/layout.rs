@@ -474,6 +474,8 @@ pub(crate) fn annotate(
     let source = LayoutSource { dir };
     let mut plan = Plan::new(&source, stamp);
     let mut edits = Vec::new();
+    // Whether an index.json descriptor's own annotations change (not only its digest).
+    let mut descriptors_stamped = false;
     for entry in &selected {
         if oci::is_manifest_media_type(entry.get_str("mediaType")) {
             if let Some((new, size)) = plan.visit(entry, 0)? {
@@ -486,12 +488,9 @@ pub(crate) fn annotate(
         );
         if !pairs.is_empty() {
             plan.matched.insert(LevelKind::IndexDescriptor);
-            edits.extend(json_edit::set_annotations(
-                &index_text,
-                &index,
-                entry,
-                &pairs,
-            ));
+            let stamped = json_edit::set_annotations(&index_text, &index, entry, &pairs);
+            descriptors_stamped |= !stamped.is_empty();
+            edits.extend(stamped);
         }
     }
     plan.refuse_missing_levels("no index.json entry matched");
@@ -532,6 +531,17 @@ pub(crate) fn annotate(
     }
     plan.warnings.extend(warnings);
     let index_changed = !edits.is_empty();
+    let new_index = json_edit::apply(&index_text, edits);
+    if descriptors_stamped {
+        // Said as such: no document changed when only index.json descriptors were stamped.
+        plan.changes.push(Change {
+            kind: "index.json",
+            platform: None,
+            object: None,
+            old: oci::sha256_digest(index_text.as_bytes()),
+            new: oci::sha256_digest(new_index.as_bytes()),
+        });
+    }
     let mut outcome = plan.outcome();
     if dry_run || !(index_changed || gc) {
         return Ok(outcome);
@@ -545,7 +555,6 @@ pub(crate) fn annotate(
             }
         }
         super::atomic::write_all(new_blobs.iter().map(|(p, b)| (p.as_path(), *b)))?;
-        let new_index = json_edit::apply(&index_text, edits);
         super::atomic::write(&index_path, new_index.as_bytes())?;
         outcome.written = true;
         new_index

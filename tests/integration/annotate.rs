@@ -767,6 +767,7 @@ fn multiplatform_descriptor_levels() {
     let layout = layout_fixture(&sb, BUILDX);
     let (old_index_digest, old_index) = buildx_index(&layout);
     let old_outer = index_json(&layout);
+    let old_outer_text = read_text(&layout.join("index.json"));
     let base = base(&repo);
     let manifests_before: Vec<String> = descriptors(&old_index)
         .0
@@ -786,11 +787,14 @@ fn multiplatform_descriptor_levels() {
     );
     out.ok().quiet();
     let (index_digest, index) = buildx_index(&layout);
+    // index.json is named too: its descriptor's own annotations changed.
     assert_eq!(
         out.stdout,
         format!(
-            "{}: index {old_index_digest} -> {index_digest}\n",
-            layout.display()
+            "{0}: index {old_index_digest} -> {index_digest}\n{0}: index.json {1} -> {2}\n",
+            layout.display(),
+            sha256(old_outer_text.as_bytes()),
+            sha256(&read(&layout.join("index.json"))),
         )
     );
     let expected = with(&base, &[("com.example.d", "1")]);
@@ -1782,4 +1786,62 @@ fn gc_does_not_read_layers() {
     } else {
         eprintln!("note: this filesystem does not record reads; the layer check is vacuous");
     }
+}
+
+/// Stamping only `index.json` descriptors changes no blob, but it changes index.json: the
+/// report says so (it said `unchanged`, after writing), and `--dry-run` shows it too.
+#[test]
+fn index_descriptor_only_is_reported_as_a_change_of_index_json() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1", "v2"]);
+    let index_path = layout.join("index.json");
+    let old_text = read_text(&index_path);
+    let target = format!("{}:v2", layout.display());
+    let args = ["--level", "index-descriptor", "-a", "com.example.d=1"];
+
+    let before = snapshot(&layout);
+    let mut dry = args.to_vec();
+    dry.extend(["--dry-run", &target]);
+    let out = annotate(&repo, &dry);
+    out.ok().quiet();
+    assert_eq!(snapshot(&layout), before, "a dry run writes nothing");
+    let planned = out.stdout.clone();
+
+    let mut real = args.to_vec();
+    real.push(&target);
+    let out = annotate(&repo, &real);
+    out.ok().quiet();
+    let new_text = read_text(&index_path);
+    assert_ne!(new_text, old_text);
+    let line = format!(
+        "{}: index.json {} -> {}\n",
+        layout.display(),
+        sha256(old_text.as_bytes()),
+        sha256(new_text.as_bytes())
+    );
+    assert_eq!(out.stdout, line);
+    assert_eq!(
+        planned,
+        format!("{line}{}: dry run, nothing written\n", layout.display())
+    );
+    let index = json(&new_text);
+    assert_eq!(
+        annotations(entry(&index, "v2")).get("com.example.d"),
+        Some(&"1".to_string())
+    );
+    assert_eq!(
+        annotations(entry(&index, "v1")),
+        annotations(entry(&json(&old_text), "v1"))
+    );
+    umoci_stat(&sb, &layout, "v2");
+
+    // Again: nothing to do, and it says so.
+    let out = annotate(&repo, &real);
+    out.ok().quiet();
+    assert_eq!(out.stdout, format!("{}: unchanged\n", layout.display()));
+    assert_eq!(read_text(&index_path), new_text);
 }
