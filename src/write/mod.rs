@@ -145,6 +145,12 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
             return Ok(vec![Target::Yaml(path.to_path_buf())]);
         }
         let head = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        if is_tar(&head) {
+            return Err(Error::BadInput {
+                path: path.to_path_buf(),
+                message: "a tar archive, not a manifest: an oci-archive unpacks into a layout that annotate takes (`mkdir DIR && tar -xf FILE -C DIR`); a docker-archive copies into one (`skopeo copy docker-archive:FILE oci:DIR:TAG`)".into(),
+            });
+        }
         let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
         return Ok(vec![if looks_like_json(&text) {
             Target::File(path.to_path_buf())
@@ -164,11 +170,43 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
             }]);
         }
     }
+    if let Some(hint) = transport_hint(arg) {
+        return Err(Error::Usage(hint));
+    }
     // What the system says about the path (`No such file or directory`, `Permission denied`).
     let why = std::fs::metadata(path)
         .err()
         .unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
     Err(Error::io(path, why))
+}
+
+/// What to say about a TARGET written the way skopeo names images (`oci:DIR:REF`,
+/// `oci-archive:FILE`, `dir:DIR`, …), which is no path.
+fn transport_hint(arg: &str) -> Option<String> {
+    let (transport, rest) = arg.split_once(':')?;
+    let shown = arg.escape_debug();
+    let how = match transport {
+        "oci" => {
+            let dir = rest.split(':').next().unwrap_or(rest);
+            if !is_layout(Path::new(dir)) {
+                return None;
+            }
+            format!("an OCI layout is given as DIR or DIR:REF, without `oci:`: `{}`", rest.escape_debug())
+        }
+        "oci-archive" => "oci-stamp does not write into archives: unpack it into a layout (`mkdir DIR && tar -xf FILE -C DIR`), annotate DIR, and pack it again".to_string(),
+        "docker-archive" => "oci-stamp does not write into archives: copy it to an OCI layout (`skopeo copy docker-archive:FILE oci:DIR:TAG`) and annotate that".to_string(),
+        "dir" => "give the manifest file of that directory (`DIR/manifest.json`); its blobs are named by their digests, so the manifest can change".to_string(),
+        "docker-daemon" | "containers-storage" => "oci-stamp does not write into a container engine's storage: push the image to a registry (docker://…) or copy it to an OCI layout (`skopeo copy … oci:DIR:TAG`) and annotate that".to_string(),
+        _ => return None,
+    };
+    Some(format!(
+        "`{shown}` is a skopeo image name, not a path: {how}"
+    ))
+}
+
+/// Whether bytes open a tar archive (`ustar` at offset 257), such as an `oci-archive`.
+fn is_tar(bytes: &[u8]) -> bool {
+    bytes.get(257..262) == Some(b"ustar".as_slice())
 }
 
 /// The largest manifest or index accepted: what registries take (distribution's limit).

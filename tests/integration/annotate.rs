@@ -1845,3 +1845,56 @@ fn index_descriptor_only_is_reported_as_a_change_of_index_json() {
     assert_eq!(out.stdout, format!("{}: unchanged\n", layout.display()));
     assert_eq!(read_text(&index_path), new_text);
 }
+
+/// Images named the way skopeo names them (`oci:DIR:REF`, `oci-archive:FILE`), and an
+/// archive given as a file, are refused with what to give instead, not `No such file` or
+/// `not UTF-8 text`; nothing is written.
+#[test]
+fn skopeo_style_names_and_archives_are_refused_with_what_to_give() {
+    if !have("umoci") || !have("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let archive = sb.path().join("image.tar");
+    skopeo(
+        &sb,
+        &[
+            "copy",
+            "-q",
+            &oci(&layout, Some("v1")),
+            &format!("oci-archive:{}", archive.display()),
+        ],
+    );
+    let before = snapshot(&layout);
+    let archive_before = read(&archive);
+
+    let out = annotate(&repo, &[&format!("oci:{}:v1", layout.display())]);
+    out.status(2);
+    assert!(
+        out.stderr.contains(&format!(
+            "is a skopeo image name, not a path: an OCI layout is given as DIR or DIR:REF, without `oci:`: `{}:v1`",
+            layout.display()
+        )),
+        "{out}"
+    );
+    let out = annotate(&repo, &[&format!("oci-archive:{}", archive.display())]);
+    out.status(2);
+    assert!(out.stderr.contains("tar -xf FILE -C DIR"), "{out}");
+    let out = annotate(&repo, &[s(&archive)]);
+    out.status(2);
+    assert!(
+        out.stderr.contains(
+            "image.tar: a tar archive, not a manifest: an oci-archive unpacks into a layout"
+        ),
+        "{out}"
+    );
+    let out = sb
+        .stamp(["validate", &format!("oci:{}", layout.display())])
+        .run();
+    out.status(2);
+    assert!(out.stderr.contains("without `oci:`"), "{out}");
+    assert_eq!(snapshot(&layout), before);
+    assert_eq!(read(&archive), archive_before);
+}
