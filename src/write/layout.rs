@@ -80,8 +80,7 @@ impl Source for LayoutSource<'_> {
     fn blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
         let path = blob_path(self.dir, digest).map_err(|m| bad(self.dir, m))?;
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let actual = oci::sha256_digest(&bytes);
-        if digest.starts_with("sha256:") && actual != digest {
+        if let Some(actual) = oci::digest_like(digest, &bytes).filter(|a| a != digest) {
             return Err(bad(
                 &path,
                 format!(

@@ -100,15 +100,30 @@ pub(crate) fn is_artifact(root: &Node) -> bool {
             })
 }
 
-/// `sha256:<hex>` of some bytes.
-pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut s = String::with_capacity(71);
-    s.push_str("sha256:");
+/// `ALG:<hex>` of a hash.
+fn hex_digest(alg: &str, hash: &[u8]) -> String {
+    let mut s = String::with_capacity(alg.len() + 1 + 2 * hash.len());
+    s.push_str(alg);
+    s.push(':');
     for b in hash {
         s.push_str(&format!("{b:02x}"));
     }
     s
+}
+
+/// `sha256:<hex>` of some bytes.
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
+    hex_digest("sha256", &Sha256::digest(bytes))
+}
+
+/// The digest of `bytes` in the algorithm `digest` names (`sha256`, `sha512`), to check
+/// content against it; `None` for an algorithm the image-spec does not register.
+pub(crate) fn digest_like(digest: &str, bytes: &[u8]) -> Option<String> {
+    match digest.split_once(':')?.0 {
+        "sha256" => Some(sha256_digest(bytes)),
+        "sha512" => Some(hex_digest("sha512", &sha2::Sha512::digest(bytes))),
+        _ => None,
+    }
 }
 
 /// Standard base64 with padding (RFC 4648 §4), as a descriptor's `data` holds content.
@@ -270,6 +285,19 @@ mod tests {
             assert_eq!(base64(raw.as_bytes()), encoded);
         }
         assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
+    }
+
+    #[test]
+    fn digests_in_the_named_algorithm() {
+        assert_eq!(
+            digest_like("sha256:x", b"").as_deref(),
+            Some(sha256_digest(b"").as_str())
+        );
+        assert_eq!(
+            digest_like("sha512:x", b"abc").as_deref(),
+            Some("sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f")
+        );
+        assert_eq!(digest_like("md5:x", b""), None);
     }
 
     #[test]

@@ -1898,3 +1898,79 @@ fn skopeo_style_names_and_archives_are_refused_with_what_to_give() {
     assert_eq!(snapshot(&layout), before);
     assert_eq!(read(&archive), archive_before);
 }
+
+/// A blob named by a sha512 digest (the other algorithm the image-spec registers) is checked
+/// against it like a sha256 one: a tampered copy is reported and nothing is written (it
+/// used to be stamped unchecked); an intact one is stamped, its new blob named by sha256.
+#[test]
+fn sha512_blobs_are_checked_against_their_digest() {
+    use sha2::Sha512;
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let manifest = read(&blob(
+        &layout,
+        &digest_of(entry(&index_json(&layout), "v1")),
+    ));
+    let sha512 = |bytes: &[u8]| -> String {
+        let hex: String = Sha512::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha512:{hex}")
+    };
+    fs::create_dir_all(layout.join("blobs/sha512")).expect("blobs/sha512");
+    let put = |name: &str, digest: &str, bytes: &[u8]| {
+        fs::write(
+            layout.join("blobs/sha512").join(&digest["sha512:".len()..]),
+            bytes,
+        )
+        .expect("write sha512 blob");
+        edit_index(&layout, |t| {
+            let mut v = json(&t);
+            v["manifests"]
+                .as_array_mut()
+                .expect("manifests")
+                .push(serde_json::json!({
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": digest,
+                    "size": bytes.len(),
+                    "annotations": {"org.opencontainers.image.ref.name": name},
+                }));
+            serde_json::to_string(&v).expect("serialise")
+        });
+    };
+    let good = sha512(&manifest);
+    put("good", &good, &manifest);
+    let tampered = String::from_utf8(manifest.clone())
+        .expect("UTF-8")
+        .replacen("\"schemaVersion\":2", "\"schemaVersion\":3", 1);
+    let claimed = sha512(b"what the blob should have held");
+    put("tampered", &claimed, tampered.as_bytes());
+
+    let before = snapshot(&layout);
+    let out = annotate(&repo, &[&format!("{}:tampered", layout.display())]);
+    out.status(2);
+    assert!(
+        out.stderr.contains(&format!(
+            "content does not match its digest (it hashes to {})",
+            sha512(tampered.as_bytes())
+        )),
+        "{out}"
+    );
+    assert_eq!(snapshot(&layout), before, "nothing written");
+
+    let out = annotate(&repo, &[&format!("{}:good", layout.display())]);
+    out.ok().quiet();
+    let new = digest_of(entry(&index_json(&layout), "good"));
+    assert!(new.starts_with("sha256:"), "{new}");
+    assert_eq!(
+        out.stdout,
+        format!("{}: manifest {good} -> {new}\n", layout.display())
+    );
+    assert_eq!(annotations(&json(&blob_text(&layout, &new))), base(&repo));
+    assert_blobs_intact(&layout);
+}

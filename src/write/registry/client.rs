@@ -389,7 +389,7 @@ struct RegistrySource<'a> {
 
 impl RegistrySource<'_> {
     fn verified(&self, digest: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
-        if digest.starts_with("sha256:") && oci::sha256_digest(&bytes) != digest {
+        if oci::digest_like(digest, &bytes).is_some_and(|actual| actual != digest) {
             return Err(self.conn.error(format!(
                 "{digest}: the registry sent content that does not match its digest"
             )));
@@ -474,13 +474,16 @@ pub(super) fn annotate(
     dry_run: bool,
 ) -> Result<Outcome, Error> {
     let (conn, root_bytes) = connect(target, reference, opts)?;
-    let root_digest = oci::sha256_digest(&root_bytes);
+    let mut root_digest = oci::sha256_digest(&root_bytes);
     if let Some(d) = reference.digest() {
-        if d != root_digest {
+        let actual = oci::digest_like(d, &root_bytes).unwrap_or_else(|| root_digest.clone());
+        if d != actual {
             return Err(conn.error(format!(
-                "the registry sent a manifest that hashes to {root_digest}, not {d}"
+                "the registry sent a manifest that hashes to {actual}, not {d}"
             )));
         }
+        // A sha512 reference: the document keeps its name (it is fetched and cached by it).
+        root_digest = actual;
     }
     let root_text = String::from_utf8(root_bytes.clone())
         .map_err(|_| conn.error("the manifest is not UTF-8 JSON"))?;
