@@ -7,7 +7,7 @@
 //! strings. The Kubernetes key rules and the 256 KiB limit are checked per object before
 //! anything is written.
 
-use yaml_edit::{Mapping, ScalarValue, YamlFile};
+use yaml_edit::{Mapping, Scalar, ScalarValue, TaggedNode, YamlFile, YamlNode};
 
 use crate::annotations::{kubernetes, Diagnostic};
 
@@ -79,16 +79,58 @@ fn settled(meta: &Mapping) -> Vec<(String, String)> {
 
 /// A key as written: quoted when a YAML 1.1 reader (kubectl) would take it plain for a bool,
 /// null or number (`y`, `off`, `1_000`, `0x1F`), which yaml-edit, going by YAML 1.2, writes
-/// plain.
+/// plain. Double quotes, as a document written as JSON (which kubectl reads as JSON) needs.
 fn key_scalar(key: &str) -> ScalarValue {
     const WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", "off", "null"];
     if WORDS.contains(&key.to_ascii_lowercase().as_str())
         || key.starts_with(|c: char| c.is_ascii_digit())
     {
-        ScalarValue::single_quoted(key)
+        ScalarValue::double_quoted(key)
     } else {
         ScalarValue::string(key)
     }
+}
+
+/// `value` as a double-quoted scalar that YAML 1.1, YAML 1.2 and JSON all read back as the
+/// same string, with text as it is: `"`, `\` and the characters none of them may hold raw
+/// (control characters, U+2028/U+2029, which YAML 1.1 takes for line breaks, a BOM,
+/// U+FFFE/U+FFFF) are escaped as JSON escapes, everything else, non-ASCII text included, is
+/// written as UTF-8. (yaml-edit escapes all of non-ASCII, `\xE9` and `\U0001F680` among
+/// them, which no JSON reader takes.)
+fn double_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
+                out.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The scalar node for `value` written by [`double_quoted`], to be copied into the tree as
+/// it is.
+fn value_scalar(value: &str) -> Option<Scalar> {
+    let file = YamlFile::parse(&format!("v: {}\n", double_quoted(value))).tree();
+    let node = file.documents().next()?.as_mapping()?.get("v")?;
+    let scalar = node.as_scalar()?.clone();
+    (scalar.as_string() == value).then_some(scalar)
 }
 
 /// Sets `pairs` in `meta.annotations`; returns whether anything changed, or the refusals.
@@ -146,7 +188,10 @@ fn stamp_metadata(
         }
     };
     for (k, v) in todo {
-        ann.set(key_scalar(k), ScalarValue::double_quoted(*v));
+        match value_scalar(v) {
+            Some(scalar) => ann.set(key_scalar(k), scalar),
+            None => ann.set(key_scalar(k), ScalarValue::double_quoted(*v)),
+        }
     }
     Ok(true)
 }
@@ -440,20 +485,103 @@ fn parse(text: &str) -> Result<YamlFile, String> {
     Ok(parsed.tree())
 }
 
+/// The byte ranges of `node` and what it holds that are text rather than YAML syntax:
+/// quoted and block scalars, keys included.
+fn text_ranges(node: &YamlNode, out: &mut Vec<(usize, usize)>) {
+    if let Some(s) = node.as_scalar() {
+        scalar_text_range(s, out);
+    } else if let Some(t) = node.as_tagged() {
+        tagged_text_ranges(t, out);
+    } else if let Some(m) = node.as_mapping() {
+        mapping_text_ranges(m, out);
+    } else if let Some(q) = node.as_sequence() {
+        q.values().for_each(|v| text_ranges(&v, out));
+    }
+}
+
+fn scalar_text_range(s: &Scalar, out: &mut Vec<(usize, usize)>) {
+    if s.is_quoted() || s.is_block() {
+        let r = s.byte_range();
+        out.push((r.start as usize, r.end as usize));
+    }
+}
+
+fn tagged_text_ranges(t: &TaggedNode, out: &mut Vec<(usize, usize)>) {
+    if let Some(s) = t.value() {
+        scalar_text_range(&s, out);
+    }
+    if let Some(m) = t.as_mapping() {
+        mapping_text_ranges(&m, out);
+    }
+    if let Some(q) = t.as_sequence() {
+        q.values().for_each(|v| text_ranges(&v, out));
+    }
+}
+
+fn mapping_text_ranges(m: &Mapping, out: &mut Vec<(usize, usize)>) {
+    for (k, v) in m.iter() {
+        text_ranges(&k, out);
+        text_ranges(&v, out);
+    }
+}
+
+/// The line of the first `{{` that is YAML syntax, as in a Helm or Go template (`{{ if }}`,
+/// `name: {{ .Values.x }}`, `image: repo:{{ .Values.tag }}`), rather than text in a quoted
+/// or block scalar or a comment: an alerting rule's `'{{ $labels.pod }} is down'`, an Argo
+/// parameter, or a value stamped here before.
+fn template_line(text: &str, file: &YamlFile) -> Option<usize> {
+    if !text.contains("{{") {
+        return None;
+    }
+    let mut data: Vec<(usize, usize)> = file
+        .comments()
+        .map(|c| {
+            let r = c.byte_range();
+            (r.start as usize, r.end as usize)
+        })
+        .collect();
+    for doc in file.documents() {
+        if let Some(m) = doc.as_mapping() {
+            mapping_text_ranges(&m, &mut data);
+        } else if let Some(q) = doc.as_sequence() {
+            q.values().for_each(|v| text_ranges(&v, &mut data));
+        } else if let Some(s) = doc.as_scalar() {
+            scalar_text_range(&s, &mut data);
+        } else if let Some(t) = doc.as_tagged() {
+            tagged_text_ranges(&t, &mut data);
+        }
+    }
+    let at = text.match_indices("{{").map(|(at, _)| at).find(|&at| {
+        !data
+            .iter()
+            .any(|&(start, end)| start <= at && at + 2 <= end)
+    })?;
+    Some(text[..at].matches('\n').count() + 1)
+}
+
+fn template_refusal(line: usize) -> String {
+    format!(
+        "line {line}: `{{{{` outside a quoted string — this looks like a Helm or Go template, not YAML; render it first (`helm template … | oci-stamp annotate -`), or quote the value if the braces are text"
+    )
+}
+
 /// Stamps every Kubernetes object in `text`. `Err` is a file that does not parse (with the
-/// line), or a Helm template.
+/// line), or a Helm template: a `{{` outside quoted and block scalars and comments.
 pub(crate) fn annotate(
     text: &str,
     pairs: &[(&str, &str)],
     opts: &KubeOptions,
 ) -> Result<KubeResult, String> {
-    if let Some(line) = text.lines().position(|l| l.contains("{{")) {
-        return Err(format!(
-            "line {}: `{{{{` — this looks like a Helm or Go template, not YAML; render it first (`helm template … | oci-stamp annotate -`)",
-            line + 1
-        ));
+    let file = parse(text).map_err(|e| match text.find("{{") {
+        Some(at) => format!(
+            "{e}; the `{{{{` on line {} suggests a Helm or Go template: render it first (`helm template … | oci-stamp annotate -`)",
+            text[..at].matches('\n').count() + 1
+        ),
+        None => e,
+    })?;
+    if let Some(line) = template_line(text, &file) {
+        return Err(template_refusal(line));
     }
-    let file = parse(text)?;
     let mut result = KubeResult {
         text: None,
         changed: Vec::new(),

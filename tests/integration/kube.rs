@@ -48,7 +48,7 @@ fn read(path: &Path) -> String {
 }
 
 /// The output with the lines the tool inserts removed: the entries of `keys` (`key: "…"`,
-/// the key possibly single-quoted), then every `annotations:` or `metadata:` line left
+/// the key possibly double-quoted), then every `annotations:` or `metadata:` line left
 /// without children (the ones the tool created). Asserts how many entries it removed.
 fn strip_inserted(out: &str, keys: &[&str], entries: usize) -> String {
     let content = |l: &str| l.trim_end_matches(['\n', '\r']).to_string();
@@ -57,7 +57,7 @@ fn strip_inserted(out: &str, keys: &[&str], entries: usize) -> String {
         let t = content(l);
         let t = t.trim_start();
         keys.iter()
-            .any(|k| t.starts_with(&format!("{k}: \"")) || t.starts_with(&format!("'{k}': \"")))
+            .any(|k| t.starts_with(&format!("{k}: \"")) || t.starts_with(&format!("\"{k}\": \"")))
     };
     let all: Vec<&str> = out.split_inclusive('\n').collect();
     let mut kept: Vec<&str> = all.iter().copied().filter(|l| !is_entry(l)).collect();
@@ -668,7 +668,21 @@ fn helm_templates_and_broken_yaml_are_refused() {
     assert_eq!(out.stdout, "", "{out}");
     assert_eq!(
         problems(&out),
-        ["error: m/chart.yaml: line 4: `{{` — this looks like a Helm or Go template, not YAML; render it first (`helm template … | oci-stamp annotate -`)"],
+        ["error: m/chart.yaml: line 4: `{{` outside a quoted string — this looks like a Helm or Go template, not YAML; render it first (`helm template … | oci-stamp annotate -`), or quote the value if the braces are text"],
+        "{out}"
+    );
+    assert_eq!(read(&path), helm);
+
+    // A template that is not even YAML: the parser's complaint, and where the template is.
+    let helm = "{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"{{ .Release.Name }}\"\n{{- end }}\n";
+    let (name, path) = file(&sb, "if.yaml", helm);
+    let out = annotate(&sb, &["-a", "com.example/v1=y", &name]);
+    out.status(2);
+    let lines = problems(&out);
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].starts_with("error: m/if.yaml: not valid YAML: ")
+            && lines[0].ends_with("; the `{{` on line 1 suggests a Helm or Go template: render it first (`helm template … | oci-stamp annotate -`)"),
         "{out}"
     );
     assert_eq!(read(&path), helm);
@@ -685,6 +699,100 @@ fn helm_templates_and_broken_yaml_are_refused() {
         "{out}"
     );
     assert_eq!(read(&path), broken);
+}
+
+#[test]
+fn braces_in_quoted_or_block_text_and_comments_are_no_template() {
+    // Rendered manifests hold Go templates as text: Prometheus alert annotations, Argo
+    // parameters, placeholders for envsubst. And a stamped value may hold `{{` itself.
+    let sb = Sandbox::new();
+    let text = "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: pods # {{ not a template }}\n  namespace: \"{{NAMESPACE}}\"\nspec:\n  groups:\n  - name: pods\n    rules:\n    - alert: KubePodCrashLooping\n      annotations:\n        description: 'Pod {{ $labels.namespace }}/{{ $labels.pod }} is crash looping.'\n        runbook: |\n          See {{ $labels.runbook }}\n        summary: !!str \"{{ $value }} restarts\"\n      expr: rate(kube_pod_container_status_restarts_total[5m]) > 0\n";
+    let (name, path) = file(&sb, "rule.yaml", text);
+    let args = ["-a", "com.example/tmpl={{ .Values.x }}", &name];
+    let out = annotate(&sb, &args);
+    out.ok();
+    assert_eq!(
+        out.stdout, "m/rule.yaml: stamped PrometheusRule/pods\n",
+        "{out}"
+    );
+    let new = read(&path);
+    assert_eq!(
+        new,
+        text.replace(
+            "  namespace: \"{{NAMESPACE}}\"\n",
+            &format!("  namespace: \"{{{{NAMESPACE}}}}\"\n  annotations:\n    com.example/tmpl: \"{{{{ .Values.x }}}}\"\n    {CREATED_KEY}: \"{CREATED}\"\n")
+        )
+    );
+    // The `{{` written last time is a quoted string too.
+    let again = annotate(&sb, &args);
+    again.ok();
+    assert_eq!(again.stdout, "m/rule.yaml: unchanged\n", "{again}");
+    assert_eq!(read(&path), new);
+    if let Some(objects) = kubectl(&sb, "m/rule.yaml", "", "x.y/z") {
+        assert_eq!(
+            objects[0]["metadata"]["annotations"]["com.example/tmpl"],
+            "{{ .Values.x }}"
+        );
+    }
+
+    // A plain `{{`, even inside a value, is a template's.
+    let helm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"{{ .Release.Name }}\"\ndata:\n  image: repo:{{ .Values.tag }}\n";
+    let (name, path) = file(&sb, "plain.yaml", helm);
+    let out = annotate(&sb, &["-a", "com.example/v1=y", &name]);
+    out.status(2);
+    assert_eq!(
+        problems(&out),
+        ["error: m/plain.yaml: line 6: `{{` outside a quoted string — this looks like a Helm or Go template, not YAML; render it first (`helm template … | oci-stamp annotate -`), or quote the value if the braces are text"],
+        "{out}"
+    );
+    assert_eq!(read(&path), helm);
+}
+
+#[test]
+fn non_ascii_text_is_written_as_utf8_and_json_documents_stay_json() {
+    // kubectl reads a document that starts with `{` as JSON, where yaml-edit's `\xE9` and
+    // `\U0001F680` are no escapes; people read `\u65E5\u672C` no better.
+    let sb = Sandbox::new();
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yaml\n---\n{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"json\"}}\n";
+    let (name, path) = file(&sb, "utf8.yaml", text);
+    let values = [
+        ("com.example/text", "héllo ✓ 🚀 日本"),
+        // Characters no reader takes raw: control characters (C0, DEL, C1), line and
+        // paragraph separators (line breaks to YAML 1.1), a BOM.
+        (
+            "com.example/ctl",
+            "a\u{1}b\u{7f}c\u{85}d\u{2028}e\u{feff}f\t",
+        ),
+        ("y", "1"),
+    ];
+    let args: Vec<String> = values
+        .iter()
+        .flat_map(|(k, v)| ["-a".to_string(), format!("{k}={v}")])
+        .collect();
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.push(&name);
+    annotate(&sb, &all).ok();
+    let new = read(&path);
+    let ctl = r#""a\u0001b\u007Fc\u0085d\u2028e\uFEFFf\t""#;
+    assert_eq!(
+        new,
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yaml\n  annotations:\n    com.example/ctl: {ctl}\n    com.example/text: \"héllo ✓ 🚀 日本\"\n    {CREATED_KEY}: \"{CREATED}\"\n    \"y\": \"1\"\n---\n{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"json\", \"annotations\": {{\"com.example/ctl\": {ctl}, \"com.example/text\": \"héllo ✓ 🚀 日本\", \"{CREATED_KEY}\": \"{CREATED}\", \"y\": \"1\"}}}}}}\n"
+        )
+    );
+    let again = annotate(&sb, &all);
+    assert_eq!(again.stdout, "m/utf8.yaml: unchanged\n", "{again}");
+    let Some(objects) = kubectl(&sb, "m/utf8.yaml", "", "x.y/z") else {
+        return;
+    };
+    let mut want = values.to_vec();
+    want.push((CREATED_KEY, CREATED));
+    want.push(("x.y/z", "1"));
+    let got = annotations_of(&objects);
+    assert_eq!(got.len(), 2, "{new}");
+    for (object, ann) in got {
+        assert_eq!(sorted(ann), expected(&want), "{object}");
+    }
 }
 
 // ---- runs ----------------------------------------------------------------------------------
