@@ -165,17 +165,61 @@ pub(crate) fn is_attestation(desc: &Node) -> bool {
         == Some("attestation-manifest")
 }
 
-/// Whether `wanted` (from `manifest[os/arch/variant]`) selects `actual`.
+/// An architecture as containerd and buildx normalise it (`aarch64` is `arm64`, `x86_64`
+/// is `amd64`), with the variant an alias implies (`armhf` is `arm` v7).
+fn normal_arch(arch: &str) -> (String, Option<&'static str>) {
+    let arch = arch.to_ascii_lowercase();
+    match arch.as_str() {
+        "aarch64" => ("arm64".into(), None),
+        "x86_64" | "x86-64" => ("amd64".into(), None),
+        "i386" | "i486" | "i586" | "i686" => ("386".into(), None),
+        "armhf" => ("arm".into(), Some("v7")),
+        "armel" => ("arm".into(), Some("v6")),
+        _ => (arch, None),
+    }
+}
+
+/// A variant as containerd compares it: `8` is `v8`, and no variant is the architecture's
+/// default (`arm64` v8, `arm` v7, `amd64` v1).
+fn normal_variant(arch: &str, variant: Option<&str>) -> Option<String> {
+    let v = variant.map(|v| {
+        let v = v.to_ascii_lowercase();
+        match v.strip_prefix('v') {
+            Some(_) => v,
+            None if v.chars().next().is_some_and(|c| c.is_ascii_digit()) => format!("v{v}"),
+            None => v,
+        }
+    });
+    let v = match v.as_deref() {
+        Some("v8.0") if arch == "arm64" => Some("v8".to_string()),
+        _ => v,
+    };
+    v.or(match arch {
+        "arm64" => Some("v8".into()),
+        "arm" => Some("v7".into()),
+        "amd64" => Some("v1".into()),
+        _ => None,
+    })
+}
+
+/// Whether `wanted` (from `manifest[os/arch/variant]`) selects `actual`. Architectures and
+/// variants compare as buildx compares them (`linux/arm64/v8` selects an `arm64` manifest
+/// that names no variant, `linux/aarch64` selects `arm64`); a wanted platform without a
+/// variant selects every variant.
 fn platform_matches(wanted: &Platform, actual: Option<&Platform>) -> bool {
     let Some(actual) = actual else {
         return false;
     };
-    wanted.os == actual.os
-        && wanted.arch == actual.arch
-        && wanted
-            .variant
-            .as_ref()
-            .is_none_or(|v| actual.variant.as_deref() == Some(v.as_str()))
+    let (wanted_arch, wanted_implied) = normal_arch(&wanted.arch);
+    let (actual_arch, actual_implied) = normal_arch(&actual.arch);
+    if !wanted.os.eq_ignore_ascii_case(&actual.os) || wanted_arch != actual_arch {
+        return false;
+    }
+    let Some(wanted_variant) = wanted.variant.as_deref().or(wanted_implied) else {
+        return true;
+    };
+    normal_variant(&wanted_arch, Some(wanted_variant))
+        == normal_variant(&actual_arch, actual.variant.as_deref().or(actual_implied))
 }
 
 /// The annotations and the levels each goes to, as the writers apply them.
@@ -269,6 +313,53 @@ mod tests {
             DocKind::DockerSchema1
         );
         assert_eq!(k(r#"{"config":{},"layers":[]}"#, None), DocKind::Manifest);
+    }
+
+    #[test]
+    fn platforms_match_as_buildx_normalises_them() {
+        let p = |os: &str, arch: &str, variant: Option<&str>| Platform {
+            os: os.into(),
+            arch: arch.into(),
+            variant: variant.map(str::to_string),
+        };
+        let matches = |w: &Platform, a: &Platform| platform_matches(w, Some(a));
+        let arm64 = p("linux", "arm64", None);
+        let arm64_v8 = p("linux", "arm64", Some("v8"));
+        assert!(matches(&arm64_v8, &arm64));
+        assert!(matches(&arm64, &arm64_v8));
+        assert!(matches(&p("linux", "arm64", Some("8")), &arm64_v8));
+        assert!(matches(&p("linux", "aarch64", None), &arm64));
+        assert!(!matches(&p("linux", "arm64", Some("v9")), &arm64));
+        assert!(matches(
+            &p("linux", "x86_64", None),
+            &p("linux", "amd64", None)
+        ));
+        assert!(matches(
+            &p("linux", "amd64", Some("v1")),
+            &p("linux", "amd64", None)
+        ));
+        assert!(!matches(
+            &p("linux", "amd64", Some("v3")),
+            &p("linux", "amd64", None)
+        ));
+        // arm: no variant is v7; a wanted platform without a variant selects them all.
+        let arm_v6 = p("linux", "arm", Some("v6"));
+        assert!(matches(&p("linux", "arm", None), &arm_v6));
+        assert!(matches(
+            &p("linux", "arm", Some("v7")),
+            &p("linux", "arm", None)
+        ));
+        assert!(!matches(&p("linux", "arm", Some("v7")), &arm_v6));
+        assert!(matches(
+            &p("linux", "armhf", None),
+            &p("linux", "arm", Some("v7"))
+        ));
+        assert!(!matches(&p("linux", "armhf", None), &arm_v6));
+        assert!(!matches(
+            &p("windows", "amd64", None),
+            &p("linux", "amd64", None)
+        ));
+        assert!(!platform_matches(&arm64, None));
     }
 
     #[test]

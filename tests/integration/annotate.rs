@@ -1974,3 +1974,84 @@ fn sha512_blobs_are_checked_against_their_digest() {
     assert_eq!(annotations(&json(&blob_text(&layout, &new))), base(&repo));
     assert_blobs_intact(&layout);
 }
+
+/// Platforms in levels compare as buildx compares them: `manifest[linux/arm64/v8]` selects
+/// the manifest of an `arm64` descriptor that names no variant (as most do), and
+/// `linux/aarch64` is `linux/arm64`. Both were refused as `level-not-found`.
+#[test]
+fn platform_levels_match_as_buildx_normalises_them() {
+    if !have("umoci") || !have("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["amd", "arm"]);
+    let index = index_json(&layout);
+    let descriptor = |tag: &str, arch: &str| {
+        let e = entry(&index, tag);
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": e["digest"],
+            "size": e["size"],
+            "platform": {"architecture": arch, "os": "linux"},
+        })
+    };
+    let multi = serde_json::to_string(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [descriptor("amd", "amd64"), descriptor("arm", "arm64")],
+    }))
+    .expect("serialise");
+    let multi_digest = sha256(multi.as_bytes());
+    fs::write(blob(&layout, &multi_digest), &multi).expect("write index");
+    edit_index(&layout, |t| {
+        let mut v = json(&t);
+        v["manifests"]
+            .as_array_mut()
+            .expect("manifests")
+            .push(serde_json::json!({
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": multi_digest,
+                "size": multi.len(),
+                "annotations": {"org.opencontainers.image.ref.name": "multi"},
+            }));
+        serde_json::to_string(&v).expect("serialise")
+    });
+    let (amd, arm) = (
+        digest_of(entry(&index, "amd")),
+        digest_of(entry(&index, "arm")),
+    );
+    let target = format!("{}:multi", layout.display());
+
+    for level in ["manifest[linux/arm64/v8]", "manifest[linux/aarch64]"] {
+        let out = annotate(&repo, &["--dry-run", "--level", level, &target]);
+        out.ok().quiet();
+        assert!(
+            out.stdout
+                .contains(&format!("manifest linux/arm64 {arm} -> ")),
+            "{level}: {out}"
+        );
+        assert!(!out.stdout.contains(&amd), "{level}: {out}");
+    }
+    let out = annotate(&repo, &["--level", "manifest[linux/arm64/v8]", &target]);
+    out.ok().quiet();
+    let raw = json(&skopeo(
+        &sb,
+        &["inspect", "--raw", &oci(&layout, Some("multi"))],
+    ));
+    let (new_amd, new_arm) = (
+        digest_of(&raw["manifests"][0]),
+        digest_of(&raw["manifests"][1]),
+    );
+    assert_eq!(new_amd, amd, "the amd64 manifest is left alone");
+    assert_ne!(new_arm, arm);
+    assert_eq!(
+        annotations(&json(&blob_text(&layout, &new_arm))),
+        base(&repo)
+    );
+    // A variant the image does not have is still refused.
+    let out = annotate(&repo, &["--level", "manifest[linux/arm64/v9]", &target]);
+    out.status(1);
+    assert_eq!(out.codes(), ["level-not-found"], "{out}");
+    assert_blobs_intact(&layout);
+}
