@@ -134,14 +134,10 @@ impl std::str::FromStr for AnnotationArg {
             return Err(format!("`{}` is not KEY=VALUE", s.escape_debug()));
         };
         let (levels, key) = match lhs.rsplit_once(':') {
-            Some((levels, key)) => (
-                Some(
-                    levels
-                        .parse::<Levels>()
-                        .map_err(|e| format!("in `{}`: {e}", lhs.escape_debug()))?,
-                ),
-                key,
-            ),
+            Some((levels, key)) => match levels.parse::<Levels>() {
+                Ok(levels) => (Some(levels), key),
+                Err(e) => return Err(levels_error(lhs, &e.to_string())),
+            },
             None => (None, lhs),
         };
         Ok(AnnotationArg {
@@ -149,6 +145,21 @@ impl std::str::FromStr for AnnotationArg {
             key: annotations::expand_key(key),
             value: value.to_string(),
         })
+    }
+}
+
+/// Why `LHS` (of `LHS=VALUE`) is refused when what precedes its last `:` is not levels.
+fn levels_error(lhs: &str, e: &str) -> String {
+    match lhs.split_once(':') {
+        // valid levels before the first `:`: the rest is a key holding a `:`
+        Some((levels, key)) if levels.parse::<Levels>().is_ok() => format!(
+            "the key `{}` contains `:`, which buildx reads as the end of the levels; rename the key",
+            key.escape_debug()
+        ),
+        _ => format!(
+            "in `{}`: {e} (a key cannot hold `:`: what comes before it is read as levels)",
+            lhs.escape_debug()
+        ),
     }
 }
 
@@ -756,6 +767,13 @@ mod tests {
             .parse::<AnnotationArg>()
             .unwrap_err()
             .contains("unknown level `bogus`"));
+        // a key with a colon after valid levels is named as the problem
+        let e = "index,manifest:com.example:x=1"
+            .parse::<AnnotationArg>()
+            .unwrap_err();
+        assert!(e.contains("the key `com.example:x` contains `:`"), "{e}");
+        let e = "com.example:x=1".parse::<AnnotationArg>().unwrap_err();
+        assert!(e.contains("a key cannot hold `:`"), "{e}");
     }
 
     #[test]

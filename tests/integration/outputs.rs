@@ -1120,6 +1120,26 @@ fn keys_with_a_colon_are_refused_for_buildx() {
 }
 
 #[test]
+fn a_colon_key_after_levels_is_named_as_the_problem() {
+    let sb = Sandbox::new();
+    let ran = stamp(
+        &sb,
+        &cmdline(&["flags", "-a", "index,manifest:com.example:x=1"], &[]),
+    );
+    ran.status(2);
+    assert!(
+        ran.stderr.contains(
+            "the key `com.example:x` contains `:`, which buildx reads as the end of the levels"
+        ),
+        "{ran}"
+    );
+    let ran = stamp(&sb, &cmdline(&["flags", "-a", "com.example:x=1"], &[]));
+    ran.status(2);
+    assert!(ran.stderr.contains("unknown level `com.example`"), "{ran}");
+    assert!(ran.stderr.contains("a key cannot hold `:`"), "{ran}");
+}
+
+#[test]
 fn a_closed_standard_output_is_success() {
     if !tools(&["bash", "head"]) {
         return;
