@@ -730,15 +730,19 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             _ => annotations::expand_key(key),
         };
         if c.value(&full).is_none() {
+            let hint = if ns.is_none() && EXTENSIONS.contains(&key.as_str()) {
+                // `-a branch=…` would only make a key named `branch`
+                format!("`{key}` is collected only under --namespace NS (as `NS.{key}`); add --namespace")
+            } else {
+                format!("pass -a {key}=… or run where it can be found (a git checkout, a CI job)")
+            };
             c.diagnostics.push(
                 Diagnostic::error(
                     "missing-required",
                     &full,
                     format!("`{full}` is required (--require) but no source provided it"),
                 )
-                .hint(format!(
-                    "pass -a {key}=… or run where it can be found (a git checkout, a CI job)"
-                )),
+                .hint(hint),
             );
         }
     }

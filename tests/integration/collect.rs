@@ -1035,6 +1035,29 @@ Documentation = "https://docs.pytool.example"
 }
 
 #[test]
+fn requiring_an_extension_fact_without_a_namespace_says_to_add_one() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("ext");
+    repo.write("a.txt", "a\n").commit("one");
+    let out = repo.stamp(json_args(&["--require", "branch"])).run();
+    out.status(1);
+    let line = out.line("missing-required");
+    assert!(
+        line.contains("only under --namespace NS (as `NS.branch`)"),
+        "{out}"
+    );
+    assert!(!line.contains("-a branch="), "{out}");
+    repo.stamp(json_args(&[
+        "--require",
+        "branch",
+        "--namespace",
+        "com.example",
+    ]))
+    .run()
+    .ok();
+}
+
+#[test]
 fn pyproject_url_labels_are_matched_as_pypa_normalises_them() {
     // As attrs 23.2.0 declares them: the repository under `GitHub`, the version dynamic.
     let sb = Sandbox::new();
