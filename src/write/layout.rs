@@ -57,6 +57,8 @@ pub(crate) struct Plan<'a, S: Source> {
     /// Digests already planned: old → new (or None when unchanged).
     done: BTreeMap<String, Option<(String, u64)>>,
     skipped_artifacts: usize,
+    /// Documents with a `subject` (signatures, SBOMs) met so far: digest → subject digest.
+    subjects: BTreeMap<String, String>,
 }
 
 /// The blob files of an OCI image layout.
@@ -131,6 +133,7 @@ impl<'a, S: Source> Plan<'a, S> {
             matched: BTreeSet::new(),
             done: BTreeMap::new(),
             skipped_artifacts: 0,
+            subjects: BTreeMap::new(),
         }
     }
 
@@ -199,6 +202,7 @@ impl<'a, S: Source> Plan<'a, S> {
         match kind {
             DocKind::Index => {
                 if root.get("subject").is_some() {
+                    self.note_subject(digest, &root);
                     self.skipped_artifacts += 1;
                     self.done.insert(digest.to_string(), None);
                     return Ok(None);
@@ -246,6 +250,7 @@ impl<'a, S: Source> Plan<'a, S> {
             }
             DocKind::Manifest => {
                 if oci::is_artifact(&root) {
+                    self.note_subject(digest, &root);
                     self.skipped_artifacts += 1;
                     self.done.insert(digest.to_string(), None);
                     return Ok(None);
@@ -323,6 +328,35 @@ impl<'a, S: Source> Plan<'a, S> {
 }
 
 impl<S: Source> Plan<'_, S> {
+    /// Records the `subject` of the document `digest`, if it has one.
+    pub(crate) fn note_subject(&mut self, digest: &str, root: &Node) {
+        if let Some(subject) = root.get("subject").and_then(|s| s.get_str("digest")) {
+            self.subjects
+                .insert(digest.to_string(), subject.to_string());
+        }
+    }
+
+    /// A warning for each document met whose `subject` is a manifest this plan rewrites:
+    /// it refers to the old digest (inside an index as much as in index.json).
+    pub(crate) fn stale_subjects(&self) -> Vec<Diagnostic> {
+        let old: BTreeSet<&str> = self.changes.iter().map(|c| c.old.as_str()).collect();
+        self.subjects
+            .iter()
+            .filter(|(_, subject)| old.contains(subject.as_str()))
+            .map(|(d, subject)| {
+                Diagnostic::warning(
+                    "subject-stale",
+                    "",
+                    format!(
+                        "{}: {d} (a signature or attestation) refers to {subject}, whose digest changed",
+                        self.source.name().display()
+                    ),
+                )
+                .hint("sign or attest the new digest again")
+            })
+            .collect()
+    }
+
     /// Edits that make the descriptor `desc` (in `text`) name the new document `digest`:
     /// its digest and size, and its `data` when the descriptor embeds the content (the
     /// image-spec requires `data` to match the digest, so a stale copy would make the
@@ -497,12 +531,12 @@ pub(crate) fn annotate(
         return Ok(Outcome::refused(dir, plan.refusals));
     }
     // Referrers (signatures, SBOMs) of a rewritten manifest now point at its old digest.
-    let old: BTreeSet<&str> = plan.changes.iter().map(|c| c.old.as_str()).collect();
+    let old: BTreeSet<String> = plan.changes.iter().map(|c| c.old.clone()).collect();
     let mut warnings = Vec::new();
     for entry in entries {
         let name = ref_name(entry);
         if let Some(n) = name.as_deref().and_then(|n| n.strip_prefix("sha256-")) {
-            if old.contains(format!("sha256:{n}").as_str()) {
+            if old.contains(&format!("sha256:{n}")) {
                 warnings.push(Diagnostic::warning(
                     "referrers-stale",
                     "",
@@ -517,17 +551,14 @@ pub(crate) fn annotate(
         let Some(d) = entry.get_str("digest") else {
             continue;
         };
+        if old.is_empty() {
+            continue; // nothing rewritten: no subject can be stale
+        }
         if let Ok((_, doc)) = plan.parse_manifest(d, None) {
-            if let Some(subject) = doc.get("subject").and_then(|s| s.get_str("digest")) {
-                if old.contains(subject) {
-                    warnings.push(
-                        Diagnostic::warning("subject-stale", "", format!("{}: {d} (a signature or attestation) refers to {subject}, whose digest changed", dir.display()))
-                            .hint("sign or attest the new digest again"),
-                    );
-                }
-            }
+            plan.note_subject(d, &doc);
         }
     }
+    warnings.extend(plan.stale_subjects());
     plan.warnings.extend(warnings);
     let index_changed = !edits.is_empty();
     let new_index = json_edit::apply(&index_text, edits);

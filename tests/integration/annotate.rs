@@ -2055,3 +2055,78 @@ fn platform_levels_match_as_buildx_normalises_them() {
     assert_eq!(out.codes(), ["level-not-found"], "{out}");
     assert_blobs_intact(&layout);
 }
+
+/// A signature or SBOM listed inside an image index (beside the manifest it is about, not
+/// only in index.json) is named when that manifest's digest changes: its `subject` now
+/// refers to the old digest. It was only counted as an artifact left alone.
+#[test]
+fn a_referrer_inside_an_index_is_named_when_its_subject_changes() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let index = index_json(&layout);
+    let subject = entry(&index, "v1").clone();
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let d = sha256(bytes);
+        fs::write(blob(&layout, &d), bytes).expect("write blob");
+        (d, bytes.len())
+    };
+    let (empty, empty_size) = put(b"{}");
+    let (sbom, sbom_size) = put(br#"{"spdxVersion":"SPDX-2.3"}"#);
+    let artifact = serde_json::to_string(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/spdx+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": empty_size},
+        "layers": [{"mediaType": "application/spdx+json", "digest": sbom, "size": sbom_size}],
+        "subject": {"mediaType": subject["mediaType"], "digest": subject["digest"], "size": subject["size"]},
+    }))
+    .expect("serialise");
+    let (artifact_digest, artifact_size) = put(artifact.as_bytes());
+    let image_index = serde_json::to_string(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": subject["mediaType"], "digest": subject["digest"], "size": subject["size"],
+             "platform": {"architecture": "amd64", "os": "linux"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": artifact_digest,
+             "size": artifact_size, "artifactType": "application/spdx+json"},
+        ],
+    }))
+    .expect("serialise");
+    let (index_digest, index_size) = put(image_index.as_bytes());
+    edit_index(&layout, |_| {
+        serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": index_digest, "size": index_size,
+                "annotations": {"org.opencontainers.image.ref.name": "multi"}}],
+        })
+        .to_string()
+    });
+
+    let old = digest_of(&subject);
+    let out = annotate(&repo, &[s(&layout)]);
+    out.ok();
+    assert_eq!(out.codes(), ["subject-stale", "artifacts-skipped"], "{out}");
+    assert!(
+        out.line("subject-stale").contains(&format!(
+            "{}: {artifact_digest} (a signature or attestation) refers to {old}, whose digest changed",
+            layout.display()
+        )),
+        "{out}"
+    );
+    let new_index = json(&blob_text(
+        &layout,
+        &digest_of(&index_json(&layout)["manifests"][0]),
+    ));
+    assert_ne!(digest_of(&new_index["manifests"][0]), old);
+    assert_eq!(
+        new_index["manifests"][1]["digest"], artifact_digest,
+        "the artifact is left as it is"
+    );
+    assert_blobs_intact(&layout);
+}

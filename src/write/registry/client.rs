@@ -522,7 +522,10 @@ pub(super) fn annotate(
             std::mem::take(&mut plan.refusals),
         ));
     }
-    // Signatures and attestations (referrers) of a rewritten manifest refer to its old digest.
+    // Signatures and attestations of a rewritten manifest refer to its old digest: those
+    // met inside the image's indexes, and those the referrers API (or its tag) lists.
+    let inside = plan.stale_subjects();
+    plan.warnings.extend(inside);
     let old: Vec<String> = plan.changes.iter().map(|c| c.old.clone()).collect();
     for digest in &old {
         let referrers = conn
