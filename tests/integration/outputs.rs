@@ -1140,6 +1140,60 @@ fn a_colon_key_after_levels_is_named_as_the_problem() {
 }
 
 #[test]
+fn the_xargs_example_builds_with_the_flags_and_never_without() {
+    if !tools(&["sh", "xargs", "mktemp"]) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/build.sh");
+    // a stand-in for docker that records its arguments, NUL-separated
+    let docker = sb.path().join("docker");
+    std::fs::write(&docker, "#!/bin/sh\nprintf '%s\\0' \"$@\" > \"$0.argv\"\n").unwrap();
+    std::fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let argv = sb.path().join("docker.argv");
+    let file = sb.path().join("a.json");
+    std::fs::write(&file, r#"{"com.example.v": "it's $x\nline two"}"#).unwrap();
+    let run_example = |require: &str| {
+        let mut cmd = command(&sb, "sh");
+        cmd.arg(&script)
+            .arg("ctx")
+            .env("OCI_STAMP", BIN)
+            .env("DOCKER", &docker)
+            .env("OCI_STAMP_CREATED", "@1704164645")
+            .env("OCI_STAMP_ANNOTATION_FILE", &file)
+            .env("OCI_STAMP_REQUIRE", require);
+        run(cmd)
+    };
+    let ran = run_example("created");
+    ran.ok();
+    let got = std::fs::read(&argv).unwrap_or_else(|e| panic!("{e}\n{ran}"));
+    let got: Vec<&[u8]> = got
+        .strip_suffix(b"\0")
+        .unwrap()
+        .split(|b| *b == 0)
+        .collect();
+    assert_eq!(
+        &got[..4],
+        [&b"buildx"[..], b"build", b"--tag", b"example/hello:dev"]
+    );
+    assert!(
+        got.contains(&&b"index,manifest:com.example.v=it's $x\nline two"[..]),
+        "{ran}"
+    );
+    assert!(
+        got.contains(&&b"com.example.v=it's $x\nline two"[..]),
+        "{ran}"
+    );
+    std::fs::remove_file(&argv).unwrap();
+
+    // a refused collection stops the script before the build
+    let ran = run_example("vendor");
+    assert_ne!(ran.status, Some(0), "{ran}");
+    assert!(ran.stderr.contains("missing-required"), "{ran}");
+    assert!(!argv.exists(), "the build ran without annotations: {ran}");
+}
+
+#[test]
 fn a_closed_standard_output_is_success() {
     if !tools(&["bash", "head"]) {
         return;
