@@ -353,6 +353,32 @@ fn annotate_yaml(
     Ok((outcome, new))
 }
 
+/// The layout a file belongs to when it is one of its blobs (`DIR/blobs/ALG/HEX`, named
+/// by a digest), which must never be rewritten in place.
+fn layout_of_blob(path: &Path) -> Option<PathBuf> {
+    // `d97d…` given inside `blobs/sha256`: its directories are those of the absolute path.
+    let absolute;
+    let path = if path.components().count() < 4 {
+        absolute = std::fs::canonicalize(path).ok()?;
+        absolute.as_path()
+    } else {
+        path
+    };
+    let name = path.file_name()?.to_str()?;
+    let alg_dir = parent_dir(path);
+    let alg = alg_dir.file_name()?.to_str()?;
+    let blobs = alg_dir.parent()?;
+    if blobs.file_name()? != "blobs" {
+        return None;
+    }
+    crate::annotations::validate::check_digest(&format!("{alg}:{name}")).ok()?;
+    let layout = match blobs.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    is_layout(&layout).then_some(layout)
+}
+
 /// The directory holding `path` (`.` for a bare file name).
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -404,6 +430,15 @@ pub(crate) fn annotate(
             None,
         )),
         Target::File(path) => {
+            if let Some(layout) = layout_of_blob(path) {
+                return Err(Error::BadInput {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "a blob of the OCI image layout {0}: its name is its digest, so it cannot change in place (the layout would name content that is not there) — annotate the layout instead (`{0}` or `{0}:REF`)",
+                        layout.display()
+                    ),
+                });
+            }
             let _lock = layout::lock(parent_dir(path), !dry_run)?;
             if !dry_run {
                 atomic::remove_stale(parent_dir(path)); // what a killed run left, under the lock

@@ -2130,3 +2130,43 @@ fn a_referrer_inside_an_index_is_named_when_its_subject_changes() {
     );
     assert_blobs_intact(&layout);
 }
+
+/// A layout's blob given as a manifest file is refused (exit 2, nothing written): its name
+/// is its digest, and rewriting it in place left a layout whose manifest no longer matched
+/// its digest (`umoci stat` then failed). From inside `blobs/sha256` too.
+#[test]
+fn a_blob_of_a_layout_is_not_rewritten_as_a_file() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let digest = digest_of(entry(&index_json(&layout), "v1"));
+    let file = blob(&layout, &digest);
+    let before = snapshot(&layout);
+    let out = annotate(&repo, &[s(&file)]);
+    out.status(2);
+    assert!(
+        out.stderr.contains(&format!(
+            "a blob of the OCI image layout {}: its name is its digest, so it cannot change in place",
+            layout.display()
+        )),
+        "{out}"
+    );
+    let hex = &digest["sha256:".len()..];
+    let out = repo
+        .stamp(["annotate", "--created", EPOCH, "-C", s(&repo.path), hex])
+        .current_dir(&layout.join("blobs/sha256"))
+        .run();
+    out.status(2);
+    assert!(out.stderr.contains("annotate the layout instead"), "{out}");
+    assert_eq!(snapshot(&layout), before, "nothing written");
+    umoci_stat(&sb, &layout, "v1");
+
+    // The same bytes outside a layout are a manifest file like any other.
+    let copy = sb.path().join(hex);
+    fs::write(&copy, read(&file)).expect("copy");
+    annotate(&repo, &[s(&copy)]).ok().quiet();
+    assert_eq!(annotations(&json(&read_text(&copy))), base(&repo));
+}
