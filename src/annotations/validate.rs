@@ -535,15 +535,18 @@ pub(crate) fn redact_url(value: &str) -> String {
         }
         _ => {
             // Not a URL the parser takes: hide everything before the last `@` of what would
-            // be the authority (`scheme://user:pass@host/…`, or scp-like `user:pass@host:path`).
-            let (prefix, rest) = match value.split_once("://") {
-                Some((scheme, rest)) => (format!("{scheme}://"), rest),
-                None => (String::new(), value),
+            // be the authority (`scheme://user:pass@host/…`, or scp-like `user:pass@host:path`;
+            // not `mailto:name@host`, which has no `host:` after the `@`).
+            let (prefix, rest, scp) = match value.split_once("://") {
+                Some((scheme, rest)) => (format!("{scheme}://"), rest, false),
+                None => (String::new(), value, true),
             };
             let head = &rest[..rest.find('/').unwrap_or(rest.len())];
             match head.rfind('@') {
-                Some(at) => format!("{prefix}***{}", &rest[at..]),
-                None => value.to_string(),
+                Some(at) if !scp || head[at..].contains(':') => {
+                    format!("{prefix}***{}", &rest[at..])
+                }
+                _ => value.to_string(),
             }
         }
     }
@@ -915,6 +918,8 @@ mod tests {
         for (value, shown) in [
             ("user:TOKEN7@host:o/r", "***@host:o/r"),
             ("https://u:TOK@EN8@host:x/o/r", "https://***@host:x/o/r"),
+            // an e-mail address is shown as it is
+            ("mailto:TOK@example.com", "`mailto:TOK@example.com`"),
         ] {
             let d: Vec<String> = check_value(k, value)
                 .iter()
@@ -922,7 +927,10 @@ mod tests {
                 .collect();
             assert!(!d.is_empty(), "{value}");
             for line in &d {
-                assert!(!line.contains("TOK"), "{line}");
+                assert!(
+                    !line.contains("TOK") || value.starts_with("mailto:"),
+                    "{line}"
+                );
                 assert!(line.contains(shown), "{line}");
             }
         }
