@@ -90,6 +90,21 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// An empty `OCI_STAMP_*` variable counts as unset, as an empty `SOURCE_DATE_EPOCH` does: CI
+/// systems and workflow files define variables with empty values where a value is optional
+/// (`OCI_STAMP_LEVEL: ${{ inputs.level }}`), and clap would take `""` as the value (a usage
+/// error for most options, and `OCI_STAMP_LICENSES=` would remove the licenses).
+fn ignore_empty_variables() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(k, v)| v.is_empty() && k.to_str().is_some_and(|k| k.starts_with("OCI_STAMP_")))
+        .map(|(k, _)| k)
+        .collect();
+    for k in empty {
+        // Called first thing in `run`, before any thread is started.
+        std::env::remove_var(k);
+    }
+}
+
 /// Ends the process on a command-line error. clap quotes the value it refused, so a
 /// credential in it (`-a bogus:source=https://user:TOKEN@…`) is redacted first; help and
 /// version go out as clap prints them.
@@ -398,7 +413,22 @@ fn run_annotate(
     let mut invalid = false;
     for target in &targets {
         let (outcome, doc) =
-            write::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc)?;
+            match write::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc) {
+                Ok(done) => done,
+                Err(e) => {
+                    // The targets before this one are written: say so before the error
+                    // that stops the run (to standard error when stdout holds a document).
+                    if !outcomes.is_empty() {
+                        let report = annotate_report(&outcomes, cmd);
+                        if document.is_some() {
+                            output::report(&report);
+                        } else {
+                            let _ = output::stdout(report.as_bytes());
+                        }
+                    }
+                    return Err(e);
+                }
+            };
         output::diagnostics(&outcome.warnings);
         output::diagnostics(&outcome.refusals);
         invalid |= !outcome.refusals.is_empty();
@@ -407,14 +437,7 @@ fn run_annotate(
         }
         outcomes.push(outcome);
     }
-    let report = match cmd.format {
-        DiagnosticFormat::Text => write::render_text(&outcomes, cmd.dry_run),
-        DiagnosticFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&outcomes).unwrap_or_default();
-            s.push('\n');
-            s
-        }
-    };
+    let report = annotate_report(&outcomes, cmd);
     match document {
         // stdin → stdout: the document is the result; the report goes to standard error.
         Some(doc) => {
@@ -430,6 +453,18 @@ fn run_annotate(
     } else {
         Outcome::Ok
     })
+}
+
+/// What `annotate` did to each target, as `--format` asks.
+fn annotate_report(outcomes: &[write::Outcome], cmd: &cli::AnnotateCmd) -> String {
+    match cmd.format {
+        DiagnosticFormat::Text => write::render_text(outcomes, cmd.dry_run),
+        DiagnosticFormat::Json => {
+            let mut s = serde_json::to_string_pretty(outcomes).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    }
 }
 
 fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {

@@ -2170,3 +2170,42 @@ fn a_blob_of_a_layout_is_not_rewritten_as_a_file() {
     annotate(&repo, &[s(&copy)]).ok().quiet();
     assert_eq!(annotations(&json(&read_text(&copy))), base(&repo));
 }
+
+/// Targets are stamped one after the other; when one fails (exit 2) the run stops there,
+/// and what the targets before it wrote is still reported. It was written but never said.
+#[test]
+fn an_error_on_a_later_target_still_reports_what_was_written() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1", "v2"]);
+    let broken = umoci_layout(&sb, "broken", &["v1"]);
+    edit_index(&broken, |t| t[..t.len() / 2].to_string());
+    let old = digest_of(entry(&index_json(&layout), "v1"));
+    let v2 = entry(&index_json(&layout), "v2").clone();
+
+    let first = format!("{}:v1", layout.display());
+    let last = format!("{}:v2", layout.display());
+    let out = annotate(&repo, &[&first, s(&broken), &last]);
+    out.status(2);
+    let new = digest_of(entry(&index_json(&layout), "v1"));
+    assert_ne!(new, old);
+    assert_eq!(
+        out.stdout,
+        format!("{}: manifest {old} -> {new}\n", layout.display())
+    );
+    assert!(out.stderr.contains("index.json: invalid JSON"), "{out}");
+    assert_eq!(
+        entry(&index_json(&layout), "v2"),
+        &v2,
+        "the run stopped at the error"
+    );
+
+    let out = annotate(&repo, &["--format", "json", &last, s(&broken)]);
+    out.status(2);
+    let report = out.json();
+    assert_eq!(report[0]["written"], true, "{out}");
+    assert_eq!(report[0]["changes"][0]["old"], digest_of(&v2), "{out}");
+}
