@@ -1058,6 +1058,57 @@ fn requiring_an_extension_fact_without_a_namespace_says_to_add_one() {
 }
 
 #[test]
+fn empty_oci_stamp_variables_count_as_unset() {
+    // As a workflow defines them when an optional input is not given.
+    let sb = Sandbox::new();
+    let repo = sb.repo("empty-vars");
+    let c = repo
+        .write(
+            "Cargo.toml",
+            "[package]\nname = \"ev\"\nversion = \"1.0.0\"\nlicense = \"MIT\"\n",
+        )
+        .commit("one");
+    let mut run = repo.stamp(["collect"]);
+    for var in [
+        "OCI_STAMP_FORMAT",
+        "OCI_STAMP_NAMESPACE",
+        "OCI_STAMP_LICENSES",
+        "OCI_STAMP_CREATED",
+        "OCI_STAMP_REQUIRE",
+        "OCI_STAMP_REQUIRE_CLEAN",
+        "OCI_STAMP_LABEL_SCHEMA",
+        "OCI_STAMP_ANNOTATION",
+        "OCI_STAMP_REPO",
+    ] {
+        run = run.env(var, "");
+    }
+    let out = run.run();
+    out.ok().quiet();
+    assert_eq!(
+        out.annotations(),
+        map(&[
+            ("created", &c.time),
+            ("licenses", "MIT"),
+            ("revision", &c.hash),
+            ("title", "ev"),
+            ("version", "1.0.0"),
+        ])
+    );
+    let flags = repo
+        .stamp(["flags", "--format", "json"])
+        .env("OCI_STAMP_LEVEL", "")
+        .env("OCI_STAMP_TOOL", "")
+        .run();
+    flags.ok().quiet();
+    assert!(
+        flags
+            .stdout
+            .contains("\"manifest:org.opencontainers.image.licenses=MIT\""),
+        "{flags}"
+    );
+}
+
+#[test]
 fn pyproject_url_labels_are_matched_as_pypa_normalises_them() {
     // As attrs 23.2.0 declares them: the repository under `GitHub`, the version dynamic.
     let sb = Sandbox::new();
