@@ -414,7 +414,22 @@ fn run_annotate(
     let mut invalid = false;
     for target in &targets {
         let (outcome, doc) =
-            write::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc)?;
+            match write::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc) {
+                Ok(done) => done,
+                Err(e) => {
+                    // The targets before this one are written: say so before the error
+                    // that stops the run (to standard error when stdout holds a document).
+                    if !outcomes.is_empty() {
+                        let report = annotate_report(&outcomes, cmd);
+                        if document.is_some() {
+                            output::report(&report);
+                        } else {
+                            let _ = output::stdout(report.as_bytes());
+                        }
+                    }
+                    return Err(e);
+                }
+            };
         output::diagnostics(&outcome.warnings);
         output::diagnostics(&outcome.refusals);
         invalid |= !outcome.refusals.is_empty();
@@ -423,14 +438,7 @@ fn run_annotate(
         }
         outcomes.push(outcome);
     }
-    let report = match cmd.format {
-        DiagnosticFormat::Text => write::render_text(&outcomes, cmd.dry_run),
-        DiagnosticFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&outcomes).unwrap_or_default();
-            s.push('\n');
-            s
-        }
-    };
+    let report = annotate_report(&outcomes, cmd);
     match document {
         // stdin → stdout: the document is the result; the report goes to standard error.
         Some(doc) => {
@@ -446,6 +454,18 @@ fn run_annotate(
     } else {
         Outcome::Ok
     })
+}
+
+/// What `annotate` did to each target, as `--format` asks.
+fn annotate_report(outcomes: &[write::Outcome], cmd: &cli::AnnotateCmd) -> String {
+    match cmd.format {
+        DiagnosticFormat::Text => write::render_text(outcomes, cmd.dry_run),
+        DiagnosticFormat::Json => {
+            let mut s = serde_json::to_string_pretty(outcomes).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    }
 }
 
 fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
