@@ -41,6 +41,7 @@ enum Outcome {
 
 /// Runs the command line of this process.
 pub fn run() -> ExitCode {
+    ignore_empty_variables();
     collect::git::allow_any_owner();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
