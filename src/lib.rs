@@ -42,7 +42,7 @@ enum Outcome {
 /// Runs the command line of this process.
 pub fn run() -> ExitCode {
     ignore_empty_variables();
-    collect::git::allow_any_owner();
+    collect::git::configure_libgit2();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => clap_exit(e),
@@ -557,7 +557,7 @@ fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
 pub mod fuzzing {
     use crate::annotations::levels::LevelError;
     use crate::annotations::{kubernetes, validate, Annotations, Diagnostic, Levels};
-    use crate::collect::{license, time, AnnotationArg};
+    use crate::collect::{license, time, worktree, AnnotationArg};
     use crate::emit::{bake, flags, formats, github};
     use crate::write::{self, kube, oci::Stamp};
 
@@ -572,6 +572,21 @@ pub mod fuzzing {
         found.extend(validate::check_value(key, value));
         found.extend(kubernetes::check_key(key));
         lines(&found)
+    }
+
+    /// Entry paths and the cached root tree's object name.
+    pub type GitIndex = (Vec<Vec<u8>>, Option<Vec<u8>>);
+
+    /// A git index file (SHA-1 names) as the dirty check reads it: the entries' paths and
+    /// the cached root tree, or `None` when it is left to libgit2.
+    pub fn parse_git_index(bytes: &[u8]) -> Option<GitIndex> {
+        let index = worktree::parse(bytes, 20, (0, 0))?;
+        let paths = index
+            .entries
+            .iter()
+            .map(|e| index.path(e).to_vec())
+            .collect();
+        Some((paths, index.root_tree.clone()))
     }
 
     /// A URL (or text that is almost one) with its credentials replaced by `***`.

@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("manifest", manifest),
     ("kubernetes_yaml", kubernetes_yaml),
     ("render", render),
+    ("git_index", git_index),
 ];
 
 fn text(data: &[u8]) -> String {
@@ -671,4 +672,30 @@ fn hcl_template_literal(s: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// The git index reader of the dirty check: no panic and no allocation beyond what the
+/// input can hold; what it reads is consistent (a cached root tree is a whole object name,
+/// every entry has a path), and a truncated file is never read as a whole one.
+pub fn git_index(data: &[u8]) {
+    let Some((paths, root)) = f::parse_git_index(data) else {
+        return;
+    };
+    assert!(
+        paths.len() <= data.len() / 40,
+        "{} entries from {} bytes",
+        paths.len(),
+        data.len()
+    );
+    assert!(paths.iter().all(|p| !p.contains(&0)), "a path holds NUL");
+    if let Some(root) = root {
+        assert_eq!(root.len(), 20);
+    }
+    if data.len() > 20 {
+        let shorter = &data[..data.len() - 1];
+        if let Some((fewer, _)) = f::parse_git_index(shorter) {
+            // Only possible when the cut fell in the checksum; the entries are the same.
+            assert_eq!(fewer.len(), paths.len());
+        }
+    }
 }

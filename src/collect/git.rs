@@ -4,11 +4,14 @@
 //! Every read is bounded: tags are looked up by the commit they point at, `describe` walks at
 //! most [`DESCRIBE_LIMIT`] commits and says when it gave up, and nothing walks the full log.
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
-use git2::{BranchType, ErrorCode, Oid, Repository, StatusOptions};
+use git2::{BranchType, ErrorCode, Oid, Repository, StatusOptions, StatusShow};
+
+use super::worktree;
 
 /// The most commits `describe` looks at before giving up.
 pub(crate) const DESCRIBE_LIMIT: usize = 500;
@@ -24,6 +27,9 @@ pub(crate) struct GitRepo {
     pub(crate) branch: Option<String>,
     pub(crate) detached: bool,
     pub(crate) shallow: bool,
+    /// Tag names by the commit they point at, read once (both `exact_tag` and `describe` use
+    /// them, and a repository may have thousands).
+    tags: OnceCell<HashMap<Oid, Vec<String>>>,
 }
 
 /// The remote `source` comes from.
@@ -64,16 +70,22 @@ fn git_error(path: &Path, e: &git2::Error) -> GitError {
     }
 }
 
-/// Lets libgit2 read a checkout owned by another user (CI containers run as root on a
-/// workspace the runner user owns). git's `safe.directory` check guards against a hostile
-/// repository's config making git run programs (hooks, fsmonitor, filters); oci-stamp only
-/// reads objects and refs through libgit2, which runs none of those, so the check guards
-/// nothing here and only gets in the way.
+/// Process-wide libgit2 settings, set once at start.
+///
+/// Owner validation is off, so libgit2 reads a checkout owned by another user (CI containers
+/// run as root on a workspace the runner user owns). git's `safe.directory` check guards
+/// against a hostile repository's config making git run programs (hooks, fsmonitor,
+/// filters); oci-stamp only reads objects and refs through libgit2, which runs none of those,
+/// so the check guards nothing here and only gets in the way.
 #[allow(unsafe_code)]
-pub(crate) fn allow_any_owner() {
+pub(crate) fn configure_libgit2() {
     // SAFETY: libgit2 documents this option as process-global and not synchronised; it is
     // called once, from `run`, before any repository is opened and before any thread starts.
     let _ = unsafe { git2::opts::set_verify_owner_validation(false) };
+    // libgit2 re-hashes every object it reads (SHA-1 with collision detection) to check it
+    // against its name; the git CLI does not on ordinary reads, and for `describe` walking
+    // hundreds of commits it was most of the time (callgrind on benches' `large`).
+    git2::opts::strict_hash_verification(false);
 }
 
 impl GitRepo {
@@ -115,6 +127,7 @@ impl GitRepo {
             branch,
             detached,
             shallow,
+            tags: OnceCell::new(),
         };
         if git.detached {
             git.branch = git.branch_at_head();
@@ -164,11 +177,16 @@ impl GitRepo {
     /// from `packed-refs`, whose `^` lines already carry the peeled commit, so thousands of
     /// tags cost one small file read instead of one object lookup each; loose tags (few) are
     /// peeled through libgit2.
-    fn tags_by_commit(&self) -> HashMap<Oid, Vec<String>> {
-        let mut by_name: HashMap<String, Oid> = match self.packed_tags() {
-            Some(packed) => packed,
-            None => return self.tags_by_commit_slow(),
+    fn tags_by_commit(&self) -> &HashMap<Oid, Vec<String>> {
+        self.tags.get_or_init(|| self.read_tags())
+    }
+
+    fn read_tags(&self) -> HashMap<Oid, Vec<String>> {
+        let Some(packed) = self.packed_tags() else {
+            return self.tags_by_commit_slow();
         };
+        // A loose tag overrides a packed one of the same name.
+        let mut loose: Vec<(String, Option<Oid>)> = Vec::new();
         let loose_root = self.repo.commondir().join("refs").join("tags");
         let mut stack = vec![loose_root.clone()];
         while let Some(dir) = stack.pop() {
@@ -188,30 +206,35 @@ impl GitRepo {
                 let peeled = self
                     .repo
                     .find_reference(&format!("refs/tags/{name}"))
-                    .and_then(|r| r.peel_to_commit());
-                match peeled {
-                    Ok(c) => {
-                        by_name.insert(name, c.id());
-                    }
-                    Err(_) => {
-                        by_name.remove(&name);
-                    }
-                }
+                    .and_then(|r| r.peel_to_commit())
+                    .map(|c| c.id())
+                    .ok();
+                loose.push((name, peeled));
             }
         }
-        let mut map: HashMap<Oid, Vec<String>> = HashMap::new();
-        for (name, oid) in by_name {
-            map.entry(oid).or_default().push(name);
+        let overridden: std::collections::HashSet<&str> =
+            loose.iter().map(|(name, _)| name.as_str()).collect();
+        let mut map: HashMap<Oid, Vec<String>> = HashMap::with_capacity(packed.len() + loose.len());
+        for (name, oid) in &packed {
+            if !overridden.contains(name.as_str()) {
+                map.entry(*oid).or_default().push(name.clone());
+            }
+        }
+        for (name, oid) in loose {
+            if let Some(oid) = oid {
+                map.entry(oid).or_default().push(name);
+            }
         }
         map
     }
 
-    /// Tags in `packed-refs`, when the file records peeled values (`fully-peeled`, which git
-    /// has written for years); `None` means the slow path must be used.
-    fn packed_tags(&self) -> Option<HashMap<String, Oid>> {
+    /// Tags in `packed-refs` with the commit each peels to, when the file records peeled
+    /// values (`fully-peeled`, which git has written for years); `None` means the slow path
+    /// must be used.
+    fn packed_tags(&self) -> Option<Vec<(String, Oid)>> {
         let text = match std::fs::read_to_string(self.repo.commondir().join("packed-refs")) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(HashMap::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
             Err(_) => return None,
         };
         let mut lines = text.lines().peekable();
@@ -221,25 +244,31 @@ impl GitRepo {
         {
             return None;
         }
-        let mut map = HashMap::new();
-        let mut last: Option<String> = None;
+        let mut tags: Vec<(String, Oid)> = Vec::new();
+        // Whether the last line was a tag, so that a `^` line peels it.
+        let mut last_is_tag = false;
         for line in lines {
             if let Some(peeled) = line.strip_prefix('^') {
-                if let (Some(name), Ok(oid)) = (last.take(), Oid::from_str(peeled.trim())) {
-                    map.insert(name, oid);
+                if let (true, Some(oid), Some(last)) =
+                    (last_is_tag, oid_from_hex(peeled.trim()), tags.last_mut())
+                {
+                    last.1 = oid;
                 }
+                last_is_tag = false;
                 continue;
             }
+            last_is_tag = false;
             if line.starts_with('#') {
                 continue;
             }
             let (hex, refname) = line.split_once(' ')?;
-            last = refname.strip_prefix("refs/tags/").map(str::to_string);
-            if let (Some(name), Ok(oid)) = (&last, Oid::from_str(hex)) {
-                map.insert(name.clone(), oid);
+            if let (Some(name), Some(oid)) = (refname.strip_prefix("refs/tags/"), oid_from_hex(hex))
+            {
+                tags.push((name.to_string(), oid));
+                last_is_tag = true;
             }
         }
-        Some(map)
+        Some(tags)
     }
 
     /// Every tag peeled through libgit2 (reftable repositories, old packed-refs files).
@@ -263,7 +292,7 @@ impl GitRepo {
     /// The tag on HEAD; with several, a version-like one, highest first.
     pub(crate) fn exact_tag(&self) -> Option<String> {
         let head = self.head?;
-        let mut tags = self.tags_by_commit().remove(&head)?;
+        let mut tags = self.tags_by_commit().get(&head)?.clone();
         tags.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
         tags.into_iter().next()
     }
@@ -316,29 +345,128 @@ impl GitRepo {
 
     /// Tracked files modified in the index or working tree (untracked files do not count).
     /// Returns how many and the first few paths.
+    ///
+    /// The fast path ([`worktree`]) settles the common case, a clean or nearly clean
+    /// checkout, the way `git status` does; libgit2's status decides what it cannot: the
+    /// suspect files, and everything when the index is one the fast path does not read.
     pub(crate) fn modified(&self) -> Result<(usize, Vec<String>), GitError> {
         if self.bare {
             return Ok((0, Vec::new()));
         }
+        let head_tree = match self.head {
+            Some(head) => Some(
+                self.repo
+                    .find_commit(head)
+                    .map_err(|e| git_error(&self.root, &e))?
+                    .tree_id(),
+            ),
+            None => None,
+        };
+        let hash_len = head_tree.map_or(20, |t| t.as_bytes().len());
+        let index = worktree::Index::read(&self.repo.path().join("index"), hash_len)
+            .filter(|i| !i.has_conflicts());
+        let mut paths = BTreeSet::new();
+        let Some(index) = index else {
+            self.status_paths(StatusShow::IndexAndWorkdir, None, &mut paths)?;
+            return Ok(summary(paths));
+        };
+        // Staged changes: none when the index's cached root tree is HEAD's tree.
+        let staged_clean = match (head_tree, &index.root_tree) {
+            (Some(head), Some(cached)) => head.as_bytes() == &cached[..],
+            (None, _) => index.entries.is_empty(),
+            (Some(_), None) => false,
+        };
+        if !staged_clean {
+            self.status_paths(StatusShow::Index, None, &mut paths)?;
+        }
+        let suspects = index.suspects(&self.root, self.stat_rules());
+        if suspects.len() > PATHSPEC_LIMIT {
+            self.status_paths(StatusShow::Workdir, None, &mut paths)?;
+        } else if !suspects.is_empty() {
+            let listed: Vec<&[u8]> = suspects.iter().map(|e| index.path(e)).collect();
+            self.status_paths(StatusShow::Workdir, Some(&listed), &mut paths)?;
+        }
+        Ok(summary(paths))
+    }
+
+    /// What the stat comparison may trust, from the repository's configuration.
+    fn stat_rules(&self) -> worktree::StatRules {
+        let config = self.repo.config().ok();
+        let flag = |name: &str| {
+            config
+                .as_ref()
+                .and_then(|c| c.get_bool(name).ok())
+                .unwrap_or(true)
+        };
+        worktree::StatRules {
+            filemode: flag("core.filemode"),
+            symlinks: flag("core.symlinks"),
+            trust_ctime: flag("core.trustctime"),
+            minimal: config
+                .as_ref()
+                .and_then(|c| c.get_string("core.checkstat").ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("minimal")),
+        }
+    }
+
+    /// Adds the paths libgit2's status reports as modified (`show`: HEAD against the index,
+    /// or the index against the work tree), for the listed paths only when given.
+    fn status_paths(
+        &self,
+        show: StatusShow,
+        only: Option<&[&[u8]]>,
+        into: &mut BTreeSet<String>,
+    ) -> Result<(), GitError> {
         let mut opts = StatusOptions::new();
-        opts.include_untracked(false)
+        opts.show(show)
+            .include_untracked(false)
             .include_ignored(false)
             .exclude_submodules(false)
             .renames_head_to_index(false);
+        if let Some(only) = only {
+            opts.disable_pathspec_match(true);
+            for p in only {
+                opts.pathspec(*p);
+            }
+        }
         let statuses = self
             .repo
             .statuses(Some(&mut opts))
             .map_err(|e| git_error(&self.root, &e))?;
-        let paths: Vec<String> = statuses
-            .iter()
-            .filter(|s| {
-                !s.status().is_empty() && !s.status().is_ignored() && !s.status().is_wt_new()
-            })
-            .filter_map(|s| s.path().ok().map(str::to_string))
-            .collect();
-        Ok((paths.len(), paths.into_iter().take(3).collect()))
+        into.extend(
+            statuses
+                .iter()
+                .filter(|s| {
+                    !s.status().is_empty() && !s.status().is_ignored() && !s.status().is_wt_new()
+                })
+                .map(|s| String::from_utf8_lossy(s.path_bytes()).into_owned()),
+        );
+        Ok(())
     }
 }
+
+/// An object name from its hex form, without a call into libgit2 per name (`packed-refs`
+/// can hold thousands).
+fn oid_from_hex(hex: &str) -> Option<Oid> {
+    let hex = hex.as_bytes();
+    if hex.len() != 40 {
+        return None;
+    }
+    let mut raw = [0u8; 20];
+    for (byte, pair) in raw.iter_mut().zip(hex.chunks_exact(2)) {
+        let digit = |c: u8| (c as char).to_digit(16);
+        *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+    }
+    Oid::from_bytes(&raw).ok()
+}
+
+/// How many modified paths, and the first three.
+fn summary(paths: BTreeSet<String>) -> (usize, Vec<String>) {
+    (paths.len(), paths.into_iter().take(3).collect())
+}
+
+/// Beyond this many suspect paths, one full work-tree status is cheaper than a path list.
+const PATHSPEC_LIMIT: usize = 256;
 
 /// Ranks tags: version-like (`v1.2.3`, `1.2`) above others, then by numeric components.
 fn tag_rank(tag: &str) -> (bool, Vec<u64>, String) {
@@ -362,6 +490,16 @@ pub(crate) fn version_from_tag(tag: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_object_names() {
+        let hex = "9878f3415242dd4a55413e59accd5cbcf53abd7d";
+        assert_eq!(oid_from_hex(hex), Oid::from_str(hex).ok());
+        assert_eq!(oid_from_hex(&hex.to_uppercase()), Oid::from_str(hex).ok());
+        for bad in ["", "9878f34", &hex.replace('d', "g"), &format!("{hex}0")] {
+            assert_eq!(oid_from_hex(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn versions_from_tags() {

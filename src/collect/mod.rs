@@ -12,6 +12,7 @@ pub(crate) mod license;
 pub(crate) mod project;
 pub(crate) mod remote;
 pub(crate) mod time;
+pub(crate) mod worktree;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -825,6 +825,183 @@ fn dirty_tree_counts_tracked_files_only() {
     assert!(out.line("dirty-tree").contains("(untracked.txt)"), "{out}");
 }
 
+/// What `git status` says is modified (tracked files only), without letting it refresh and
+/// rewrite the index the way a plain `git status` would.
+fn git_modified(repo: &crate::harness::Repo<'_>) -> Vec<String> {
+    let out = repo.git(&[
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v2",
+        "--no-renames",
+        "--untracked-files=no",
+    ]);
+    let mut paths: Vec<String> = out
+        .lines()
+        .filter(|l| !l.is_empty())
+        // `1 XY … PATH` and, for conflicts, `u XY … PATH` (no spaces in this test's paths)
+        .map(|l| l.rsplit(' ').next().unwrap().to_string())
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// What oci-stamp says is modified: the count and the first paths from `dirty-tree`.
+fn stamp_modified(repo: &crate::harness::Repo<'_>) -> (usize, Vec<String>) {
+    let out = repo.stamp(json_args(&["--require-clean"])).run();
+    if out.codes().iter().all(|c| *c != "dirty-tree") {
+        out.ok();
+        return (0, Vec::new());
+    }
+    out.status(1);
+    let line = out.line("dirty-tree");
+    let after = line.split("the working tree has ").nth(1).expect("count");
+    let count: usize = after.split(' ').next().unwrap().parse().expect("number");
+    let listed = after.split_once('(').unwrap().1.split_once(')').unwrap().0;
+    (count, listed.split(", ").map(str::to_string).collect())
+}
+
+/// The dirty check reads the index and stats files itself (as `git status` does) and asks
+/// libgit2 only about what may have changed; in every case below it must say what
+/// `git status` says, also where the stat data alone would mislead.
+#[test]
+fn the_dirty_check_agrees_with_git_status() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let repo = sb.repo("agree");
+    for i in 0..40 {
+        repo.write(&format!("d{}/f{i}.txt", i % 4), format!("file {i}\n"));
+    }
+    repo.write("link-target.txt", "t\n");
+    std::os::unix::fs::symlink("link-target.txt", repo.path.join("link")).unwrap();
+    repo.commit("one");
+    // Let the index be older than the files written next, so entries are not racily clean
+    // and the stat comparison is what decides.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    repo.git(&["update-index", "--refresh"]);
+
+    let check = |what: &str| {
+        let want = git_modified(&repo);
+        let (count, listed) = stamp_modified(&repo);
+        assert_eq!(
+            count,
+            want.len(),
+            "{what}: git says {want:?}, oci-stamp {listed:?}"
+        );
+        let first: Vec<String> = want.iter().take(3).cloned().collect();
+        assert_eq!(
+            listed,
+            if count == 0 { Vec::new() } else { first },
+            "{what}"
+        );
+        want.len()
+    };
+    let path = |f: &str| repo.path.join(f);
+
+    assert_eq!(check("clean"), 0);
+
+    // Same size, modification time put back: only the inode change time tells.
+    let mtime = std::fs::metadata(path("d0/f0.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::fs::write(path("d0/f0.txt"), "FILE 0\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path("d0/f0.txt"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(check("same size, same mtime"), 1);
+    repo.git(&["checkout", "-q", "--", "."]);
+
+    std::fs::set_permissions(path("d1/f1.txt"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(check("executable bit"), 1);
+    std::fs::set_permissions(path("d1/f1.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    std::fs::remove_file(path("d2/f2.txt")).unwrap();
+    std::fs::remove_file(path("link")).unwrap();
+    std::fs::write(path("link"), "link-target.txt").unwrap();
+    assert_eq!(check("deleted file, symlink replaced by a file"), 2);
+    repo.git(&["checkout", "-q", "--", "."]);
+    repo.git(&["update-index", "--refresh"]);
+    assert_eq!(check("restored"), 0);
+
+    // Touched but unchanged: stat data differs everywhere, content nowhere (more suspects
+    // than fit in a path list, so libgit2 looks at the whole tree).
+    for i in 0..40 {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(path(&format!("d{}/f{i}.txt", i % 4)))
+            .unwrap();
+        f.set_modified(std::time::SystemTime::now()).unwrap();
+    }
+    assert_eq!(check("touched only"), 0);
+    repo.git(&["update-index", "--refresh"]);
+
+    // Staged only: the work tree matches the index, HEAD does not.
+    repo.write("d2/f2.txt", "staged only\n");
+    repo.git(&["add", "d2/f2.txt"]);
+    assert_eq!(check("staged only"), 1);
+    repo.git(&["reset", "-q", "--hard"]);
+    repo.git(&["update-index", "--refresh"]);
+
+    // Staged, then put back in the work tree: HEAD and the index differ.
+    repo.write("d3/f3.txt", "staged\n");
+    repo.git(&["add", "d3/f3.txt"]);
+    std::fs::write(path("d3/f3.txt"), "file 3\n").unwrap();
+    assert_eq!(check("staged then reverted"), 1);
+    repo.git(&["reset", "-q"]);
+    repo.git(&["update-index", "--refresh"]);
+
+    repo.write("new.txt", "new\n");
+    repo.git(&["add", "-N", "new.txt"]);
+    assert_eq!(check("intent to add"), 1);
+    repo.git(&["rm", "-q", "--cached", "new.txt"]);
+    std::fs::remove_file(path("new.txt")).unwrap();
+
+    repo.git(&["update-index", "--assume-unchanged", "d0/f4.txt"]);
+    repo.write("d0/f4.txt", "hidden change\n");
+    repo.git(&["update-index", "--skip-worktree", "d1/f5.txt"]);
+    std::fs::remove_file(path("d1/f5.txt")).unwrap();
+    assert_eq!(check("assume-unchanged and skip-worktree"), 0);
+    repo.git(&["update-index", "--no-assume-unchanged", "d0/f4.txt"]);
+    repo.git(&["update-index", "--no-skip-worktree", "d1/f5.txt"]);
+    repo.git(&["checkout", "-q", "--", "."]);
+    repo.git(&["update-index", "--refresh"]);
+    assert_eq!(check("back to clean"), 0);
+
+    // Index version 4 (prefix-compressed paths) and a split index (which the fast path
+    // leaves to libgit2).
+    repo.git(&["update-index", "--index-version", "4"]);
+    repo.write("d2/f6.txt", "v4\n");
+    repo.write("d3/f7.txt", "v4 too\n");
+    assert_eq!(check("index v4"), 2);
+    repo.git(&["checkout", "-q", "--", "."]);
+    repo.git(&["update-index", "--index-version", "2", "--split-index"]);
+    repo.write("d0/f8.txt", "split\n");
+    assert_eq!(check("split index"), 1);
+    repo.git(&["checkout", "-q", "--", "."]);
+    repo.git(&["update-index", "--no-split-index"]);
+
+    // A merge conflict.
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.write("d0/f0.txt", "side\n").commit("side");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("d0/f0.txt", "main\n").commit("main");
+    let merge = sb
+        .command("git")
+        .current_dir(&repo.path)
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+        .args(["merge", "-q", "side"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&merge.stdout).contains("CONFLICT"),
+        "the merge should conflict: {merge:?}"
+    );
+    assert_eq!(check("conflict"), 1);
+}
+
 #[test]
 fn a_worktree_is_a_checkout_of_its_own() {
     let sb = Sandbox::new();

@@ -283,6 +283,11 @@ fn fuzz_levels() {
 }
 
 #[test]
+fn fuzz_git_index() {
+    fuzz("git_index");
+}
+
+#[test]
 fn fuzz_created() {
     fuzz("created");
 }
@@ -328,5 +333,26 @@ fn every_target_has_a_libfuzzer_binary_and_a_corpus() {
             root.join("corpus").join(name).is_dir(),
             "no corpus for {name}"
         );
+    }
+}
+
+/// The git index corpus is what git wrote (versions 2, 3 with extended flags, and 4), and
+/// the dirty check's reader reads it: the same paths in each, the cached root tree where
+/// git keeps one.
+#[test]
+fn git_index_corpus_reads_as_git_wrote_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/git_index");
+    for (file, with_root) in [("v2-tree", true), ("v3-extended", false), ("v4-tree", true)] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let (paths, root) = oci_stamp::fuzzing::parse_git_index(&bytes)
+            .unwrap_or_else(|| panic!("{file} is not read"));
+        let paths: Vec<String> = paths
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        assert_eq!(paths, ["a/b/c.txt", "link", "top.txt"], "{file}");
+        if with_root {
+            assert_eq!(root.map(|r| r.len()), Some(20), "{file}");
+        }
     }
 }
