@@ -573,7 +573,14 @@ pub(crate) fn annotate(
         });
     }
     let mut outcome = plan.outcome();
-    if dry_run || !(index_changed || gc) {
+    if dry_run {
+        if gc {
+            // What a real run would remove, from the index.json it would write.
+            outcome.removed = collect_garbage(dir, &new_index, &plan.documents, false)?;
+        }
+        return Ok(outcome);
+    }
+    if !(index_changed || gc) {
         return Ok(outcome);
     }
     let new_index = if index_changed {
@@ -593,7 +600,7 @@ pub(crate) fn annotate(
     };
     // Also when nothing changed: the blobs an earlier run (or another tool) left behind.
     if gc {
-        outcome.removed = collect_garbage(dir, &new_index)?;
+        outcome.removed = collect_garbage(dir, &new_index, &[], true)?;
     }
     Ok(outcome)
 }
@@ -607,8 +614,11 @@ const MAX_WALKED: u64 = 4 * 1024 * 1024;
 /// recognised without reading them: by their size, and by a first byte that is not `{`
 /// (tar, gzip and zstd never start with one), so the walk costs what the manifests weigh,
 /// not what the image does.
-fn walkable_text(path: &Path, media_type: Option<&str>) -> Option<String> {
+fn walkable_text(path: &Path, media_type: Option<&str>, planned: Option<&[u8]>) -> Option<String> {
     use std::io::Read as _;
+    if let Some(bytes) = planned {
+        return String::from_utf8(bytes.to_vec()).ok();
+    }
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() || (meta.len() > MAX_WALKED && !oci::is_manifest_media_type(media_type)) {
         return None;
@@ -627,8 +637,15 @@ fn walkable_text(path: &Path, media_type: Option<&str>) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// Removes the blobs `index.json` no longer reaches; returns their digests.
-fn collect_garbage(dir: &Path, index_text: &str) -> Result<Vec<String>, Error> {
+/// Removes the blobs `index.json` no longer reaches; returns their digests. `planned` are
+/// documents a dry run would write (read from memory, since they are not on disk), and with
+/// `remove` false nothing is removed: the digests are what a real run would remove.
+fn collect_garbage(
+    dir: &Path,
+    index_text: &str,
+    planned: &[NewDocument],
+    remove: bool,
+) -> Result<Vec<String>, Error> {
     let index = json_edit::parse(index_text).map_err(|e| bad(dir, e.to_string()))?;
     let mut reachable: BTreeSet<String> = BTreeSet::new();
     // Digests still to visit, with the media type their descriptor gives.
@@ -651,7 +668,11 @@ fn collect_garbage(dir: &Path, index_text: &str) -> Result<Vec<String>, Error> {
         let Ok(path) = blob_path(dir, &digest) else {
             continue;
         };
-        let Some(text) = walkable_text(&path, media_type.as_deref()) else {
+        let planned = planned
+            .iter()
+            .find(|d| d.digest == digest)
+            .map(|d| d.bytes.as_slice());
+        let Some(text) = walkable_text(&path, media_type.as_deref(), planned) else {
             continue;
         };
         let Ok(doc) = json_edit::parse(&text) else {
@@ -683,7 +704,9 @@ fn collect_garbage(dir: &Path, index_text: &str) -> Result<Vec<String>, Error> {
         for f in files.filter_map(Result::ok) {
             let digest = format!("{alg_name}:{}", f.file_name().to_string_lossy());
             if check_digest(&digest).is_ok() && !reachable.contains(&digest) {
-                std::fs::remove_file(f.path()).map_err(|e| Error::io(&f.path(), e))?;
+                if remove {
+                    std::fs::remove_file(f.path()).map_err(|e| Error::io(&f.path(), e))?;
+                }
                 removed.push(digest);
             }
         }

@@ -515,8 +515,9 @@ pub(crate) fn render_text(outcomes: &[Outcome], dry_run: bool) -> String {
         if dry_run && !o.changes.is_empty() {
             out.push_str(&format!("{}: dry run, nothing written\n", o.target));
         }
+        let removed = if dry_run { "would remove" } else { "removed" };
         for d in &o.removed {
-            out.push_str(&format!("{}: removed unreachable blob {d}\n", o.target));
+            out.push_str(&format!("{}: {removed} unreachable blob {d}\n", o.target));
         }
         if let Some(t) = &o.tagged {
             out.push_str(&format!(

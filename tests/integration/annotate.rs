@@ -2209,3 +2209,42 @@ fn an_error_on_a_later_target_still_reports_what_was_written() {
     assert_eq!(report[0]["written"], true, "{out}");
     assert_eq!(report[0]["changes"][0]["old"], digest_of(&v2), "{out}");
 }
+
+/// `--dry-run --gc` says which blobs a real run would remove (the old manifest it would
+/// replace, and what was unreachable already), and removes none; it said nothing.
+#[test]
+fn dry_run_gc_names_what_a_real_run_removes() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = umoci_layout(&sb, "layout", &["v1"]);
+    let old = digest_of(entry(&index_json(&layout), "v1"));
+    let junk = b"left behind by some tool\n";
+    fs::write(blob(&layout, &sha256(junk)), junk).expect("write junk blob");
+    let before = snapshot(&layout);
+
+    let out = annotate(&repo, &["--dry-run", "--gc", s(&layout)]);
+    out.ok().quiet();
+    assert_eq!(snapshot(&layout), before, "a dry run removes nothing");
+    let would: BTreeSet<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once(": would remove unreachable blob "))
+        .map(|(_, d)| d.to_string())
+        .collect();
+    assert_eq!(would, BTreeSet::from([old.clone(), sha256(junk)]), "{out}");
+
+    let out = annotate(&repo, &["--gc", s(&layout)]);
+    out.ok().quiet();
+    let removed: BTreeSet<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once(": removed unreachable blob "))
+        .map(|(_, d)| d.to_string())
+        .collect();
+    assert_eq!(removed, would, "{out}");
+    assert!(!blob_set(&layout).contains(&old));
+    umoci_stat(&sb, &layout, "v1");
+}
