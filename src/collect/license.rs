@@ -23,28 +23,46 @@ const FAST_CONFIDENCE: f32 = 0.99;
 #[cfg(feature = "license-detection")]
 const COMMON_STORE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/common-licenses.bin.zstd"));
 
-/// The best match of each text, as strict SPDX identifiers, and the lowest score.
+/// A store's best match for a text, as a strict SPDX identifier, with its score.
 #[cfg(feature = "license-detection")]
-fn best_matches(
+fn best_match(
     store: &spdx::detection::Store,
-    texts: &[spdx::detection::TextData],
-    threshold: f32,
-) -> Option<(Vec<String>, f32)> {
-    let mut ids: Vec<String> = Vec::new();
-    let mut score = 1.0f32;
-    for text in texts {
-        let m = store.analyze(text);
-        if m.score < threshold {
-            return None;
-        }
-        // The store names some licenses in deprecated forms (`GPL-2.0+`); make them strict.
-        let id = canonicalise_declared(m.name).ok()?.0;
-        score = score.min(m.score);
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
+    text: &spdx::detection::TextData,
+) -> Option<(String, f32)> {
+    let m = store.analyze(text);
+    // The store names some licenses in deprecated forms (`GPL-2.0+`); make them strict.
+    let id = canonicalise_declared(m.name).ok()?.0;
+    Some((id, m.score))
+}
+
+/// The license of one text: a near-exact match among the common licenses; else a near-exact
+/// one in the full store (a close variant such as BSD-3-Clause-Clear); else a confident
+/// common license; else a confident match in the full store. A confident common license is
+/// not replaced by a variant that only scores a little higher: an Apache-2.0 text without
+/// its optional appendix (as most Rust crates ship it) scores 0.95 as Apache-2.0 and 0.98 as
+/// Pixar, the Apache text with one sentence changed and no appendix.
+#[cfg(feature = "license-detection")]
+fn license_of(
+    common: &spdx::detection::Store,
+    full: &mut Option<spdx::detection::Store>,
+    text: &spdx::detection::TextData,
+) -> Option<(String, f32)> {
+    let from_common = best_match(common, text);
+    if let Some(found) = from_common.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
+        return Some(found);
     }
-    Some((ids, score))
+    if full.is_none() {
+        *full = spdx::detection::Store::load_inline().ok();
+    }
+    let from_full = full.as_ref().and_then(|store| best_match(store, text));
+    [
+        from_full.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE),
+        from_common.filter(|(_, s)| *s >= CONFIDENCE),
+        from_full.filter(|(_, s)| *s >= CONFIDENCE),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
 }
 
 /// Checks `value` as a strict SPDX expression. A value that parses only leniently
@@ -178,13 +196,16 @@ pub(crate) fn detect(root: &Path) -> Option<Detected> {
     // The common licenses first (a small store, quick to load); all ~700 only when none of
     // them is a near-exact match.
     let common = spdx::detection::Store::from_cache(COMMON_STORE).ok()?;
-    let (ids, score) = match best_matches(&common, &texts, FAST_CONFIDENCE) {
-        Some(found) => found,
-        None => {
-            let full = spdx::detection::Store::load_inline().ok()?;
-            best_matches(&full, &texts, CONFIDENCE)?
+    let mut full = None;
+    let mut ids: Vec<String> = Vec::new();
+    let mut score = 1.0f32;
+    for text in &texts {
+        let (id, s) = license_of(&common, &mut full, text)?;
+        score = score.min(s);
+        if !ids.contains(&id) {
+            ids.push(id);
         }
-    };
+    }
     Some(Detected {
         expression: ids.join(" OR "),
         files: candidates,
@@ -238,5 +259,24 @@ mod tests {
             ("MIT OR Apache-2.0".into(), Some("MIT/Apache-2.0".into()))
         );
         assert!(canonicalise_declared("see LICENSE file").is_err());
+    }
+}
+
+#[cfg(all(test, feature = "license-detection"))]
+mod detection_tests {
+    use super::*;
+
+    const APACHE: &str = include_str!("../../tests/fixtures/LICENSE-Apache-2.0.txt");
+
+    #[test]
+    fn apache_without_its_appendix_is_apache() {
+        let root = std::env::temp_dir().join(format!("oci-stamp-lic-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let cut = APACHE.find("END OF TERMS AND CONDITIONS").unwrap() + 27;
+        std::fs::write(root.join("LICENSE"), &APACHE[..cut]).unwrap();
+        let d = detect(&root).unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(d.expression, "Apache-2.0");
+        assert!(d.score >= CONFIDENCE, "{}", d.score);
     }
 }

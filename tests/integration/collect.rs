@@ -1411,6 +1411,29 @@ fn dual_license_files_give_a_choice() {
 }
 
 #[test]
+fn apache_without_its_appendix_is_detected_as_apache() {
+    // As itoa, serde and most Rust crates ship LICENSE-APACHE: the terms, no appendix. Its
+    // closest text in the full store is Pixar's (Apache with one sentence changed).
+    let sb = Sandbox::new();
+    let repo = sb.repo("rusty");
+    let end = APACHE_TEXT
+        .find("END OF TERMS AND CONDITIONS")
+        .expect("the fixture has the end of the terms")
+        + "END OF TERMS AND CONDITIONS".len();
+    repo.write("LICENSE-MIT", MIT_TEXT)
+        .write("LICENSE-APACHE", format!("{}\n", &APACHE_TEXT[..end]))
+        .commit("one");
+    let out = repo.stamp(json_args(&["--explain"])).run();
+    out.ok().quiet();
+    let explained = out.json();
+    assert_eq!(
+        explained["annotations"][key("licenses")],
+        "Apache-2.0 OR MIT",
+        "{out}"
+    );
+}
+
+#[test]
 fn no_license_file_means_no_licenses() {
     let sb = Sandbox::new();
     let repo = sb.repo("none");
