@@ -132,9 +132,19 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    rss_repo = os.path.join(DATA, "small" if QUICK else "large")
-    rss = peak_rss_mb([BIN, "collect", "--format", "json", "--require-clean", "-C", rss_repo])
-    rss_license = peak_rss_mb([BIN, "collect", "--format", "json", "-C", lic])
+    rss_repos = ["small"] + ([] if QUICK else ["large"])
+    rss = []
+    for repo in rss_repos:
+        path = os.path.join(DATA, repo)
+        rss += [
+            (f"`flags` on `{repo}`", peak_rss_mb([BIN, "flags", "-C", path])),
+            (f"`flags --version 1.0` on `{repo}` (no describe walk)",
+             peak_rss_mb([BIN, "flags", "--version", "1.0", "-C", path])),
+            (f"`collect --require-clean` on `{repo}`",
+             peak_rss_mb([BIN, "collect", "--format", "json", "--require-clean", "-C", path])),
+        ]
+    rss.append(("`collect` with license detection (LICENSE-only repository)",
+                peak_rss_mb([BIN, "collect", "--format", "json", "-C", lic])))
     show = lambda mb: "n/a (needs /usr/bin/time)" if mb is None else f"{mb:.1f} MB"
     size = os.path.getsize(BIN) / (1024 * 1024)
 
@@ -148,10 +158,11 @@ def main():
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
         + subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout.strip() + ".",
         "",
-        f"- Peak RSS of `collect --require-clean` on `{os.path.basename(rss_repo)}`: {show(rss)}; "
-        f"with license detection (LICENSE-only repository): {show(rss_license)}",
-        f"- Release binary (stripped): {size:.1f} MB",
-    ]
+        f"Release binary (stripped): {size:.1f} MB.",
+        "",
+        "| peak RSS (GNU time, one run) | |",
+        "|---|---:|",
+    ] + [f"| {name} | {show(mb)} |" for name, mb in rss]
     notes = os.path.join(HERE, "NOTES.md")
     tail = ["", open(notes).read().rstrip()] if os.path.exists(notes) and not QUICK else []
     with open(OUT, "w") as f:
