@@ -565,6 +565,17 @@ fn template_refusal(line: usize) -> String {
     )
 }
 
+/// Parses a YAML stream; when it does not parse and holds a `{{`, says it may be a template.
+fn parse_stream(text: &str) -> Result<YamlFile, String> {
+    parse(text).map_err(|e| match text.find("{{") {
+        Some(at) => format!(
+            "{e}; the `{{{{` on line {} suggests a Helm or Go template: render it first (`helm template … | oci-stamp annotate -`)",
+            text[..at].matches('\n').count() + 1
+        ),
+        None => e,
+    })
+}
+
 /// Stamps every Kubernetes object in `text`. `Err` is a file that does not parse (with the
 /// line), or a Helm template: a `{{` outside quoted and block scalars and comments.
 pub(crate) fn annotate(
@@ -572,13 +583,7 @@ pub(crate) fn annotate(
     pairs: &[(&str, &str)],
     opts: &KubeOptions,
 ) -> Result<KubeResult, String> {
-    let file = parse(text).map_err(|e| match text.find("{{") {
-        Some(at) => format!(
-            "{e}; the `{{{{` on line {} suggests a Helm or Go template: render it first (`helm template … | oci-stamp annotate -`)",
-            text[..at].matches('\n').count() + 1
-        ),
-        None => e,
-    })?;
+    let file = parse_stream(text)?;
     if let Some(line) = template_line(text, &file) {
         return Err(template_refusal(line));
     }
@@ -680,7 +685,7 @@ pub(crate) fn annotation_maps(
     name: &str,
     text: &str,
 ) -> Result<Vec<super::inspect::Found>, String> {
-    let file = parse(text)?;
+    let file = parse_stream(text)?;
     let mut out = Vec::new();
     fn visit(obj: &Mapping, name: &str, out: &mut Vec<super::inspect::Found>) {
         let Some(kind) = object_kind(obj, &mut |item| visit(item, name, out)) else {

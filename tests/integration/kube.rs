@@ -686,6 +686,15 @@ fn helm_templates_and_broken_yaml_are_refused() {
         "{out}"
     );
     assert_eq!(read(&path), helm);
+    // `validate` says the same.
+    let out = sb.stamp(["validate", "--kubernetes", &name]).run();
+    out.status(2);
+    assert_eq!(out.stderr_lines().len(), 1, "{out}");
+    assert!(
+        out.stderr_lines()[0].starts_with("error: m/if.yaml: not valid YAML: ")
+            && out.stderr_lines()[0].ends_with("; the `{{` on line 1 suggests a Helm or Go template: render it first (`helm template … | oci-stamp annotate -`)"),
+        "{out}"
+    );
 
     let broken = "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n  name: x\n";
     let (name, path) = file(&sb, "broken.yaml", broken);
