@@ -259,13 +259,30 @@ fn shared_mapping(map: &Mapping, key: &str) -> Option<(&'static str, String)> {
 }
 
 /// A refusal when `metadata` or `metadata.annotations` of `obj` is something other than a
-/// mapping of its own: shared through YAML anchors and aliases, or a scalar or sequence.
+/// mapping of its own: shared through YAML anchors and aliases, or a scalar or sequence. Or
+/// when `metadata` merges another mapping (`<<:`): an `annotations` written beside the merge
+/// key would hide the merged one's, dropping its annotations.
 fn refuse_shared(obj: &Mapping, object: &str) -> Option<Diagnostic> {
-    let (code, why) = shared_mapping(obj, "metadata").or_else(|| {
-        obj.get_mapping("metadata")
-            .and_then(|m| shared_mapping(&m, "annotations"))
-            .map(|(code, w)| (code, format!("`metadata.{}", &w[1..])))
-    })?;
+    let merges = |m: &Mapping| {
+        m.keys().any(|k| {
+            k.as_scalar()
+                .is_some_and(|s| !s.is_quoted() && s.as_string() == "<<")
+        })
+    };
+    let (code, why) = shared_mapping(obj, "metadata")
+        .or_else(|| {
+            obj.get_mapping("metadata").filter(|m| merges(m)).map(|_| {
+                (
+                    "yaml-alias",
+                    "`metadata` merges a mapping (`<<:`)".to_string(),
+                )
+            })
+        })
+        .or_else(|| {
+            obj.get_mapping("metadata")
+                .and_then(|m| shared_mapping(&m, "annotations"))
+                .map(|(code, w)| (code, format!("`metadata.{}", &w[1..])))
+        })?;
     Some(
         Diagnostic::error(
             code,
@@ -873,6 +890,11 @@ mod tests {
             (
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: *m\n".to_string(),
                 "ConfigMap/(unnamed): `metadata` is a YAML alias",
+            ),
+            (
+                // The merged `annotations` would be hidden by one written beside `<<`.
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: {annotations: {team: x}}\n  name: m\n".to_string(),
+                "ConfigMap/m: `metadata` merges a mapping (`<<:`)",
             ),
             (
                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: [x]\n"

@@ -711,6 +711,27 @@ fn helm_templates_and_broken_yaml_are_refused() {
 }
 
 #[test]
+fn metadata_that_merges_a_mapping_is_refused() {
+    // `annotations` written beside `<<` would hide the merged ones: kubectl would read
+    // only the stamped annotations, and `team` would be gone.
+    let sb = Sandbox::new();
+    let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    <<: {annotations: {team: platform}}\n    name: b\n";
+    let (name, path) = file(&sb, "merge.yaml", text);
+    if let Some(objects) = kubectl(&sb, "m/merge.yaml", "", "x.y/z") {
+        assert_eq!(objects[0]["metadata"]["annotations"]["team"], "platform");
+    }
+    let out = annotate(&sb, &["-a", "com.example/v1=y", &name]);
+    out.status(1);
+    assert_eq!(out.stdout, "", "{out}");
+    assert_eq!(
+        problems(&out),
+        ["error[yaml-alias]: ConfigMap/b: `metadata` merges a mapping (`<<:`); stamping it would change more than the annotations — make it a plain mapping (expand aliases with `yq 'explode(.)'`), then annotate"],
+        "{out}"
+    );
+    assert_eq!(read(&path), text);
+}
+
+#[test]
 fn braces_in_quoted_or_block_text_and_comments_are_no_template() {
     // Rendered manifests hold Go templates as text: Prometheus alert annotations, Argo
     // parameters, placeholders for envsubst. And a stamped value may hold `{{` itself.
