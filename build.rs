@@ -63,7 +63,29 @@ mod common {
         }
         let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
             .join("common-licenses.bin.zstd");
-        let file = std::fs::File::create(&out).expect("OUT_DIR is writable");
-        small.to_cache(file).expect("the small store serialises");
+        let mut cache = Vec::new();
+        small
+            .to_cache(&mut cache)
+            .expect("the small store serialises");
+        std::fs::write(&out, with_content_size(&cache)).expect("OUT_DIR is writable");
+    }
+
+    /// The spdx crate writes its cache as a 13-byte version header and a zstd stream at level
+    /// 21 without the content size, so the decoder must allocate the level's whole window
+    /// (64 MB, seen with valgrind's massif) to read a store of a few hundred KB. The same
+    /// stream again, with its size in the frame header: the decoder allocates only that.
+    fn with_content_size(cache: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let (header, stream) = cache.split_at(13);
+        let raw = zstd::decode_all(stream).expect("the spdx crate's cache decodes");
+        let mut out = header.to_vec();
+        let mut enc = zstd::Encoder::new(&mut out, 19).expect("a zstd encoder");
+        enc.include_contentsize(true)
+            .expect("zstd content size flag");
+        enc.set_pledged_src_size(Some(raw.len() as u64))
+            .expect("zstd pledged size");
+        enc.write_all(&raw).expect("compressing the small store");
+        enc.finish().expect("finishing the small store");
+        out
     }
 }
