@@ -1002,6 +1002,80 @@ fn the_dirty_check_agrees_with_git_status() {
     assert_eq!(check("conflict"), 1);
 }
 
+/// A repository's config can make git run programs: fsmonitor, clean/smudge filters,
+/// textconv, hooks. oci-stamp reads such a repository with owner validation off, so it must
+/// run none of them, also when the dirty check compares file contents. git itself, on the
+/// same repository, does run them (which shows the traps are armed).
+#[test]
+fn a_hostile_repository_config_runs_nothing() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("hostile");
+    repo.write("a.txt", "a\n").commit("one");
+    let marker = |what: &str| sb.path().join(format!("ran-{what}"));
+    let trap = |what: &str| format!("touch {}; cat", marker(what).display());
+    let hooks = sb.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    for hook in [
+        "post-checkout",
+        "pre-commit",
+        "post-index-change",
+        "reference-transaction",
+    ] {
+        let path = hooks.join(hook);
+        std::fs::write(&path, format!("#!/bin/sh\n{}\n", trap(hook))).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let fsmonitor = format!("sh -c '{}'", trap("fsmonitor"));
+    for (key, value) in [
+        ("core.fsmonitor", fsmonitor.as_str()),
+        ("filter.trap.clean", &trap("clean")),
+        ("filter.trap.smudge", &trap("smudge")),
+        ("filter.trap.required", "true"),
+        ("diff.trap.textconv", &trap("textconv")),
+        ("core.hooksPath", &hooks.display().to_string()),
+        ("core.sshCommand", &trap("ssh")),
+        ("credential.helper", &format!("!{}", trap("credential"))),
+    ] {
+        repo.git(&["config", key, value]);
+    }
+    repo.write(".gitattributes", "* filter=trap diff=trap\n");
+    // Touched, so the dirty check must compare contents, where filters would apply.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let f = std::fs::File::options()
+        .write(true)
+        .open(repo.path.join("a.txt"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now()).unwrap();
+    drop(f);
+
+    let out = repo.stamp(json_args(&["--namespace", "com.example"])).run();
+    out.ok();
+    assert_eq!(out.annotations()["com.example.dirty"], "false");
+    repo.stamp(json_args(&["--require-clean", "--explain"]))
+        .run()
+        .ok();
+    let ran: Vec<String> = std::fs::read_dir(sb.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("ran-"))
+        .collect();
+    assert!(ran.is_empty(), "oci-stamp ran {ran:?}");
+
+    // git on the same repository runs them.
+    let status = sb
+        .command("git")
+        .current_dir(&repo.path)
+        .args(["status", "--porcelain"])
+        .output()
+        .unwrap();
+    assert!(status.status.success() || !status.stderr.is_empty());
+    assert!(
+        marker("clean").exists() || marker("fsmonitor").exists(),
+        "git ran neither trap: the test proves nothing"
+    );
+}
+
 #[test]
 fn a_worktree_is_a_checkout_of_its_own() {
     let sb = Sandbox::new();
