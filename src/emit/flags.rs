@@ -85,11 +85,12 @@ pub(crate) fn arguments(
                 "levels-unsupported",
                 first,
                 format!(
-                    "{} annotations have no levels; {} annotation{} (`{first}`{}) go to the image manifest only",
+                    "{} annotations have no levels; {} annotation{} (`{first}`{}) {} to the image manifest only",
                     tool.name(),
                     narrowed.len(),
                     if narrowed.len() == 1 { "" } else { "s" },
                     if narrowed.len() > 1 { ", …" } else { "" },
+                    if narrowed.len() == 1 { "goes" } else { "go" },
                 ),
             )
             .hint("use --tool buildx for index, descriptor and per-platform annotations"),
@@ -189,6 +190,20 @@ mod tests {
         assert_eq!(warnings.len(), 1);
         assert!(
             warnings[0].message.contains("`com.example.x`"),
+            "{}",
+            warnings[0].message
+        );
+        let mut one = Annotations::default();
+        one.insert(
+            "com.example.x".into(),
+            "v".into(),
+            Some("index".parse().unwrap()),
+        );
+        let (_, warnings) = arguments(&one, &Levels::manifest(), Tool::Buildah, false).unwrap();
+        assert!(
+            warnings[0]
+                .message
+                .ends_with("1 annotation (`com.example.x`) goes to the image manifest only"),
             "{}",
             warnings[0].message
         );

@@ -443,7 +443,9 @@ fn flags_for_podman_and_buildah_have_no_levels() {
     );
     let warning = ran.diagnostics("warning", "levels-unsupported");
     assert!(
-        warning.len() == 1 && warning[0].contains("`com.example.x`"),
+        warning.len() == 1
+            && warning[0]
+                .contains("1 annotation (`com.example.x`) goes to the image manifest only"),
         "{ran}"
     );
 }
