@@ -38,7 +38,7 @@ pub(crate) enum Command {
     Flags(FlagsCmd),
     /// Run a command with the build-tool arguments appended, without a shell.
     Exec(ExecCmd),
-    /// Write the annotations into OCI manifests, indexes and image layouts.
+    /// Write the annotations into OCI manifests, indexes and layouts, Kubernetes YAML, registries.
     Annotate(AnnotateCmd),
     /// Check annotations against the OCI (and optionally Kubernetes) rules.
     Validate(ValidateCmd),
