@@ -321,11 +321,19 @@ fn run_exec(opts: &CollectOptions, env: &Env, cmd: &cli::ExecCmd) -> Result<Outc
         .command
         .split_first()
         .ok_or_else(|| Error::Usage("exec needs a command after `--`".into()))?;
-    let status = std::process::Command::new(program)
-        .args(rest)
-        .args(&args)
-        .status();
+    let mut command = std::process::Command::new(program);
+    command.args(rest).args(&args);
     let shown = program.to_string_lossy();
+    // On Unix the command replaces this process, as `env` and `nice` do: a signal sent to
+    // the pid a Makefile or CI runner started reaches the build itself, and the parent sees
+    // the command's own status (a shell shows a signal as 128+n).
+    #[cfg(unix)]
+    let status: std::io::Result<std::process::ExitStatus> = {
+        use std::os::unix::process::CommandExt;
+        Err(command.exec())
+    };
+    #[cfg(not(unix))]
+    let status = command.status();
     match status {
         Ok(status) => Ok(Outcome::Code(exit_code_of(status))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -499,12 +499,66 @@ fn exec_returns_the_status_of_the_command() {
     };
     exec(&["sh", "-c", "exit 7", "x"]).status(7);
     exec(&["sh", "-c", "exit 0", "x"]).status(0);
-    exec(&["sh", "-c", "kill -TERM $$", "x"]).status(143);
     let ran = exec(&["oci-stamp-test-no-such-command"]);
     ran.status(127);
     assert!(
         ran.stderr
             .contains("cannot run `oci-stamp-test-no-such-command`: command not found"),
+        "{ran}"
+    );
+}
+
+/// The command replaces oci-stamp (no process in between): a signal sent to the pid the
+/// caller started reaches the build, and a shell reports a signal death as 128+n.
+#[test]
+fn exec_becomes_the_command() {
+    if !tools(&["sh"]) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let mut args = cmdline(&["exec"], &stamp_args(&["x"]));
+    args.push("--".into());
+    let mut child = command(&sb, BIN)
+        .args(&args)
+        .args(["sh", "-c", "echo $$; exec sleep 30", "x"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(
+        line.trim(),
+        child.id().to_string(),
+        "the command runs as the same process"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let waited = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        waited.signal(),
+        Some(15),
+        "SIGTERM reached the command: {waited:?}"
+    );
+
+    // What a Makefile recipe or CI step sees through its shell.
+    let ran = shell(
+        &sb,
+        "sh",
+        r#""$0" "$@" sh -c 'kill -TERM $$' x; echo "status $?""#,
+        &args,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "status 143",
         "{ran}"
     );
 }
