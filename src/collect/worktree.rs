@@ -13,11 +13,13 @@
 //! tree) returns `None`, and the caller asks libgit2, which stays the judge of content: the
 //! suspects are handed to libgit2's status, with the repository's filters and submodule rules.
 
+use std::ffi::CStr;
 use std::io::Read;
 use std::ops::Range;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+use rustix::fs::{statat, AtFlags, Mode, OFlags, Stat};
 
 /// The parts of the index file the dirty check uses.
 #[derive(Debug)]
@@ -62,6 +64,9 @@ pub(crate) struct StatRules {
 const MODE_GITLINK: u32 = 0o160000;
 const MODE_SYMLINK: u32 = 0o120000;
 const MODE_EXEC: u32 = 0o100755;
+const S_IFMT: u32 = 0o170000;
+const S_IFREG: u32 = 0o100000;
+const S_IFLNK: u32 = 0o120000;
 const FLAG_ASSUME_VALID: u16 = 0x8000;
 const FLAG_EXTENDED: u16 = 0x4000;
 const EXT_SKIP_WORKTREE: u16 = 0x4000;
@@ -97,6 +102,16 @@ impl Index {
 
     /// The entries whose work-tree file may differ from the index, in index order.
     pub(crate) fn suspects(&self, workdir: &Path, rules: StatRules) -> Vec<&Entry> {
+        // Paths are looked up relative to the work tree's directory, as `git status` does
+        // from its working directory: the kernel walks three components of
+        // `src/dir/file.rs`, not every component of an absolute path too.
+        let Ok(dir) = rustix::fs::open(
+            workdir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return self.entries.iter().collect();
+        };
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -104,27 +119,24 @@ impl Index {
         // Below a few thousand files a thread costs more than it saves.
         let threads = threads.min(self.entries.len() / 2000 + 1);
         let chunk = self.entries.len().div_ceil(threads).max(1);
+        let dir = &dir;
         std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .entries
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
-                        // One path buffer a thread: the work tree, then each entry's path.
-                        let mut buf = workdir.as_os_str().as_bytes().to_vec();
-                        if !buf.ends_with(b"/") {
-                            buf.push(b'/');
-                        }
-                        let prefix = buf.len();
+                        // One NUL-terminated path buffer a thread.
+                        let mut buf = Vec::new();
                         part.iter()
                             .filter(|e| {
-                                buf.truncate(prefix);
+                                buf.clear();
                                 buf.extend_from_slice(self.path(e));
-                                self.may_differ(
-                                    Path::new(std::ffi::OsStr::from_bytes(&buf)),
-                                    e,
-                                    rules,
-                                )
+                                buf.push(0);
+                                let stat = CStr::from_bytes_with_nul(&buf)
+                                    .ok()
+                                    .and_then(|p| statat(dir, p, AtFlags::SYMLINK_NOFOLLOW).ok());
+                                self.may_differ(stat.as_ref(), e, rules)
                             })
                             .collect::<Vec<_>>()
                     })
@@ -134,14 +146,18 @@ impl Index {
                 .into_iter()
                 // A stat pass thread only calls lstat and compares numbers; if one panicked
                 // anyway, count its whole part as suspect rather than lose it.
-                .flat_map(|h| h.join().ok())
-                .flatten()
+                .zip(self.entries.chunks(chunk))
+                .flat_map(|(h, part)| h.join().unwrap_or_else(|_| part.iter().collect()))
                 .collect()
         })
     }
 
-    /// Whether the file at `path` may differ from entry `e`.
-    fn may_differ(&self, path: &Path, e: &Entry, rules: StatRules) -> bool {
+    /// Whether the file may differ from entry `e`, given its `lstat` (`None`: it is gone or
+    /// cannot be looked at).
+    // `struct stat`'s field types differ between Linux and macOS: the conversions are
+    // no-ops on one of them.
+    #[allow(clippy::useless_conversion)]
+    fn may_differ(&self, stat: Option<&Stat>, e: &Entry, rules: StatRules) -> bool {
         let stage = (e.flags >> 12) & 3;
         if stage != 0 || e.ext_flags & EXT_INTENT_TO_ADD != 0 || e.mode == MODE_GITLINK {
             // Conflicts, `git add -N` entries and submodules: libgit2 decides.
@@ -151,30 +167,33 @@ impl Index {
             // `git status` does not look at these either.
             return false;
         }
-        let Ok(meta) = std::fs::symlink_metadata(path) else {
+        let Some(st) = stat else {
             return true;
         };
-        let kind = meta.file_type();
+        let mode = u32::from(st.st_mode);
+        let (is_file, is_link) = (mode & S_IFMT == S_IFREG, mode & S_IFMT == S_IFLNK);
         let want_link = e.mode == MODE_SYMLINK && rules.symlinks;
-        if (want_link && !kind.is_symlink()) || (!want_link && !kind.is_file()) {
+        if (want_link && !is_link) || (!want_link && !is_file) {
             return true;
         }
-        if rules.filemode && kind.is_file() && (meta.mode() & 0o100 != 0) != (e.mode == MODE_EXEC) {
+        if rules.filemode && is_file && (mode & 0o100 != 0) != (e.mode == MODE_EXEC) {
             return true;
         }
-        if meta.size() as u32 != e.size {
+        // The index keeps sizes, times and inode numbers in 32 bits.
+        if st.st_size as u32 != e.size {
             return true;
         }
-        let mtime = (meta.mtime(), meta.mtime_nsec() as u32);
+        let nanos = |n| u32::try_from(n).unwrap_or(u32::MAX);
+        let mtime = (i64::from(st.st_mtime), nanos(st.st_mtime_nsec));
         if !same_time(e.mtime, mtime, rules.minimal) {
             return true;
         }
         if !rules.minimal {
-            let ctime = (meta.ctime(), meta.ctime_nsec() as u32);
+            let ctime = (i64::from(st.st_ctime), nanos(st.st_ctime_nsec));
             if rules.trust_ctime && !same_time(e.ctime, ctime, false) {
                 return true;
             }
-            if meta.ino() as u32 != e.ino || meta.uid() != e.uid || meta.gid() != e.gid {
+            if st.st_ino as u32 != e.ino || st.st_uid != e.uid || st.st_gid != e.gid {
                 return true;
             }
         }
