@@ -41,6 +41,9 @@ pub(crate) struct KubeResult {
     pub(crate) refusals: Vec<Diagnostic>,
     /// Objects seen (to tell "no Kubernetes object here" from "already stamped").
     pub(crate) objects: usize,
+    /// The `annotations` mappings added, to be indented as the file is (yaml-edit indents
+    /// a new mapping by two spaces).
+    added: Vec<Mapping>,
 }
 
 fn string_of(m: &Mapping, key: &str) -> Option<String> {
@@ -138,6 +141,7 @@ fn stamp_metadata(
     meta: &Mapping,
     pairs: &[(&str, &str)],
     object: &str,
+    added: &mut Vec<Mapping>,
 ) -> Result<bool, Vec<Diagnostic>> {
     let have = existing(meta);
     let mut refusals: Vec<Diagnostic> = pairs
@@ -178,13 +182,15 @@ fn stamp_metadata(
         Some(a) => a,
         None => {
             meta.set("annotations", Mapping::new());
-            meta.get_mapping("annotations").ok_or_else(|| {
+            let ann = meta.get_mapping("annotations").ok_or_else(|| {
                 vec![Diagnostic::error(
                     "yaml-edit",
                     "",
                     format!("{object}: could not add metadata.annotations"),
                 )]
-            })?
+            })?;
+            added.push(ann.clone());
+            ann
         }
     };
     for (k, v) in todo {
@@ -336,7 +342,7 @@ fn stamp_object(
         .unwrap_or_else(|| "(unnamed)".into());
     let object = format!("{kind}/{name}");
     let mut changed = false;
-    match stamp_metadata(&meta, pairs, &object) {
+    match stamp_metadata(&meta, pairs, &object, &mut result.added) {
         Ok(c) => changed |= c,
         Err(r) => result.refusals.extend(r),
     }
@@ -351,7 +357,8 @@ fn stamp_object(
                     }
                 };
                 if let Some(tmeta) = tmeta {
-                    match stamp_metadata(&tmeta, pairs, &format!("{object} pod template")) {
+                    let object = format!("{object} pod template");
+                    match stamp_metadata(&tmeta, pairs, &object, &mut result.added) {
                         Ok(c) => changed |= c,
                         Err(r) => result.refusals.extend(r),
                     }
@@ -609,6 +616,7 @@ pub(crate) fn annotate(
         changed: Vec::new(),
         refusals: Vec::new(),
         objects: 0,
+        added: Vec::new(),
     };
     let mut result = fresh();
     let out = match stamp_each_document(text, &file, pairs, opts, &mut result) {
@@ -642,6 +650,52 @@ fn keep_missing_final_newline(text: &str, out: &mut String) {
     }
 }
 
+/// Indents the block mapping at `start..end` of `text`, which yaml-edit added two columns
+/// right of its key, as far right of it as that key is of its parent key (`metadata:`, at
+/// the nearest line before indented less): four columns in a file indented by four. Leaves
+/// it as it is unless every one of its lines is plainly indented as expected.
+fn reindent(text: &mut String, start: usize, end: usize) {
+    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    // The first line is the first entry, `    key: "value"`.
+    let first = line_start(start);
+    let Some(have) = text
+        .get(first..start)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b == b' '))
+        .map(str::len)
+    else {
+        return;
+    };
+    // The `annotations:` line, then the parent key's, skipping comments and blank lines.
+    let column = |line: &str| line.len() - line.trim_start_matches([' ', '-']).len();
+    let mut lines = text[..first].lines().rev().filter(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#')
+    });
+    let Some(key) = lines.next().map(column) else {
+        return;
+    };
+    let Some(parent) = lines.map(column).find(|&c| c < key) else {
+        return;
+    };
+    let want = key + (key - parent);
+    if have != key + 2 || want == have || key - parent > 8 {
+        return;
+    }
+    let block = &text[first..end];
+    let indented = |l: &str| {
+        l.len() > have && l.bytes().take(have).all(|b| b == b' ') && l.as_bytes()[have] != b' '
+    };
+    if !block.split_inclusive('\n').all(indented) {
+        return;
+    }
+    let pad = " ".repeat(want);
+    let moved: String = block
+        .split_inclusive('\n')
+        .map(|l| format!("{pad}{}", &l[have..]))
+        .collect();
+    text.replace_range(first..end, &moved);
+}
+
 /// Stamps the object `piece` holds (a document, or a List item laid out at its column by
 /// `indent` spaces) in a tree of its own; returns its new text, without the `indent`.
 fn stamp_piece(
@@ -661,11 +715,18 @@ fn stamp_piece(
         return None;
     };
     let changed = result.changed.len();
+    result.added.clear();
     stamp_object(&obj, pairs, opts, result);
     if result.changed.len() == changed {
         return Some(piece[indent..].to_string());
     }
     let mut new = own.to_string();
+    let mut added = std::mem::take(&mut result.added);
+    added.sort_by_key(|m| std::cmp::Reverse(m.byte_range().start));
+    for ann in added {
+        let range = ann.byte_range();
+        reindent(&mut new, range.start as usize, range.end as usize);
+    }
     keep_missing_final_newline(piece, &mut new);
     let spaces = new.get(..indent).filter(|p| p.bytes().all(|b| b == b' '))?;
     Some(new[spaces.len()..].to_string())
@@ -856,6 +917,7 @@ mod tests {
             changed: Vec::new(),
             refusals: Vec::new(),
             objects: 0,
+            added: Vec::new(),
         };
         let opts = KubeOptions::default();
         let each = stamp_each_document(text, &file, PAIRS, &opts, &mut result).unwrap();

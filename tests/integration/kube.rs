@@ -321,6 +321,41 @@ fn a_missing_final_newline_stays_missing() {
 }
 
 #[test]
+fn new_annotations_are_indented_as_the_file_is() {
+    // yaml-edit indents a mapping it adds by two; a file indented by four (or a List item
+    // after `-   `) gets four, as yamllint's `indentation: consistent` wants.
+    let sb = Sandbox::new();
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n    name: four\n    labels:\n        app: four\nspec:\n    template:\n        metadata:\n            labels:\n                app: four\n        spec:\n            containers:\n                - name: c\n                  image: nginx\n---\napiVersion: v1\nkind: List\nitems:\n    -   apiVersion: v1\n        kind: ConfigMap\n        metadata:\n            name: item\n";
+    let (name, path) = file(&sb, "four.yaml", text);
+    let args = ["-a", "com.example/v1=y", "--pod-template", &name];
+    annotate(&sb, &args).ok();
+    let e = |indent: &str| {
+        format!("{indent}annotations:\n{indent}    com.example/v1: \"y\"\n{indent}    {CREATED_KEY}: \"{CREATED}\"\n")
+    };
+    let want = text
+        .replace(
+            "        app: four\nspec:",
+            &format!("        app: four\n{}spec:", e("    ")),
+        )
+        .replace(
+            "                app: four\n        spec:",
+            &format!(
+                "                app: four\n{}        spec:",
+                e("            ")
+            ),
+        )
+        .replace(
+            "            name: item\n",
+            &format!("            name: item\n{}", e("            ")),
+        );
+    let new = read(&path);
+    assert_eq!(new, want);
+    let again = annotate(&sb, &args);
+    assert_eq!(again.stdout, "m/four.yaml: unchanged\n", "{again}");
+    assert_eq!(read(&path), new);
+}
+
+#[test]
 fn flow_mappings_and_changed_values_are_edited_in_place() {
     let sb = Sandbox::new();
     let text = "apiVersion: v1\nkind: Service\nmetadata: {name: svc, labels: {a: b}}\nspec:\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  annotations:\n    com.example/v1: \"old\"   # why\n    keep: 'x'\n";
