@@ -297,7 +297,7 @@ impl GitRepo {
         tags.into_iter().next()
     }
 
-    /// `git describe --tags`, bounded.
+    /// `git describe --tags`, bounded, counting version-like tags only when there are any.
     pub(crate) fn describe(&self) -> Describe {
         let Some(head) = self.head else {
             return Describe::NoTags;
@@ -313,9 +313,18 @@ impl GitRepo {
             return Describe::NoTags;
         }
         let short = head.to_string()[..7].to_string();
+        // Version-like tags only, when the repository has any: a `nightly` or `latest` tag
+        // on HEAD says nothing about which release this is.
+        let any_version = tags
+            .values()
+            .flatten()
+            .any(|t| version_from_tag(t).is_some());
+        let counts = |names: &&Vec<String>| {
+            !any_version || names.iter().any(|t| version_from_tag(t).is_some())
+        };
         let mut walked = 0;
         for oid in walk.filter_map(Result::ok) {
-            if let Some(names) = tags.get(&oid) {
+            if let Some(names) = tags.get(&oid).filter(counts) {
                 let mut names = names.clone();
                 names.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
                 return Describe::Found {

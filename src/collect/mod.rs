@@ -431,7 +431,6 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
 
     // 3. git
     let remote = git.as_ref().and_then(git::GitRepo::remote);
-    let mut exact_tag = None;
     if let Some(g) = &git {
         if let Some(head) = g.head {
             c.offer(
@@ -465,8 +464,7 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             }
         }
         if !c.decided(spec::ANNOTATION_VERSION) {
-            exact_tag = g.exact_tag();
-            if let Some(tag) = &exact_tag {
+            if let Some(tag) = &g.exact_tag() {
                 if let Some(v) = git::version_from_tag(tag) {
                     c.offer(
                         spec::ANNOTATION_VERSION,
@@ -646,7 +644,8 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         }
     }
     if let Some(g) = &git {
-        if !c.decided(spec::ANNOTATION_VERSION) && exact_tag.is_none() {
+        // An exact tag that is not a version (`nightly`) gave none: describe as git would.
+        if !c.decided(spec::ANNOTATION_VERSION) {
             match g.describe() {
                 git::Describe::Found {
                     tag,

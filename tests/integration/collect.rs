@@ -296,6 +296,40 @@ fn untagged_commit_is_described_from_the_older_tag() {
     );
 }
 
+/// A tag on HEAD that is not a version (`nightly`) gives no version of its own; describe
+/// then counts from the last version tag. With no version tags at all, any tag counts.
+#[test]
+fn a_tag_that_is_not_a_version_is_passed_over() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("nightly");
+    repo.write("a.txt", "1\n").commit("one");
+    repo.git(&["tag", "release-candidate"]);
+    repo.write("a.txt", "2\n").commit("two");
+    repo.git(&["tag", "nightly"]);
+    let out = repo.stamp(JSON).run();
+    out.ok().quiet();
+    assert_eq!(out.annotations()[&key("version")], "nightly");
+
+    let sb = Sandbox::new();
+    let repo = sb.repo("nightly");
+    repo.write("a.txt", "1\n").commit("one");
+    repo.git(&["tag", "v2.0.0"]);
+    repo.write("a.txt", "2\n").commit("two");
+    let c2 = repo.write("a.txt", "3\n").commit("three");
+    repo.git(&["tag", "nightly"]);
+    let out = repo.stamp(json_args(&["--explain"])).run();
+    out.ok().quiet();
+    let explained = out.json();
+    assert_eq!(
+        explained["annotations"][key("version")],
+        format!("2.0.0-2-g{}", &c2.hash[..7])
+    );
+    assert_eq!(
+        explained_source(&explained, "version"),
+        "git describe (tag v2.0.0)"
+    );
+}
+
 /// The distance counts what `git describe` counts: every commit in HEAD's history that is
 /// not in the tag's, also on a merged side branch older than the tag.
 #[test]
