@@ -491,38 +491,49 @@ pub(crate) fn annotate(
 }
 
 /// One line per change, for people: `TARGET: manifest linux/amd64 sha256:… -> sha256:…`.
+/// Every field is shown as diagnostics show what they quote (`str::escape_debug`): a path,
+/// an object name or a platform read from the target may hold a line break or another
+/// control character, which would otherwise start a line of its own (a `::error::` line
+/// that a GitHub runner reads as a workflow command).
 pub(crate) fn render_text(outcomes: &[Outcome], dry_run: bool) -> String {
     let mut out = String::new();
     for o in outcomes.iter().filter(|o| o.refusals.is_empty()) {
+        let target = o.target.escape_debug();
         if o.changes.is_empty() {
-            out.push_str(&format!("{}: unchanged\n", o.target));
+            out.push_str(&format!("{target}: unchanged\n"));
         }
         for c in &o.changes {
             if let Some(object) = &c.object {
-                out.push_str(&format!("{}: stamped {object}\n", o.target));
+                out.push_str(&format!("{target}: stamped {}\n", object.escape_debug()));
                 continue;
             }
             let platform = c
                 .platform
                 .as_deref()
-                .map(|p| format!(" {p}"))
+                .map(|p| format!(" {}", p.escape_debug()))
                 .unwrap_or_default();
             out.push_str(&format!(
-                "{}: {}{platform} {} -> {}\n",
-                o.target, c.kind, c.old, c.new
+                "{target}: {}{platform} {} -> {}\n",
+                c.kind.escape_debug(),
+                c.old.escape_debug(),
+                c.new.escape_debug()
             ));
         }
         if dry_run && !o.changes.is_empty() {
-            out.push_str(&format!("{}: dry run, nothing written\n", o.target));
+            out.push_str(&format!("{target}: dry run, nothing written\n"));
         }
         let removed = if dry_run { "would remove" } else { "removed" };
         for d in &o.removed {
-            out.push_str(&format!("{}: {removed} unreachable blob {d}\n", o.target));
+            out.push_str(&format!(
+                "{target}: {removed} unreachable blob {}\n",
+                d.escape_debug()
+            ));
         }
         if let Some(t) = &o.tagged {
             out.push_str(&format!(
-                "{}: tagged {} -> {}\n",
-                o.target, t.reference, t.digest
+                "{target}: tagged {} -> {}\n",
+                t.reference.escape_debug(),
+                t.digest.escape_debug()
             ));
         }
     }

@@ -974,10 +974,15 @@ fn annotate_stamps_each_path_with_the_same_created() {
         assert!(text.contains("name: web # the web tier"), "{f}:\n{text}");
     }
     assert_eq!(pwned(sb.path()), Vec::<PathBuf>::new());
-    assert!(run
-        .step("run")
-        .stdout
-        .contains("\n::set-output name=forged::yes\n"));
+    // The report shows the file name escaped, so its line breaks start no line of their
+    // own (and were they printed raw, `::stop-commands::` would keep the runner from
+    // reading them).
+    let stdout = &run.step("run").stdout;
+    assert!(
+        stdout.contains("/x\\n::set-output name=forged::yes\\n.yaml: stamped"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("\n::set-output"), "{stdout}");
     run.commands();
 
     // `-` (standard input) is no target for the action.

@@ -2248,3 +2248,58 @@ fn dry_run_gc_names_what_a_real_run_removes() {
     assert!(!blob_set(&layout).contains(&old));
     umoci_stat(&sb, &layout, "v1");
 }
+
+/// The text report of `annotate` shows control characters escaped, as diagnostics do, in
+/// every field: an object name or a path holding a line break (`a\n::error::x`) stays on
+/// its line of standard output, where a GitHub runner would have read the next line as a
+/// workflow command.
+#[test]
+fn the_text_report_escapes_control_characters() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let dir = sb.path().join("in\n::error::dir");
+    fs::create_dir(&dir).expect("directory");
+    let yaml = dir.join("app\r\n::warning::file.yaml");
+    fs::write(
+        &yaml,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"a\\n::error::x\\r\\e[31m\\N\\u009b\\t\"\n",
+    )
+    .expect("write YAML");
+    let layout = sb.path().join("layout\n::notice::n");
+    crate::secrets::tiny_layout(&layout);
+    let junk = b"left behind\n";
+    fs::write(blob(&layout, &sha256(junk)), junk).expect("junk blob");
+    for dry_run in [true, false] {
+        let mut args = vec!["--gc", s(&yaml), s(&layout)];
+        if dry_run {
+            args.insert(0, "--dry-run");
+        }
+        let out = annotate(&repo, &args);
+        out.ok();
+        let dir = sb.path().join("in\\n::error::dir").display().to_string();
+        let layout = sb.path().join("layout\\n::notice::n").display().to_string();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!(
+                "{dir}/app\\r\\n::warning::file.yaml: stamped ConfigMap/a\\n::error::x\\r\\u{{1b}}[31m\\u{{85}}\\u{{9b}}\\t"
+            ),
+            "{out}"
+        );
+        // The YAML file's line (and `dry run, nothing written`), then the layout's:
+        // its manifest, the two blobs `--gc` removes (and `dry run, nothing written`).
+        let yaml_lines = if dry_run { 2 } else { 1 };
+        assert!(
+            lines[yaml_lines..]
+                .iter()
+                .all(|l| l.starts_with(&format!("{layout}: "))),
+            "{out}"
+        );
+        assert_eq!(lines.len(), if dry_run { 6 } else { 4 }, "{out}");
+        assert!(
+            !out.stdout
+                .contains(['\r', '\u{1b}', '\u{85}', '\u{9b}', '\t']),
+            "{out}"
+        );
+    }
+}
