@@ -469,7 +469,11 @@ pub(crate) fn annotate(
         // Under the exclusive lock no other run is writing here: temporary files are what a
         // killed run left behind.
         super::atomic::remove_stale(dir);
-        super::atomic::remove_stale(&dir.join("blobs").join("sha256"));
+        let blobs = dir.join("blobs").join("sha256");
+        // Not through a link to a directory elsewhere: nothing of this layout is there.
+        if linked_dir(dir, &blobs).is_none() {
+            super::atomic::remove_stale(&blobs);
+        }
     }
     let index_path = dir.join("index.json");
     let index_text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
@@ -573,36 +577,86 @@ pub(crate) fn annotate(
         });
     }
     let mut outcome = plan.outcome();
-    if dry_run {
-        if gc {
-            // What a real run would remove, from the index.json it would write.
-            outcome.removed = collect_garbage(dir, &new_index, &plan.documents, false)?;
-        }
-        return Ok(outcome);
-    }
-    if !(index_changed || gc) {
-        return Ok(outcome);
-    }
-    let new_index = if index_changed {
-        let mut new_blobs = Vec::new();
+    // Everything a run writes and removes is decided before the first write, the same way
+    // for a dry run: a blob that would go through a link to a directory elsewhere, or an
+    // unreadable document `--gc` would have to guess about, refuses the run, dry or not,
+    // with nothing written and nothing removed.
+    let mut new_blobs = Vec::new();
+    if index_changed {
         for doc in &plan.documents {
             let path = blob_path(dir, &doc.digest).map_err(|m| bad(dir, m))?;
             if !blob_present(&path, &doc.digest)? {
+                refuse_linked_dirs(dir, &path)?;
                 new_blobs.push((path, doc.bytes.as_slice()));
             }
         }
+    }
+    // What `index.json` as written no longer reaches (the new documents read from memory,
+    // since they are not on disk yet).
+    let garbage = if gc {
+        collect_garbage(dir, &new_index, &plan.documents)?
+    } else {
+        Vec::new()
+    };
+    if dry_run {
+        outcome.removed = garbage;
+        return Ok(outcome);
+    }
+    if index_changed {
         super::atomic::write_all(new_blobs.iter().map(|(p, b)| (p.as_path(), *b)))?;
         super::atomic::write(&index_path, new_index.as_bytes())?;
         outcome.written = true;
-        new_index
-    } else {
-        index_text
-    };
-    // Also when nothing changed: the blobs an earlier run (or another tool) left behind.
-    if gc {
-        outcome.removed = collect_garbage(dir, &new_index, &[], true)?;
     }
+    // Also when nothing changed: the blobs an earlier run (or another tool) left behind.
+    for digest in &garbage {
+        let path = blob_path(dir, digest).map_err(|m| bad(dir, m))?;
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(&path, e));
+            }
+            _ => {}
+        }
+    }
+    outcome.removed = garbage;
     Ok(outcome)
+}
+
+/// The first directory below the layout `dir`, down to `to` itself (`blobs`, then
+/// `blobs/sha256`), that is a symbolic link. The layout directory itself is what the user
+/// named, and may be a link.
+fn linked_dir(dir: &Path, to: &Path) -> Option<PathBuf> {
+    let rel = to.strip_prefix(dir).ok()?;
+    let mut at = dir.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        let linked = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+        if linked {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// A directory of the layout that is a symbolic link, where a blob must be written or
+/// removed: the link may lead anywhere (a shared cache, another layout), and nothing there
+/// is this layout's to change.
+fn linked_dir_error(link: &Path) -> Error {
+    let to = std::fs::read_link(link).map_or_else(|_| "?".into(), |l| l.display().to_string());
+    bad(
+        link,
+        format!(
+            "is a symbolic link (to {to}); oci-stamp writes and removes blobs only in the layout's own directories, never through a link to another one — replace the link with a copy of the directory it points to, or annotate a copy of the layout"
+        ),
+    )
+}
+
+/// Refuses to write or remove `file` of the layout `dir` when a directory between them is
+/// a symbolic link.
+fn refuse_linked_dirs(dir: &Path, file: &Path) -> Result<(), Error> {
+    match file.parent().and_then(|parent| linked_dir(dir, parent)) {
+        Some(link) => Err(linked_dir_error(&link)),
+        None => Ok(()),
+    }
 }
 
 /// The largest document `--gc` reads to find what it refers to when its descriptor does
@@ -613,103 +667,156 @@ const MAX_WALKED: u64 = 4 * 1024 * 1024;
 /// for layers, configs too large to be one, and anything not a JSON object. Layers are
 /// recognised without reading them: by their size, and by a first byte that is not `{`
 /// (tar, gzip and zstd never start with one), so the walk costs what the manifests weigh,
-/// not what the image does.
-fn walkable_text(path: &Path, media_type: Option<&str>, planned: Option<&[u8]>) -> Option<String> {
+/// not what the image does. A blob that must be a manifest or index (`document`) and cannot
+/// be read as JSON text is an error saying why: the walk cannot tell what it refers to.
+fn walkable_text(
+    path: &Path,
+    media_type: Option<&str>,
+    planned: Option<&[u8]>,
+    document: bool,
+) -> Result<Option<String>, String> {
     use std::io::Read as _;
+    let unreadable = |why: String| if document { Err(why) } else { Ok(None) };
     if let Some(bytes) = planned {
-        return String::from_utf8(bytes.to_vec()).ok();
+        return Ok(String::from_utf8(bytes.to_vec()).ok());
     }
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || (meta.len() > MAX_WALKED && !oci::is_manifest_media_type(media_type)) {
-        return None;
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return unreadable("is missing".into())
+        }
+        Err(e) => return unreadable(format!("cannot be read ({e})")),
+    };
+    if !meta.is_file() {
+        return unreadable("is not a file".into());
     }
-    let mut file = File::open(path).ok()?;
+    if meta.len() > MAX_WALKED && !oci::is_manifest_media_type(media_type) {
+        return Ok(None);
+    }
     let mut head = [0u8; 512];
-    let n = file.read(&mut head).ok()?;
-    let first = head[..n]
+    let mut bytes = Vec::new();
+    let read = File::open(path).and_then(|mut file| {
+        let n = file.read(&mut head)?;
+        bytes.extend_from_slice(&head[..n]);
+        Ok(file)
+    });
+    let mut file = match read {
+        Ok(file) => file,
+        Err(e) => return unreadable(format!("cannot be read ({e})")),
+    };
+    let first = bytes
         .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
-    if *first != b'{' {
-        return None;
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    match first {
+        Some(b'{') => {}
+        None => return unreadable("is empty".into()),
+        Some(_) if bytes.starts_with(b"\xef\xbb\xbf") => {
+            return unreadable("starts with a byte-order mark, which JSON does not allow".into())
+        }
+        Some(_) => return unreadable("is not a JSON object".into()),
     }
-    let mut bytes = head[..n].to_vec();
-    file.read_to_end(&mut bytes).ok()?;
-    String::from_utf8(bytes).ok()
+    if let Err(e) = file.read_to_end(&mut bytes) {
+        return unreadable(format!("cannot be read ({e})"));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(_) => unreadable("is not UTF-8".into()),
+    }
 }
 
-/// Removes the blobs `index.json` no longer reaches; returns their digests. `planned` are
-/// documents a dry run would write (read from memory, since they are not on disk), and with
-/// `remove` false nothing is removed: the digests are what a real run would remove.
+/// The blobs `index.json` (the text `index_text`) no longer reaches, by digest: what
+/// `--gc` removes. `planned` are documents the run writes (read from memory, since they are
+/// not on disk yet). Refused, so that nothing is removed: a manifest or index that is
+/// reached but cannot be read as JSON (what it refers to is unknown), and a directory of
+/// `blobs` that is a symbolic link (what lies there is not this layout's).
 fn collect_garbage(
     dir: &Path,
     index_text: &str,
     planned: &[NewDocument],
-    remove: bool,
 ) -> Result<Vec<String>, Error> {
     let index = json_edit::parse(index_text).map_err(|e| bad(dir, e.to_string()))?;
     let mut reachable: BTreeSet<String> = BTreeSet::new();
-    // Digests still to visit, with the media type their descriptor gives.
-    let mut stack: Vec<(String, Option<String>)> = Vec::new();
-    let push_desc = |d: &Node, stack: &mut Vec<(String, Option<String>)>| {
+    // Digests still to visit, with the media type their descriptor gives, and whether they
+    // must be a manifest or index: every entry of a `manifests` list, and what names a
+    // manifest or index media type.
+    let mut stack: Vec<(String, Option<String>, bool)> = Vec::new();
+    let push_desc = |d: &Node, listed: bool, stack: &mut Vec<(String, Option<String>, bool)>| {
         if let Some(digest) = d.get_str("digest") {
-            stack.push((
-                digest.to_string(),
-                d.get_str("mediaType").map(str::to_string),
-            ));
+            let media_type = d.get_str("mediaType");
+            let document =
+                oci::is_manifest_media_type(media_type) && (listed || media_type.is_some());
+            stack.push((digest.to_string(), media_type.map(str::to_string), document));
         }
     };
     for e in index.get("manifests").map(Node::items).unwrap_or_default() {
-        push_desc(e, &mut stack);
+        push_desc(e, true, &mut stack);
     }
-    while let Some((digest, media_type)) = stack.pop() {
+    while let Some((digest, media_type, document)) = stack.pop() {
         if !reachable.insert(digest.clone()) {
             continue;
         }
         let Ok(path) = blob_path(dir, &digest) else {
             continue;
         };
+        let refuse = |why: String| {
+            bad(
+                &path,
+                format!(
+                    "{digest}, a manifest or index that index.json still reaches, {why}: --gc cannot tell which blobs it refers to, so it removes none — restore that blob (or remove what refers to it) and run again"
+                ),
+            )
+        };
         let planned = planned
             .iter()
             .find(|d| d.digest == digest)
             .map(|d| d.bytes.as_slice());
-        let Some(text) = walkable_text(&path, media_type.as_deref(), planned) else {
+        let text =
+            walkable_text(&path, media_type.as_deref(), planned, document).map_err(refuse)?;
+        let Some(text) = text else {
             continue;
         };
-        let Ok(doc) = json_edit::parse(&text) else {
-            continue;
+        let doc = match json_edit::parse(&text) {
+            Ok(doc) => doc,
+            Err(e) if document => return Err(refuse(format!("is not JSON ({e})"))),
+            Err(_) => continue,
         };
         for d in doc.get("manifests").map(Node::items).unwrap_or_default() {
-            push_desc(d, &mut stack);
+            push_desc(d, true, &mut stack);
         }
         for d in doc.get("layers").map(Node::items).unwrap_or_default() {
-            push_desc(d, &mut stack);
+            push_desc(d, false, &mut stack);
         }
         for d in doc.get("blobs").map(Node::items).unwrap_or_default() {
-            push_desc(d, &mut stack);
+            push_desc(d, false, &mut stack);
         }
         if let Some(c) = doc.get("config") {
-            push_desc(c, &mut stack);
+            push_desc(c, false, &mut stack);
         }
     }
-    let mut removed = Vec::new();
+    let mut garbage = Vec::new();
     let blobs = dir.join("blobs");
+    if let Some(link) = linked_dir(dir, &blobs) {
+        return Err(linked_dir_error(&link));
+    }
     let Ok(algs) = std::fs::read_dir(&blobs) else {
-        return Ok(removed);
+        return Ok(garbage);
     };
     for alg in algs.filter_map(Result::ok) {
-        let Ok(files) = std::fs::read_dir(alg.path()) else {
+        let alg_dir = alg.path();
+        // A link to a directory would be listed, and its files removed, through the link.
+        if alg.file_type().is_ok_and(|t| t.is_symlink()) && alg_dir.is_dir() {
+            return Err(linked_dir_error(&alg_dir));
+        }
+        let Ok(files) = std::fs::read_dir(&alg_dir) else {
             continue;
         };
         let alg_name = alg.file_name().to_string_lossy().to_string();
         for f in files.filter_map(Result::ok) {
             let digest = format!("{alg_name}:{}", f.file_name().to_string_lossy());
             if check_digest(&digest).is_ok() && !reachable.contains(&digest) {
-                if remove {
-                    std::fs::remove_file(f.path()).map_err(|e| Error::io(&f.path(), e))?;
-                }
-                removed.push(digest);
+                garbage.push(digest);
             }
         }
     }
-    Ok(removed)
+    Ok(garbage)
 }

@@ -2249,6 +2249,68 @@ fn dry_run_gc_names_what_a_real_run_removes() {
     umoci_stat(&sb, &layout, "v1");
 }
 
+/// `--gc` refuses (exit 2, nothing written, nothing removed, dry run or not) when a manifest
+/// or index that index.json still reaches cannot be read as JSON (a byte-order mark, bytes
+/// that are not UTF-8, JSON cut short), naming that blob: it cannot tell what the document
+/// refers to. It took the document for one that refers to nothing, and removed the config
+/// and layers only it refers to. Without `--gc` the run is not concerned.
+#[test]
+fn gc_refuses_when_a_reachable_document_cannot_be_read() {
+    if !have("umoci") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let made = umoci_layout(&sb, "made", &["v1", "v2"]);
+    let v2 = digest_of(entry(&index_json(&made), "v2"));
+    type Damage = fn(Vec<u8>) -> Vec<u8>;
+    let damages: [(&str, Damage); 3] = [
+        ("a byte-order mark", |b| {
+            [b"\xef\xbb\xbf".as_slice(), &b].concat()
+        }),
+        ("not UTF-8", |mut b| {
+            let at = b.len() / 2;
+            b[at] = 0xff;
+            b
+        }),
+        ("cut short", |b| b[..b.len() / 2].to_vec()),
+    ];
+    for (what, damage) in damages {
+        let layout = sb.path().join(what.replace(' ', "-"));
+        copy_tree(&made, &layout);
+        let path = blob(&layout, &v2);
+        fs::write(&path, damage(read(&path))).expect("damage the v2 manifest");
+        let before = snapshot(&layout);
+        let v1 = format!("{}:v1", layout.display());
+        for dry_run in [false, true] {
+            let mut args = vec!["--gc", v1.as_str()];
+            if dry_run {
+                args.insert(0, "--dry-run");
+            }
+            let out = annotate(&repo, &args);
+            out.status(2);
+            assert_eq!(out.stdout, "", "{what}: {out}");
+            let errors: Vec<&str> = out
+                .stderr_lines()
+                .into_iter()
+                .filter(|l| l.starts_with("error"))
+                .collect();
+            assert_eq!(errors.len(), 1, "{what}: {out}");
+            assert!(
+                errors[0].contains(&v2) && errors[0].contains("--gc"),
+                "{what}: {out}"
+            );
+            assert_eq!(
+                snapshot(&layout),
+                before,
+                "{what}, dry run {dry_run}: {out}"
+            );
+        }
+        annotate(&repo, &[&v1]).ok();
+        assert_ne!(snapshot(&layout), before, "{what}");
+    }
+}
+
 /// The text report of `annotate` shows control characters escaped, as diagnostics do, in
 /// every field: an object name or a path holding a line break (`a\n::error::x`) stays on
 /// its line of standard output, where a GitHub runner would have read the next line as a

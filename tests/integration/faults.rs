@@ -616,6 +616,109 @@ fn symbolic_links_are_not_written_through() {
     assert_blobs_intact(&layout);
 }
 
+/// A directory inside a layout that is a link to a directory elsewhere (`blobs/sha256`,
+/// `blobs`, `blobs/sha512`) is not written or removed through: a run that would put a new
+/// blob there, or `--gc` that would remove unreachable files there, is refused (exit 2),
+/// dry or not, with nothing written and nothing removed on either side of the link. Only
+/// the last path component was checked: new blobs landed in the outside directory, and
+/// `--gc` deleted the files there that the layout does not reach. A layout that only reads
+/// through such a link, and a layout directory that is itself a link, work as before.
+#[test]
+fn symbolic_links_to_directories_inside_a_layout_are_not_written_through() {
+    let sb = Sandbox::new();
+    let junk = b"not a blob of this layout\n";
+    // A layout stamped with `k=v` whose `link` (`blobs/sha256` or `blobs`) is then moved to
+    // `outside/moved`, with a file there the layout does not reach, and `link` made a
+    // symbolic link to it.
+    let linked = |name: &str, link: &str| -> (PathBuf, PathBuf) {
+        let layout = sb.path().join(name);
+        crate::secrets::tiny_layout(&layout);
+        annotate(&sb, &["-a", "com.example.k=v", s(&layout)]).ok();
+        let outside = sb.path().join(format!("{name}-outside"));
+        fs::create_dir_all(&outside).expect("outside");
+        let moved = outside.join("moved");
+        fs::rename(layout.join(link), &moved).expect("move the directory out");
+        std::os::unix::fs::symlink(&moved, layout.join(link)).expect("symlink");
+        let sha256_dir = layout.join("blobs/sha256");
+        fs::write(sha256_dir.join(&sha256(junk)[7..]), junk).expect("junk blob");
+        (layout, outside)
+    };
+    for link in ["blobs/sha256", "blobs"] {
+        let (layout, outside) = linked(&link.replace('/', "-"), link);
+        let before = (tree(&layout), tree(&outside));
+        for args in [
+            vec!["-a", "com.example.k=w"],
+            vec!["-a", "com.example.k=w", "--gc"],
+            vec!["-a", "com.example.k=w", "--gc", "--dry-run"],
+        ] {
+            let mut args = args;
+            args.push(s(&layout));
+            let out = annotate(&sb, &args);
+            out.status(2);
+            assert!(
+                out.stderr.contains(&format!(
+                    "{}: is a symbolic link",
+                    layout.join(link).display()
+                )),
+                "{args:?}: {out}"
+            );
+            assert_eq!((tree(&layout), tree(&outside)), before, "{args:?}: {out}");
+        }
+        // Nothing to write: reading through the link is fine.
+        let out = annotate(&sb, &["-a", "com.example.k=v", s(&layout)]);
+        out.ok();
+        assert_eq!(
+            out.stdout,
+            format!("{}: unchanged\n", layout.display()),
+            "{out}"
+        );
+        assert_eq!((tree(&layout), tree(&outside)), before, "{out}");
+    }
+
+    // `--gc` also removes in every other `blobs/ALG`: a link there refuses it too.
+    let layout = sb.path().join("sha512");
+    crate::secrets::tiny_layout(&layout);
+    let outside = sb.dir("sha512-outside", &[]);
+    fs::write(outside.join("f".repeat(128)), junk).expect("a file outside");
+    std::os::unix::fs::symlink(&outside, layout.join("blobs/sha512")).expect("symlink");
+    let before = (tree(&layout), tree(&outside));
+    for dry_run in [false, true] {
+        let mut args = vec!["--gc", s(&layout)];
+        if dry_run {
+            args.insert(0, "--dry-run");
+        }
+        let out = annotate(&sb, &args);
+        out.status(2);
+        assert!(
+            out.stderr.contains(&format!(
+                "{}: is a symbolic link",
+                layout.join("blobs/sha512").display()
+            )),
+            "{out}"
+        );
+        assert_eq!((tree(&layout), tree(&outside)), before, "{out}");
+    }
+
+    // The layout directory itself may be a link: it is what the user named.
+    let real = sb.path().join("real");
+    crate::secrets::tiny_layout(&real);
+    fs::write(real.join("blobs/sha256").join(&sha256(junk)[7..]), junk).expect("junk blob");
+    let named = sb.path().join("named");
+    std::os::unix::fs::symlink(&real, &named).expect("symlink");
+    let out = annotate(&sb, &["-a", "com.example.k=v", "--gc", s(&named)]);
+    out.ok();
+    assert!(out.stdout.contains("removed unreachable blob"), "{out}");
+    assert!(!real.join("blobs/sha256").join(&sha256(junk)[7..]).exists());
+    assert_blobs_intact(&real);
+    let index: serde_json::Value =
+        serde_json::from_slice(&read(&real.join("index.json"))).expect("index");
+    let digest = index["manifests"][0]["digest"].as_str().expect("digest");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&real.join("blobs/sha256").join(&digest[7..])))
+            .expect("manifest");
+    assert_eq!(manifest["annotations"]["com.example.k"], "v");
+}
+
 #[test]
 fn a_directory_where_a_blob_belongs_is_a_clear_error() {
     let sb = Sandbox::new();
