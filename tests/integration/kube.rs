@@ -323,7 +323,7 @@ fn a_missing_final_newline_stays_missing() {
 #[test]
 fn new_annotations_are_indented_as_the_file_is() {
     // yaml-edit indents a mapping it adds by two; a file indented by four (or a List item
-    // after `-   `) gets four, as yamllint's `indentation: consistent` wants.
+    // after `-   `) gets four, as yamllint (`indentation: {spaces: consistent}`) wants.
     let sb = Sandbox::new();
     let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n    name: four\n    labels:\n        app: four\nspec:\n    template:\n        metadata:\n            labels:\n                app: four\n        spec:\n            containers:\n                - name: c\n                  image: nginx\n---\napiVersion: v1\nkind: List\nitems:\n    -   apiVersion: v1\n        kind: ConfigMap\n        metadata:\n            name: item\n";
     let (name, path) = file(&sb, "four.yaml", text);
