@@ -23,11 +23,32 @@ pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Closed> {
     }
 }
 
+/// A message as one line: control characters (line breaks, ESC, C1 controls) and the Unicode
+/// line and paragraph separators are escaped (`\n`, `\u{1b}`), so that a path, an object
+/// name or a value quoted in a message cannot start a line of its own — in a terminal, or in
+/// a CI log where a line such as `::error::` is a command to the runner. Quotes and
+/// backslashes stay as they are.
+pub(crate) fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
+    let escape = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+    if !message.contains(escape) {
+        return message.into();
+    }
+    let mut line = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        if escape(c) {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line.into()
+}
+
 /// Prints diagnostics to standard error, one line each.
 pub(crate) fn diagnostics(diagnostics: &[Diagnostic]) {
     let mut err = io::stderr().lock();
     for d in diagnostics {
-        let _ = writeln!(err, "{d}");
+        let _ = writeln!(err, "{}", one_line(&d.to_string()));
     }
 }
 
@@ -35,7 +56,7 @@ pub(crate) fn diagnostics(diagnostics: &[Diagnostic]) {
 /// credentials in URLs are redacted.
 pub(crate) fn error(message: &str) {
     let message = crate::annotations::validate::redact_text(message);
-    let _ = writeln!(io::stderr().lock(), "error: {message}");
+    let _ = writeln!(io::stderr().lock(), "error: {}", one_line(&message));
 }
 
 /// Prints a report to standard error (when standard output carries a document).
@@ -45,11 +66,25 @@ pub(crate) fn report(text: &str) {
 
 /// Prints a note to standard error.
 pub(crate) fn note(message: &str) {
-    let _ = writeln!(io::stderr().lock(), "note: {message}");
+    let _ = writeln!(io::stderr().lock(), "note: {}", one_line(message));
 }
 
 /// Whether standard output is a terminal (text tables for people, data for pipes).
 pub(crate) fn stdout_is_terminal() -> bool {
     use std::io::IsTerminal;
     io::stdout().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_escapes_controls_and_keeps_the_rest() {
+        assert_eq!(one_line("plain `x` \"q\" \\ é ✓"), "plain `x` \"q\" \\ é ✓");
+        assert_eq!(
+            one_line("a\n::error::b\r\t\u{1b}[31m\u{85}\u{2028}"),
+            "a\\n::error::b\\r\\t\\u{1b}[31m\\u{85}\\u{2028}"
+        );
+    }
 }

@@ -2315,6 +2315,30 @@ fn gc_refuses_when_a_reachable_document_cannot_be_read() {
 /// every field: an object name or a path holding a line break (`a\n::error::x`) stays on
 /// its line of standard output, where a GitHub runner would have read the next line as a
 /// workflow command.
+/// Errors and diagnostics on standard error are one line each too: a path or name with a
+/// line break in it cannot start a line of its own (a CI runner reads `::error::` lines on
+/// both streams as commands).
+#[test]
+fn error_lines_escape_control_characters() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let bad = sb.path().join("bad\n::error::y.yaml");
+    fs::write(&bad, "a: [unclosed\n").expect("write YAML");
+    let missing = sb.path().join("missing\r\n::warning::z.yaml");
+    for target in [&bad, &missing] {
+        let out = annotate(&repo, &["-a", "com.example.k=v", s(target)]);
+        assert!(!out.stderr.is_empty(), "{out}");
+        for line in out.stderr.lines() {
+            assert!(
+                ["error", "warning", "note"]
+                    .iter()
+                    .any(|p| line.starts_with(p)),
+                "a line of its own on stderr: {line:?}\n{out}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_text_report_escapes_control_characters() {
     let sb = Sandbox::new();
