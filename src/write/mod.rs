@@ -97,12 +97,28 @@ fn is_yaml_name(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
-/// Whether a text is JSON (an OCI document) rather than YAML: it opens with `{`.
-fn looks_like_json(text: &str) -> bool {
+/// Whether a text goes to the OCI writer rather than the Kubernetes one: it opens with `{`,
+/// but not with a template's `{{`, and is not a Kubernetes object written as JSON (`kubectl
+/// … -o json`: string `apiVersion` and `kind`, neither `mediaType` nor `schemaVersion`),
+/// which is YAML too.
+fn is_oci_json(text: &str) -> bool {
     // A byte-order mark is no reason to read JSON as YAML; the JSON reader refuses it.
-    text.trim_start_matches('\u{feff}')
-        .trim_start()
-        .starts_with('{')
+    let body = text.trim_start_matches('\u{feff}').trim_start();
+    if !body.starts_with('{') || body.starts_with("{{") {
+        return false;
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(m)) => {
+            let text_field = |k: &str| m.get(k).is_some_and(serde_json::Value::is_string);
+            let kubernetes = text_field("apiVersion")
+                && text_field("kind")
+                && !m.contains_key("mediaType")
+                && !m.contains_key("schemaVersion");
+            !kubernetes
+        }
+        // Not JSON, or not an object: the OCI reader says what is wrong with it.
+        _ => true,
+    }
 }
 
 /// Recognises targets: `-`, `docker://REFERENCE`, a layout directory (`DIR` or `DIR:REF`),
@@ -151,8 +167,8 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
                 message: "a tar archive, not a manifest: an oci-archive unpacks into a layout that annotate takes (`mkdir DIR && tar -xf FILE -C DIR`); a docker-archive copies into one (`skopeo copy docker-archive:FILE oci:DIR:TAG`)".into(),
             });
         }
-        let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
-        return Ok(vec![if looks_like_json(&text) {
+        let text = String::from_utf8_lossy(&head);
+        return Ok(vec![if is_oci_json(&text) {
             Target::File(path.to_path_buf())
         } else {
             Target::Yaml(path.to_path_buf())
@@ -466,7 +482,7 @@ pub(crate) fn annotate(
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| Error::io(Path::new("-"), e))?;
-            if !looks_like_json(&text) {
+            if !is_oci_json(&text) {
                 let (outcome, new) = annotate_yaml("-", &text, stamp, kube)?;
                 return Ok((outcome, Some(new.unwrap_or(text))));
             }

@@ -1007,3 +1007,68 @@ fn validate_kubernetes_reads_the_stamped_file() {
         "{out}"
     );
 }
+
+/// A Kubernetes object as `kubectl create … --dry-run=client -o json` prints it.
+const KUBECTL_JSON: &str = r#"{
+    "kind": "ConfigMap",
+    "apiVersion": "v1",
+    "metadata": {
+        "name": "settings",
+        "creationTimestamp": null
+    },
+    "data": {
+        "mode": "fast"
+    }
+}
+"#;
+
+/// Kubernetes objects written as JSON (`kubectl … -o json`, a `.json` file) are Kubernetes
+/// objects, not OCI documents: stamped on standard input and in a file, and kubectl reads
+/// the result. A Helm template on standard input gets the template refusal, not a JSON
+/// error.
+#[test]
+fn kubernetes_json_is_stamped_and_templates_on_stdin_are_named() {
+    let sb = Sandbox::new();
+    let out = sb
+        .stamp([
+            "annotate",
+            "--created",
+            CREATED_FLAG,
+            "-a",
+            "com.example/k=v",
+            "-",
+        ])
+        .stdin(KUBECTL_JSON)
+        .run();
+    out.ok();
+    assert_eq!(problems(&out), ["-: stamped ConfigMap/settings"], "{out}");
+    let stamped: Value = serde_json::from_str(&out.stdout).expect("still JSON");
+    assert_eq!(
+        stamped["metadata"]["annotations"],
+        serde_json::json!({"com.example/k": "v", CREATED_KEY: CREATED})
+    );
+    assert_eq!(stamped["data"]["mode"], "fast");
+    if let Some(objects) = kubectl(&sb, "-", &out.stdout, "x.y/z") {
+        assert_eq!(
+            sorted(annotations_of(&objects)[0].1.clone()),
+            expected(&[
+                ("com.example/k", "v"),
+                (CREATED_KEY, CREATED),
+                ("x.y/z", "1")
+            ])
+        );
+    }
+
+    let (name, path) = file(&sb, "settings.json", KUBECTL_JSON);
+    let out = annotate(&sb, &["-a", "com.example/k=v", &name]);
+    out.ok();
+    let stamped: Value = serde_json::from_str(&read(&path)).expect("still JSON");
+    assert_eq!(stamped["metadata"]["annotations"]["com.example/k"], "v");
+
+    let out = sb
+        .stamp(["annotate", "--created", CREATED_FLAG, "-"])
+        .stdin("{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\n{{- end }}\n")
+        .run();
+    out.status(2);
+    assert!(out.stderr.contains("Helm or Go template"), "{out}");
+}
