@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::annotations::Levels;
@@ -90,11 +91,11 @@ pub(crate) struct CollectArgs {
     pub(crate) namespace: Option<String>,
 
     /// Also emit the legacy org.label-schema.* keys.
-    #[arg(long, env = "OCI_STAMP_LABEL_SCHEMA")]
+    #[arg(long, env = "OCI_STAMP_LABEL_SCHEMA", value_parser = BoolishValueParser::new())]
     pub(crate) label_schema: bool,
 
     /// Do not detect the license from LICENSE/COPYING text.
-    #[arg(long, env = "OCI_STAMP_NO_DETECT")]
+    #[arg(long, env = "OCI_STAMP_NO_DETECT", value_parser = BoolishValueParser::new())]
     pub(crate) no_detect: bool,
 
     /// Fail (exit 1) unless these keys have values: `revision,version,…`.
@@ -107,7 +108,7 @@ pub(crate) struct CollectArgs {
     pub(crate) require: Vec<String>,
 
     /// Fail (exit 1) when tracked files are modified.
-    #[arg(long, env = "OCI_STAMP_REQUIRE_CLEAN")]
+    #[arg(long, env = "OCI_STAMP_REQUIRE_CLEAN", value_parser = BoolishValueParser::new())]
     pub(crate) require_clean: bool,
 }
 
@@ -157,7 +158,7 @@ pub(crate) struct ToolArgs {
 
     /// Also pass every entry as `--label KEY=VALUE` (labels survive `--load` into the Docker
     /// engine, which drops annotations).
-    #[arg(long, env = "OCI_STAMP_LABELS")]
+    #[arg(long, env = "OCI_STAMP_LABELS", value_parser = BoolishValueParser::new())]
     pub(crate) labels: bool,
 
     /// The build tool: buildx (levels), podman or buildah (manifest annotations only).
@@ -233,7 +234,7 @@ pub(crate) struct AnnotateCmd {
     pub(crate) levels: LevelArgs,
 
     /// Print what would change; write nothing.
-    #[arg(long, env = "OCI_STAMP_DRY_RUN")]
+    #[arg(long, env = "OCI_STAMP_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub(crate) dry_run: bool,
 
     /// In a layout, remove blobs that index.json no longer reaches (old manifest versions).
@@ -241,7 +242,7 @@ pub(crate) struct AnnotateCmd {
     pub(crate) gc: bool,
 
     /// Kubernetes: also stamp the pod template of workloads (this rolls their pods).
-    #[arg(long, env = "OCI_STAMP_POD_TEMPLATE")]
+    #[arg(long, env = "OCI_STAMP_POD_TEMPLATE", value_parser = BoolishValueParser::new())]
     pub(crate) pod_template: bool,
 
     /// Kubernetes: only objects of these kinds (`Deployment,StatefulSet`).
@@ -260,7 +261,7 @@ pub(crate) struct AnnotateCmd {
 
     /// Registry: allow plain HTTP (tried when HTTPS cannot connect). Loopback registries
     /// (localhost, 127.0.0.1, ::1) get this without asking.
-    #[arg(long, env = "OCI_STAMP_INSECURE")]
+    #[arg(long, env = "OCI_STAMP_INSECURE", value_parser = BoolishValueParser::new())]
     pub(crate) insecure: bool,
 
     /// Registry: also trust the CA certificates in FILE (PEM; repeatable). SSL_CERT_FILE is

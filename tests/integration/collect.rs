@@ -1110,6 +1110,32 @@ fn a_hostile_repository_config_runs_nothing() {
     );
 }
 
+/// Switch variables take the usual spellings of yes and no; a typo is a usage error.
+#[test]
+fn switch_variables_take_yes_no_one_zero() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("switch");
+    repo.write("a.txt", "a\n").commit("one");
+    repo.write("a.txt", "changed\n");
+    for yes in ["1", "yes", "on", "true", "TRUE"] {
+        let out = repo.stamp(JSON).env("OCI_STAMP_REQUIRE_CLEAN", yes).run();
+        out.status(1);
+        assert!(out.codes().contains(&"dirty-tree"), "{yes}: {out}");
+    }
+    for no in ["0", "no", "off", "false"] {
+        repo.stamp(JSON)
+            .env("OCI_STAMP_REQUIRE_CLEAN", no)
+            .run()
+            .ok();
+    }
+    let out = repo
+        .stamp(JSON)
+        .env("OCI_STAMP_REQUIRE_CLEAN", "ture")
+        .run();
+    out.status(2);
+    assert!(out.stderr.contains("'ture'"), "{out}");
+}
+
 #[test]
 fn a_worktree_is_a_checkout_of_its_own() {
     let sb = Sandbox::new();
