@@ -406,6 +406,15 @@ fn run_annotate(
             ));
         }
     }
+    if cmd.gc
+        && !targets
+            .iter()
+            .any(|t| matches!(t, write::Target::Layout { .. }))
+    {
+        return Err(Error::Usage(
+            "--gc applies to OCI image layouts only (a registry removes unreferenced blobs itself; files have no blobs)".into(),
+        ));
+    }
     let levels = &cmd.levels.level;
     let Some((_, annotations, _)) = collect_valid(opts, env, levels)? else {
         return Ok(Outcome::Invalid);

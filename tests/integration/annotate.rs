@@ -2389,3 +2389,27 @@ fn the_text_report_escapes_control_characters() {
         );
     }
 }
+
+/// `--gc` with nothing to collect from (a manifest file, Kubernetes YAML, a registry) is a
+/// usage error, as `--tag` without a registry target is, rather than silently ignored.
+#[test]
+fn gc_without_a_layout_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let yaml = sb.path().join("cm.yaml");
+    fs::write(
+        &yaml,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    )
+    .expect("write");
+    for target in [s(&yaml), "docker://127.0.0.1:1/none/image:1"] {
+        let out = annotate(&repo, &["--gc", target]);
+        out.status(2);
+        assert!(
+            out.stderr
+                .contains("--gc applies to OCI image layouts only"),
+            "{out}"
+        );
+    }
+    assert!(!read_text(&yaml).contains("annotations"), "nothing written");
+}
