@@ -81,6 +81,17 @@ impl Source for LayoutSource<'_> {
 
     fn blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
         let path = blob_path(self.dir, digest).map_err(|m| bad(self.dir, m))?;
+        // Only manifests and indexes are read through here: a descriptor that names a layer
+        // (or anything past the registries' 4 MiB) is refused before it is read into memory.
+        let size = std::fs::metadata(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .len();
+        if size > super::MAX_DOCUMENT as u64 {
+            return Err(bad(
+                &path,
+                format!("{size} bytes is no manifest or index: registries take at most 4 MiB"),
+            ));
+        }
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         if let Some(actual) = oci::digest_like(digest, &bytes).filter(|a| a != digest) {
             return Err(bad(

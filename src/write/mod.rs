@@ -226,7 +226,7 @@ fn is_tar(bytes: &[u8]) -> bool {
 }
 
 /// The largest manifest or index accepted: what registries take (distribution's limit).
-const MAX_DOCUMENT: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_DOCUMENT: usize = 4 * 1024 * 1024;
 
 /// Stamps one manifest or index document held in memory; returns the new text, or `None`
 /// when nothing changes, and the refusals.

@@ -2413,3 +2413,37 @@ fn gc_without_a_layout_is_a_usage_error() {
     }
     assert!(!read_text(&yaml).contains("annotations"), "nothing written");
 }
+
+/// A descriptor in `index.json` that names a layer-sized blob as a manifest is refused
+/// before the blob is read into memory (registries take manifests up to 4 MiB).
+#[test]
+fn a_descriptor_naming_a_huge_blob_is_refused_unread() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let layout = sb.path().join("huge");
+    fs::create_dir_all(layout.join("blobs/sha256")).expect("layout dirs");
+    fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    let big = vec![b' '; 5 * 1024 * 1024];
+    let digest = sha256(&big);
+    fs::write(blob(&layout, &digest), &big).expect("big blob");
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{}}}]}}"#,
+        big.len()
+    );
+    fs::write(layout.join("index.json"), &index).expect("index.json");
+    let out = annotate(&repo, &[s(&layout)]);
+    out.status(2);
+    assert!(
+        out.stderr.contains("5242880 bytes is no manifest or index"),
+        "{out}"
+    );
+    assert_eq!(
+        read_text(&layout.join("index.json")),
+        index,
+        "nothing written"
+    );
+}
