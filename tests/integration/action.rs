@@ -21,7 +21,7 @@ use std::str::FromStr;
 use serde_json::Value;
 use yaml_edit::{Document, Mapping, YamlNode};
 
-use crate::harness::{Commit, Repo, Sandbox, BIN};
+use crate::harness::{have, Commit, Repo, Sandbox, BIN};
 
 /// The repository root: `action.yml`, `action/run.sh`, `.ci/package`, the workflows.
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -563,20 +563,6 @@ fn json(text: &str) -> Value {
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
-}
-
-/// A tool the test needs; missing, the test is skipped with a note (and fails under CI).
-fn have(tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`{tool}` is needed for this test"
-        );
-        eprintln!("note: `{tool}` is not installed; skipping");
-    }
-    found
 }
 
 // --- tests ------------------------------------------------------------------------------------

@@ -10,12 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
-use crate::harness::{to_map, Output, Repo, Sandbox};
+use crate::harness::{have, sha256, to_map, Output, Repo, Sandbox};
 
 /// What every run passes as `--created`, and what it becomes.
 const EPOCH: &str = "@1704164645";
@@ -26,44 +24,10 @@ const BUILDX: &str = "buildx-multiplatform-attestations";
 // ---------------------------------------------------------------------------------------
 // Tools, fixtures, files
 
-/// Whether `tool` runs. Under CI a missing tool fails the test; elsewhere the test is
-/// skipped with a note.
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`{tool}` is not installed, and CI is set: this test needs {tool} (`.ci/run` installs it)"
-        );
-        eprintln!("note: `{tool}` is not installed; skipping this test");
-    }
-    ok
-}
-
-/// Runs a tool in the sandbox's clean environment; panics unless it succeeds. Its stdout.
-fn tool(sb: &Sandbox, program: &str, args: &[&str]) -> String {
-    let out = sb
-        .command(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("tool output is UTF-8")
-}
-
 fn skopeo(sb: &Sandbox, args: &[&str]) -> String {
     let mut all = vec!["--insecure-policy"];
     all.extend_from_slice(args);
-    tool(sb, "skopeo", &all)
+    sb.tool("skopeo", &all)
 }
 
 /// `oci:PATH[:REF]` for skopeo.
@@ -128,14 +92,6 @@ fn read_text(path: &Path) -> String {
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON: {e}\n{text}"))
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    let hex: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
 }
 
 fn blob(layout: &Path, digest: &str) -> PathBuf {
@@ -270,14 +226,13 @@ fn s(p: &Path) -> &str {
 /// so that every blob is reachable.
 fn umoci_layout(sb: &Sandbox, name: &str, tags: &[&str]) -> PathBuf {
     let layout = sb.path().join(name);
-    tool(sb, "umoci", &["init", "--layout", s(&layout)]);
+    sb.tool("umoci", &["init", "--layout", s(&layout)]);
     for tag in tags {
         let image = format!("{}:{tag}", layout.display());
-        tool(sb, "umoci", &["new", "--image", &image]);
+        sb.tool("umoci", &["new", "--image", &image]);
         let file = sb.path().join(format!("hello-{tag}.txt"));
         fs::write(&file, format!("hello from {tag}\n")).expect("write file");
-        tool(
-            sb,
+        sb.tool(
             "umoci",
             &[
                 "insert",
@@ -289,7 +244,7 @@ fn umoci_layout(sb: &Sandbox, name: &str, tags: &[&str]) -> PathBuf {
             ],
         );
     }
-    tool(sb, "umoci", &["gc", "--layout", s(&layout)]);
+    sb.tool("umoci", &["gc", "--layout", s(&layout)]);
     layout
 }
 
@@ -309,8 +264,7 @@ fn digest_of(v: &Value) -> String {
 
 /// `umoci stat` reads the image: its manifest, config and layers.
 fn umoci_stat(sb: &Sandbox, layout: &Path, tag: &str) {
-    tool(
-        sb,
+    sb.tool(
         "umoci",
         &["stat", "--image", &format!("{}:{tag}", layout.display())],
     );
@@ -426,8 +380,7 @@ fn gc_removes_only_unreachable_blobs() {
     let sb = Sandbox::new();
     let repo = repo(&sb);
     let layout = umoci_layout(&sb, "layout", &["v1"]);
-    tool(
-        &sb,
+    sb.tool(
         "umoci",
         &["tag", "--image", &format!("{}:v1", layout.display()), "v2"],
     );
@@ -1497,7 +1450,7 @@ impl Drop for Restore {
 #[test]
 fn a_read_only_layout_is_an_error_and_stays_as_it_was() {
     let sb = Sandbox::new();
-    let uid = tool(&sb, "id", &["-u"]);
+    let uid = sb.tool("id", &["-u"]);
     if uid.trim() == "0" {
         eprintln!("note: running as root, which ignores permissions; skipping this test");
         return;
@@ -1904,7 +1857,7 @@ fn skopeo_style_names_and_archives_are_refused_with_what_to_give() {
 /// used to be stamped unchecked); an intact one is stamped, its new blob named by sha256.
 #[test]
 fn sha512_blobs_are_checked_against_their_digest() {
-    use sha2::Sha512;
+    use sha2::{Digest as _, Sha512};
     if !have("umoci") {
         return;
     }

@@ -15,20 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest as _, Sha256};
-
-use crate::harness::{Output, Sandbox, BIN};
+use crate::harness::{have, sha256, Output, Sandbox, BIN};
 
 /// What every run passes as `--created`.
 const EPOCH: &str = "@1704164645";
-
-fn sha256(bytes: &[u8]) -> String {
-    let hex: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
-}
 
 fn read(path: &Path) -> Vec<u8> {
     fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
@@ -36,38 +26,6 @@ fn read(path: &Path) -> Vec<u8> {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
-}
-
-/// Whether `tool` runs; under CI a missing tool fails the test.
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`{tool}` is not installed, and CI is set: this test needs it (`.ci/run` installs it)"
-        );
-        eprintln!("note: `{tool}` is not installed; skipping this test");
-    }
-    ok
-}
-
-fn tool(sb: &Sandbox, program: &str, args: &[&str]) -> String {
-    let out = sb
-        .command(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -143,13 +101,12 @@ fn assert_blobs_intact(layout: &Path) {
 /// many blobs to write.
 fn umoci_layout(sb: &Sandbox, name: &str, copies: usize) -> PathBuf {
     let layout = sb.path().join(name);
-    tool(sb, "umoci", &["init", "--layout", s(&layout)]);
+    sb.tool("umoci", &["init", "--layout", s(&layout)]);
     let image = format!("{}:v0", layout.display());
-    tool(sb, "umoci", &["new", "--image", &image]);
+    sb.tool("umoci", &["new", "--image", &image]);
     let file = sb.path().join(format!("{name}-hello.txt"));
     fs::write(&file, "hello\n").expect("write file");
-    tool(
-        sb,
+    sb.tool(
         "umoci",
         &[
             "insert",
@@ -160,7 +117,7 @@ fn umoci_layout(sb: &Sandbox, name: &str, copies: usize) -> PathBuf {
             "/hello.txt",
         ],
     );
-    tool(sb, "umoci", &["gc", "--layout", s(&layout)]);
+    sb.tool("umoci", &["gc", "--layout", s(&layout)]);
     let index_path = layout.join("index.json");
     let mut index: serde_json::Value =
         serde_json::from_slice(&read(&index_path)).expect("index.json");
@@ -193,8 +150,7 @@ fn umoci_layout(sb: &Sandbox, name: &str, copies: usize) -> PathBuf {
 }
 
 fn umoci_stat(sb: &Sandbox, layout: &Path, tag: &str) {
-    tool(
-        sb,
+    sb.tool(
         "umoci",
         &["stat", "--image", &format!("{}:{tag}", layout.display())],
     );

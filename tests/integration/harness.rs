@@ -448,3 +448,48 @@ fn dates_convert_both_ways() {
         assert_eq!(epoch_of(&rfc3339(t)), t);
     }
 }
+
+/// `sha256:` and the hex digest of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// Whether `tool` is on `PATH`. Under CI a missing tool fails the test (`.ci/run` installs
+/// what the tests need); elsewhere the test is skipped with a note.
+pub fn have(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`{tool}` is not installed, and CI is set: this test needs it (`.ci/run` installs it)"
+        );
+        eprintln!("note: `{tool}` is not installed; skipping this test");
+    }
+    found
+}
+
+impl Sandbox {
+    /// Runs a tool in the sandbox's clean environment; panics unless it succeeds. Its
+    /// standard output.
+    pub fn tool(&self, program: &str, args: &[&str]) -> String {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}

@@ -22,9 +22,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
-use crate::harness::{to_map, Output, Repo, Sandbox};
+use crate::harness::{have, sha256, to_map, Output, Repo, Sandbox};
 
 const EPOCH: &str = "@1704164645";
 const CREATED: &str = "2024-01-02T03:04:05Z";
@@ -35,52 +34,8 @@ const PASSWORD: &str = "pa55-w0rd-never-printed";
 // ---------------------------------------------------------------------------------------
 // Tools and files
 
-/// Whether `tool` runs. Under CI a missing tool fails the test; elsewhere the test is
-/// skipped with a note.
-fn have(tool: &str, probe: &[&str]) -> bool {
-    let ok = Command::new(tool)
-        .args(probe)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`{tool}` is not installed, and CI is set: this test needs {tool} (`.ci/run` installs it)"
-        );
-        eprintln!("note: `{tool}` is not installed; skipping this test");
-    }
-    ok
-}
-
 fn have_registry_tools() -> bool {
-    have("docker-registry", &["--version"]) && have("skopeo", &["--version"])
-}
-
-/// Runs a tool in the sandbox's clean environment; panics unless it succeeds. Its stdout.
-fn tool(sb: &Sandbox, program: &str, args: &[&str]) -> String {
-    let out = sb
-        .command(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("tool output is UTF-8")
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    let hex: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    have("docker-registry") && have("skopeo")
 }
 
 fn json(text: &str) -> Value {
@@ -296,8 +251,7 @@ impl Registry {
         args.extend(self.skopeo_options("dest"));
         args.push(from.to_string());
         args.push(self.reference(to));
-        tool(
-            sb,
+        sb.tool(
             "skopeo",
             &args.iter().map(String::as_str).collect::<Vec<_>>(),
         );
@@ -308,8 +262,7 @@ impl Registry {
         let mut args = vec!["inspect".to_string(), "--raw".to_string()];
         args.extend(self.skopeo_options(""));
         args.push(self.reference(repo_ref));
-        tool(
-            sb,
+        sb.tool(
             "skopeo",
             &args.iter().map(String::as_str).collect::<Vec<_>>(),
         )
@@ -327,8 +280,7 @@ impl Registry {
         args.extend(self.skopeo_options("src"));
         args.push(self.reference(repo_ref));
         args.push(format!("oci:{}:out", layout.display()));
-        tool(
-            sb,
+        sb.tool(
             "skopeo",
             &args.iter().map(String::as_str).collect::<Vec<_>>(),
         );
@@ -390,8 +342,7 @@ fn puts(requests: &[String]) -> Vec<String> {
 /// A test CA and a server certificate for 127.0.0.1 signed by it, in `dir`.
 fn make_tls(sb: &Sandbox, dir: &Path) -> PathBuf {
     let p = |f: &str| dir.join(f).display().to_string();
-    tool(
-        sb,
+    sb.tool(
         "openssl",
         &[
             "req",
@@ -409,8 +360,7 @@ fn make_tls(sb: &Sandbox, dir: &Path) -> PathBuf {
             &p("ca.pem"),
         ],
     );
-    tool(
-        sb,
+    sb.tool(
         "openssl",
         &[
             "req",
@@ -430,8 +380,7 @@ fn make_tls(sb: &Sandbox, dir: &Path) -> PathBuf {
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
     )
     .expect("write extensions");
-    tool(
-        sb,
+    sb.tool(
         "openssl",
         &[
             "x509",
@@ -455,7 +404,7 @@ fn make_tls(sb: &Sandbox, dir: &Path) -> PathBuf {
 }
 
 fn htpasswd(sb: &Sandbox, dir: &Path) {
-    let line = tool(sb, "htpasswd", &["-Bbn", USER, PASSWORD]);
+    let line = sb.tool("htpasswd", &["-Bbn", USER, PASSWORD]);
     fs::write(dir.join("htpasswd"), line.trim()).expect("write htpasswd");
 }
 
@@ -479,8 +428,7 @@ impl TokenServer {
         let key = dir.join("token.key");
         let cert = dir.join("token.pem");
         let der = dir.join("token.der");
-        tool(
-            sb,
+        sb.tool(
             "openssl",
             &[
                 "req",
@@ -498,8 +446,7 @@ impl TokenServer {
                 s(&cert),
             ],
         );
-        tool(
-            sb,
+        sb.tool(
             "openssl",
             &["x509", "-in", s(&cert), "-outform", "DER", "-out", s(&der)],
         );
@@ -1045,7 +992,7 @@ fn plain_http_single_and_multi_platform() {
 
 #[test]
 fn basic_auth_over_tls_with_a_test_ca() {
-    if !have_registry_tools() || !have("openssl", &["version"]) || !have("htpasswd", &["-h"]) {
+    if !have_registry_tools() || !have("openssl") || !have("htpasswd") {
         return;
     }
     let sb = Sandbox::new();
@@ -1193,7 +1140,7 @@ fn basic_auth_over_tls_with_a_test_ca() {
 
 #[test]
 fn bearer_tokens_from_a_token_server() {
-    if !have_registry_tools() || !have("openssl", &["version"]) {
+    if !have_registry_tools() || !have("openssl") {
         return;
     }
     let sb = Sandbox::new();

@@ -13,22 +13,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
-
-use crate::harness::{Output, Repo, Sandbox};
+use crate::harness::{sha256, Output, Repo, Sandbox};
 
 /// A fixed `created`, so runs do not depend on the clock.
 const EPOCH: &str = "@1704164645";
 
 const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers: []\n";
-
-fn sha256(bytes: &[u8]) -> String {
-    let hex: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
-}
 
 /// A one-image OCI layout: an empty config, a manifest without layers, `index.json`.
 pub(crate) fn tiny_layout(dir: &Path) {
