@@ -6,6 +6,11 @@
 #[path = "integration/harness.rs"]
 mod harness;
 
+/// The `$GITHUB_OUTPUT` reader, shared with the fuzz targets (which include its file).
+mod github_output {
+    pub use crate::fuzz::targets::github_output::read_github_output;
+}
+
 #[path = "integration/collect.rs"]
 mod collect;
 

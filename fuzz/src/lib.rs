@@ -12,6 +12,10 @@ use oci_stamp::fuzzing as f;
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
+#[path = "../../tests/integration/github_output.rs"]
+pub mod github_output;
+use github_output::read_github_output;
+
 /// A target: bytes in, a panic when a property does not hold.
 pub type Target = fn(&[u8]);
 
@@ -492,34 +496,6 @@ const RENDER_KEYS: &[&str] = &[
     "io.example.d",
 ];
 
-/// `NAME<<DELIMITER` … `DELIMITER` outputs, as the Actions runner reads `$GITHUB_OUTPUT`.
-fn read_github_output(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.split_inclusive('\n');
-    while let Some(line) = lines.next() {
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let (name, delimiter) = line
-            .split_once("<<")
-            .unwrap_or_else(|| panic!("not a heredoc line: {line:?}\n{text}"));
-        let mut value = String::new();
-        loop {
-            let l = lines
-                .next()
-                .unwrap_or_else(|| panic!("no delimiter after `{name}`\n{text}"));
-            if l.strip_suffix('\n').unwrap_or(l) == delimiter {
-                break;
-            }
-            value.push_str(l);
-        }
-        value.pop(); // the line feed before the delimiter line
-        assert!(
-            out.insert(name.to_string(), value).is_none(),
-            "{name} twice"
-        );
-    }
-    out
-}
-
 /// Every output format's renderer: no panic; the JSON formats, the NUL-separated arguments,
 /// the line lists, the table and the GitHub outputs give back every value exactly, or the
 /// format refuses what it cannot hold.
@@ -634,7 +610,7 @@ pub fn render(data: &[u8]) {
                 }
             }
             "github" => {
-                let outputs = read_github_output(&out);
+                let (outputs, _) = read_github_output(&out);
                 let json: BTreeMap<String, String> =
                     serde_json::from_str(&outputs["json"]).expect("the json output");
                 assert_eq!(json, want);

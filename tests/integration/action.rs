@@ -21,6 +21,7 @@ use std::str::FromStr;
 use serde_json::Value;
 use yaml_edit::{Document, Mapping, YamlNode};
 
+use crate::github_output::read_github_output;
 use crate::harness::{have, Commit, Repo, Sandbox, BIN};
 
 /// The repository root: `action.yml`, `action/run.sh`, `.ci/package`, the workflows.
@@ -172,52 +173,6 @@ fn step_output_ref(value: &str) -> Option<(&str, &str)> {
 }
 
 // --- the runner's rules -----------------------------------------------------------------------
-
-/// `$GITHUB_OUTPUT` as the runner reads it: `NAME=VALUE` lines and `NAME<<DELIMITER` … a line
-/// that is exactly DELIMITER (the value without the line feed before it). Panics on what the
-/// runner rejects, and on an output set twice.
-fn read_github_output(text: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut lines = text.split_inclusive('\n').peekable();
-    while let Some(raw) = lines.next() {
-        let line = raw.strip_suffix('\n').unwrap_or(raw);
-        if line.is_empty() {
-            continue;
-        }
-        let (name, value) = match (line.find('='), line.find("<<")) {
-            (Some(eq), h) if h.is_none_or(|h| eq < h) => {
-                (line[..eq].to_string(), line[eq + 1..].to_string())
-            }
-            (_, Some(h)) => {
-                let (name, delimiter) = (&line[..h], &line[h + 2..]);
-                assert!(
-                    !name.is_empty() && !delimiter.is_empty(),
-                    "invalid line {line:?}"
-                );
-                let mut value = String::new();
-                loop {
-                    let raw = lines
-                        .next()
-                        .unwrap_or_else(|| panic!("no delimiter `{delimiter}` after `{name}`"));
-                    if raw.strip_suffix('\n').unwrap_or(raw) == delimiter {
-                        break;
-                    }
-                    value.push_str(raw);
-                }
-                if value.ends_with('\n') {
-                    value.pop();
-                }
-                (name.to_string(), value)
-            }
-            _ => panic!("invalid line {line:?} in GITHUB_OUTPUT:\n{text}"),
-        };
-        assert!(
-            outputs.insert(name.clone(), value).is_none(),
-            "output `{name}` is set twice:\n{text}"
-        );
-    }
-    outputs
-}
 
 /// The workflow commands the runner would act on in a step's log: `(command, data)`, with
 /// `::stop-commands::TOKEN` … `::TOKEN::` honoured (and not listed).
@@ -445,7 +400,7 @@ impl<'s> Runner<'s> {
                 status: code,
                 stdout,
                 stderr,
-                outputs: read_github_output(&text),
+                outputs: read_github_output(&text).0,
             });
             if code != 0 {
                 status = code;
@@ -733,7 +688,7 @@ fn outputs_are_exact_and_nothing_is_injected() {
         ("OCI_STAMP_NAMESPACE", "com.example.ci"),
         ("OCI_STAMP_REQUIRE", "revision,source,version"),
     ];
-    let mut want = read_github_output(&direct(
+    let (mut want, _) = read_github_output(&direct(
         &sb,
         &repo.path,
         &env,
@@ -1319,7 +1274,7 @@ fn the_script_is_posix_sh() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let outputs = read_github_output(&std::fs::read_to_string(&output).expect("read"));
+    let (outputs, _) = read_github_output(&std::fs::read_to_string(&output).expect("read"));
     assert_eq!(outputs["revision"], commit.hash);
     assert_eq!(outputs["description"], DESCRIPTION);
     let object = json(&outputs["json"]);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 #[path = "../../fuzz/src/lib.rs"]
 #[allow(dead_code)]
-mod targets;
+pub(crate) mod targets;
 
 /// Mutated inputs per target, unless `OCI_STAMP_FUZZ_RUNS` says otherwise.
 const DEFAULT_RUNS: u64 = 1500;

@@ -18,8 +18,9 @@ use std::process::{Command, Stdio};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
+use crate::github_output::read_github_output;
 use crate::harness::{Sandbox, BIN};
-use crate::outputs::{read_github_output, tools};
+use crate::outputs::tools;
 
 /// Characters that some naive quoting gets wrong, somewhere.
 const TRICKY: &[char] = &[
