@@ -388,6 +388,21 @@ struct RegistrySource<'a> {
 }
 
 impl RegistrySource<'_> {
+    /// What was fetched before for `digest`; else checks the digest's grammar before it goes
+    /// into a URL (`Ok(None)`: fetch it).
+    fn cached(&self, digest: &str) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(b) = self.cache.borrow().get(digest) {
+            return Ok(Some(b.clone()));
+        }
+        crate::annotations::validate::check_digest(digest).map_err(|e| {
+            self.conn.error(format!(
+                "descriptor digest `{}`: {e}",
+                digest.escape_debug()
+            ))
+        })?;
+        Ok(None)
+    }
+
     fn verified(&self, digest: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
         if oci::digest_like(digest, &bytes).is_some_and(|actual| actual != digest) {
             return Err(self.conn.error(format!(
@@ -411,15 +426,9 @@ impl Source for RegistrySource<'_> {
     }
 
     fn manifest(&self, digest: &str, _media_type: Option<&str>) -> Result<Vec<u8>, Error> {
-        if let Some(b) = self.cache.borrow().get(digest) {
-            return Ok(b.clone());
+        if let Some(b) = self.cached(digest)? {
+            return Ok(b);
         }
-        crate::annotations::validate::check_digest(digest).map_err(|e| {
-            self.conn.error(format!(
-                "descriptor digest `{}`: {e}",
-                digest.escape_debug()
-            ))
-        })?;
         let bytes = self
             .conn
             .pull_manifest(&self.conn.at_digest(digest))
@@ -428,15 +437,9 @@ impl Source for RegistrySource<'_> {
     }
 
     fn blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
-        if let Some(b) = self.cache.borrow().get(digest) {
-            return Ok(b.clone());
+        if let Some(b) = self.cached(digest)? {
+            return Ok(b);
         }
-        crate::annotations::validate::check_digest(digest).map_err(|e| {
-            self.conn.error(format!(
-                "descriptor digest `{}`: {e}",
-                digest.escape_debug()
-            ))
-        })?;
         let mut out: Vec<u8> = Vec::new();
         let conn = self.conn;
         conn.runtime
