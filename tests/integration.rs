@@ -6,9 +6,10 @@
 #[path = "integration/harness.rs"]
 mod harness;
 
-/// The `$GITHUB_OUTPUT` reader, shared with the fuzz targets (which include its file).
-mod github_output {
-    pub use crate::fuzz::targets::github_output::read_github_output;
+/// How consumers that do not run here read the outputs, shared with the fuzz targets (which
+/// include its file).
+mod consumers {
+    pub use crate::fuzz::targets::consumers::{hcl_template_literal, read_github_output};
 }
 
 #[path = "integration/collect.rs"]

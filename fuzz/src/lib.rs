@@ -12,9 +12,9 @@ use oci_stamp::fuzzing as f;
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
-#[path = "../../tests/integration/github_output.rs"]
-pub mod github_output;
-use github_output::read_github_output;
+#[path = "../../tests/integration/consumers.rs"]
+pub mod consumers;
+use consumers::{hcl_template_literal, read_github_output};
 
 /// A target: bytes in, a panic when a property does not hold.
 pub type Target = fn(&[u8]);
@@ -623,31 +623,6 @@ pub fn render(data: &[u8]) {
             _ => {}
         }
     }
-}
-
-/// What HCL (and so `docker buildx bake`) reads from a JSON string: a template in which
-/// `$${` and `%%{` stand for `${` and `%{`; an unescaped `${` or `%{` would be interpolated.
-fn hcl_template_literal(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if let Some(tail) = rest
-            .strip_prefix("$${")
-            .or_else(|| rest.strip_prefix("%%{"))
-        {
-            out.push(c);
-            out.push('{');
-            rest = tail;
-            continue;
-        }
-        assert!(
-            !rest.starts_with("${") && !rest.starts_with("%{"),
-            "bake would interpolate {rest:?} in {s:?}"
-        );
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
 }
 
 /// The git index reader of the dirty check: no panic and no allocation beyond what the

@@ -21,7 +21,7 @@ use std::str::FromStr;
 use serde_json::Value;
 use yaml_edit::{Document, Mapping, YamlNode};
 
-use crate::github_output::read_github_output;
+use crate::consumers::read_github_output;
 use crate::harness::{have, Commit, Repo, Sandbox, BIN};
 
 /// The repository root: `action.yml`, `action/run.sh`, `.ci/package`, the workflows.

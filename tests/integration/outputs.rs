@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::github_output::read_github_output;
+use crate::consumers::{hcl_template_literal, read_github_output};
 use crate::harness::{Sandbox, BIN};
 
 /// `--created @1704164645`, as the `created` annotation shows it.
@@ -964,32 +964,6 @@ fn json_bake_and_oras_parse_back() {
         .collect();
     assert_eq!(got_labels, map, "{ran}");
     assert_eq!(doc.as_object().map(|o| o.len()), Some(1), "{ran}");
-}
-
-/// What HCL (and so `docker buildx bake`) reads from a JSON string: a template in which
-/// `$${` and `%%{` stand for `${` and `%{`. An unescaped `${` or `%{` would be interpolated,
-/// which is a failure here.
-fn hcl_template_literal(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if let Some(tail) = rest
-            .strip_prefix("$${")
-            .or_else(|| rest.strip_prefix("%%{"))
-        {
-            out.push(c);
-            out.push('{');
-            rest = tail;
-            continue;
-        }
-        assert!(
-            !rest.starts_with("${") && !rest.starts_with("%{"),
-            "bake would interpolate {rest:?} in {s:?}"
-        );
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
-use crate::github_output::read_github_output;
+use crate::consumers::read_github_output;
 use crate::harness::{Sandbox, BIN};
 use crate::outputs::tools;
 

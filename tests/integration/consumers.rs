@@ -1,6 +1,7 @@
-//! `$GITHUB_OUTPUT` read the way the GitHub Actions runner reads it. One reader for every
-//! test that parses the `github` format or the action's outputs. `fuzz/src/lib.rs` includes
-//! this file (the fuzz crate builds on its own); the integration tests use it from there.
+//! How consumers that do not run here read oci-stamp's outputs: `$GITHUB_OUTPUT` as the
+//! GitHub Actions runner reads it, and JSON strings as HCL (`docker buildx bake`) reads them.
+//! `fuzz/src/lib.rs` includes this file (the fuzz crate builds on its own); the integration
+//! tests use it from there.
 
 use std::collections::BTreeMap;
 
@@ -66,4 +67,30 @@ pub fn read_github_output(text: &str) -> (BTreeMap<String, String>, Vec<String>)
         );
     }
     (outputs, delimiters)
+}
+
+/// What HCL (and so `docker buildx bake`) reads from a JSON string: a template in which
+/// `$${` and `%%{` stand for `${` and `%{`. An unescaped `${` or `%{` would be interpolated,
+/// which is a failure here.
+pub fn hcl_template_literal(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if let Some(tail) = rest
+            .strip_prefix("$${")
+            .or_else(|| rest.strip_prefix("%%{"))
+        {
+            out.push(c);
+            out.push('{');
+            rest = tail;
+            continue;
+        }
+        assert!(
+            !rest.starts_with("${") && !rest.starts_with("%{"),
+            "bake would interpolate {rest:?} in {s:?}"
+        );
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
