@@ -167,7 +167,19 @@ impl GitRepo {
                 let buf = self.repo.branch_upstream_remote(&refname).ok()?;
                 Some((buf.as_str().ok()?.to_string(), format!("upstream of {b}")))
             });
+        // Else `origin`; else the one remote there is (`git clone -o upstream`).
         let (name, why) = upstream.unwrap_or_else(|| ("origin".to_string(), String::new()));
+        let (name, why) = match self.repo.find_remote(&name) {
+            Err(e) if e.code() == ErrorCode::NotFound && why.is_empty() => {
+                let names = self.repo.remotes().ok()?;
+                let only = match (names.get(0).ok().flatten(), names.len()) {
+                    (Some(only), 1) => only.to_string(),
+                    _ => return None,
+                };
+                (only, "the only remote".to_string())
+            }
+            _ => (name, why),
+        };
         let remote = self.repo.find_remote(&name).ok()?;
         let url = remote.url().ok()?.to_string();
         Some(Remote { name, url, why })

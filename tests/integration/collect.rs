@@ -786,6 +786,32 @@ fn the_upstream_remote_is_preferred_over_origin() {
     );
 }
 
+/// Without an upstream and without `origin` (`git clone -o upstream`, detached in CI), the
+/// one remote there is gives `source`; with several and none of them `origin`, none does.
+#[test]
+fn the_only_remote_stands_in_for_origin() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("only");
+    repo.write("a.txt", "a\n").commit("one");
+    repo.git(&["remote", "add", "upstream", "https://github.com/o/only.git"]);
+    repo.git(&["checkout", "-q", "--detach"]);
+    let out = repo.stamp(json_args(&["--explain"])).run();
+    out.ok().quiet();
+    let explained = out.json();
+    assert_eq!(
+        explained["annotations"][key("source")],
+        "https://github.com/o/only"
+    );
+    assert_eq!(
+        explained_source(&explained, "source"),
+        "git remote upstream (the only remote)"
+    );
+
+    repo.git(&["remote", "add", "mirror", "https://example.com/o/only.git"]);
+    let got = repo.stamp(JSON).run().ok().quiet().annotations();
+    assert!(!got.contains_key(&key("source")), "{got:?}");
+}
+
 // ---- kinds of checkout -----------------------------------------------------------------------
 
 #[test]
