@@ -126,6 +126,8 @@ pub(crate) enum LevelError {
     Platform(String),
     #[error("level `{0}` is given twice")]
     Duplicate(String),
+    #[error("level `{0}` has no closing `]`")]
+    Unclosed(String),
 }
 
 fn is_platform_part(s: &str) -> bool {
@@ -153,9 +155,11 @@ impl FromStr for Level {
         let s = s.trim();
         let (name, platform) = match s.split_once('[') {
             Some((name, rest)) => {
-                let inner = rest
-                    .strip_suffix(']')
-                    .ok_or_else(|| LevelError::Platform(rest.to_string()))?;
+                let inner = match rest.strip_suffix(']') {
+                    Some(inner) => inner,
+                    None if !rest.contains(']') => return Err(LevelError::Unclosed(s.to_string())),
+                    None => return Err(LevelError::Platform(rest.to_string())),
+                };
                 (name, Some(parse_platform(inner)?))
             }
             None => (s, None),
@@ -239,7 +243,11 @@ mod tests {
             ("manifest[linux]", LevelError::Platform("linux".into())),
             (
                 "manifest[linux/amd64",
-                LevelError::Platform("linux/amd64".into()),
+                LevelError::Unclosed("manifest[linux/amd64".into()),
+            ),
+            (
+                "manifest[linux/amd64]x",
+                LevelError::Platform("linux/amd64]x".into()),
             ),
             ("manifest[a/b/c/d]", LevelError::Platform("a/b/c/d".into())),
             (
