@@ -23,13 +23,22 @@ pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Closed> {
     }
 }
 
-/// A message as one line: control characters (line breaks, ESC, C1 controls) and the Unicode
-/// line and paragraph separators are escaped (`\n`, `\u{1b}`), so that a path, an object
-/// name or a value quoted in a message cannot start a line of its own — in a terminal, or in
-/// a CI log where a line such as `::error::` is a command to the runner. Quotes and
+/// A message as one line: control characters (line breaks, ESC, C1 controls), the Unicode
+/// line and paragraph separators and the bidirectional controls are escaped (`\n`,
+/// `\u{1b}`, `\u{202e}`), so that a path, an object name or a value quoted in a message can
+/// neither start a line of its own — in a terminal, or in a CI log where a line such as
+/// `::error::` is a command to the runner — nor reorder what a reader sees. Quotes and
 /// backslashes stay as they are.
 pub(crate) fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
-    let escape = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+    let escape = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}'
+            )
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
     if !message.contains(escape) {
         return message.into();
     }
@@ -83,8 +92,8 @@ mod tests {
     fn one_line_escapes_controls_and_keeps_the_rest() {
         assert_eq!(one_line("plain `x` \"q\" \\ é ✓"), "plain `x` \"q\" \\ é ✓");
         assert_eq!(
-            one_line("a\n::error::b\r\t\u{1b}[31m\u{85}\u{2028}"),
-            "a\\n::error::b\\r\\t\\u{1b}[31m\\u{85}\\u{2028}"
+            one_line("a\n::error::b\r\t\u{1b}[31m\u{85}\u{2028}\u{202e}x\u{2066}"),
+            "a\\n::error::b\\r\\t\\u{1b}[31m\\u{85}\\u{2028}\\u{202e}x\\u{2066}"
         );
     }
 }

@@ -9,23 +9,6 @@ use serde_json::{json, Map, Value};
 use crate::annotations::{Annotations, Diagnostic, Levels};
 use crate::collect::Collected;
 
-/// Control characters shown escaped, so one entry stays on one line of a table.
-fn visible(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// An aligned table: KEY VALUE, and SOURCE with `--explain`.
 pub(crate) fn text(annotations: &Annotations, collected: Option<&Collected>) -> String {
     let rows: Vec<[String; 3]> = annotations
@@ -38,7 +21,11 @@ pub(crate) fn text(annotations: &Annotations, collected: Option<&Collected>) -> 
                     None => f.source.to_string(),
                 })
                 .unwrap_or_default();
-            [k.to_string(), visible(&e.value), source]
+            [
+                k.to_string(),
+                crate::output::one_line(&e.value).into_owned(),
+                source,
+            ]
         })
         .collect();
     let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);

@@ -1192,3 +1192,32 @@ fn a_closed_standard_output_is_success() {
         );
     }
 }
+
+/// The text table keeps each entry on one line and shows what could reorder or hide text
+/// (line breaks, ESC, bidirectional controls) escaped.
+#[test]
+fn the_text_table_escapes_controls_and_bidi_marks() {
+    let sb = Sandbox::new();
+    let value = "safe\u{202e}gnp.exe\nnext\u{1b}[2J";
+    let args = cmdline(
+        &["collect", "--format", "text"],
+        &[
+            "--created".into(),
+            "@1704164645".into(),
+            "-a".into(),
+            format!("com.example.x={value}"),
+        ],
+    );
+    let ran = stamp(&sb, &args);
+    ran.ok();
+    let text = String::from_utf8(ran.stdout.clone()).expect("UTF-8");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("com.example.x"))
+        .expect("the entry");
+    assert!(
+        line.ends_with(r"safe\u{202e}gnp.exe\nnext\u{1b}[2J"),
+        "{line:?}"
+    );
+    assert!(!text.contains(['\u{202e}', '\u{1b}']), "{text:?}");
+}
