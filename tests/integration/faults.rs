@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{have, sha256, Output, Sandbox, BIN};
+use crate::harness::{have, sha256, Output, Rng, Sandbox, BIN};
 
 /// What every run passes as `--created`.
 const EPOCH: &str = "@1704164645";
@@ -172,19 +172,6 @@ fn big_yaml(objects: usize) -> String {
         ));
     }
     text
-}
-
-/// SplitMix64, for the kill delays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// Starts `oci-stamp ARGS` and kills it with SIGKILL after `delay`; true when the kill came

@@ -13,6 +13,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::harness::Rng;
+
 #[path = "../../fuzz/src/lib.rs"]
 #[allow(dead_code)]
 pub(crate) mod targets;
@@ -23,24 +25,6 @@ const DEFAULT_RUNS: u64 = 1500;
 const TIME_LIMIT: Duration = Duration::from_secs(8);
 /// The largest input the mutator makes.
 const MAX_LEN: usize = 8 * 1024;
-
-/// SplitMix64: small, seedable, good enough to choose mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Tokens the mutator inserts: the syntax of every input language the targets read.
 const TOKENS: &[&str] = &[
