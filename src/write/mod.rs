@@ -107,6 +107,10 @@ fn is_oci_json(text: &str) -> bool {
     if !body.starts_with('{') || body.starts_with("{{") {
         return false;
     }
+    // OCI documents have no `apiVersion`: no need to parse them a second time here.
+    if !body.contains("\"apiVersion\"") {
+        return true;
+    }
     match serde_json::from_str::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(m)) => {
             let text_field = |k: &str| m.get(k).is_some_and(serde_json::Value::is_string);
