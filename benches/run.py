@@ -24,9 +24,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 QUICK = "--quick" in sys.argv
 OUT = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.path.join(ROOT, "BENCHMARKS.md")
-DATA = os.environ.get("BENCH_DIR", os.path.join(ROOT, "target", "bench-data-quick" if QUICK else "bench-data"))
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+DATA = os.environ.get("BENCH_DIR", os.path.join(TARGET, "bench-data-quick" if QUICK else "bench-data"))
 RUNS = 3 if QUICK else 20
-BIN = os.path.join(ROOT, "target", "release", "oci-stamp")
+BIN = os.path.join(TARGET, "release", "oci-stamp")
 ENV = {k: v for k, v in os.environ.items()
        if not (k.startswith(("GITHUB_", "GITLAB", "CI_", "OCI_STAMP_", "BUILDKITE", "CIRCLE",
                              "TRAVIS", "BITBUCKET_", "SYSTEM_", "BUILD_"))

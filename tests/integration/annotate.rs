@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::harness::{have, sha256, to_map, Output, Repo, Sandbox};
+use crate::harness::{fixtures, have, sha256, to_map, Output, Repo, Sandbox};
 
 /// What every run passes as `--created`, and what it becomes.
 const EPOCH: &str = "@1704164645";
@@ -36,18 +36,6 @@ fn oci(path: &Path, reference: Option<&str>) -> String {
         Some(r) => format!("oci:{}:{r}", path.display()),
         None => format!("oci:{}", path.display()),
     }
-}
-
-/// The fixture corpus: `tests/fixtures` when it holds the layouts and manifests, else the
-/// shared corpus beside the repository.
-fn fixtures() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [root.join("tests/fixtures"), root.join("../shared/fixtures")]
-        .into_iter()
-        .find(|p| p.join("layouts").is_dir() && p.join("manifests").is_dir())
-        .expect(
-            "no fixture corpus (layouts/ and manifests/) in tests/fixtures or ../shared/fixtures",
-        )
 }
 
 /// Copies a tree, making every copy writable (the corpus may be read-only).

@@ -449,6 +449,12 @@ fn dates_convert_both_ways() {
     }
 }
 
+/// The fixture corpus in the repository (`tests/fixtures`): real layouts and manifests from
+/// public Apache-2.0 projects, with their sources in `tests/fixtures/SOURCES.md`.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
 /// `sha256:` and the hex digest of `bytes`.
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::{Digest as _, Sha256};

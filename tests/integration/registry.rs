@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::harness::{have, sha256, to_map, Output, Repo, Sandbox};
+use crate::harness::{fixtures, have, sha256, to_map, Output, Repo, Sandbox};
 
 const EPOCH: &str = "@1704164645";
 const CREATED: &str = "2024-01-02T03:04:05Z";
@@ -53,14 +53,9 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
-/// The fixture layouts: `tests/fixtures/layouts`, else the shared corpus.
+/// A fixture layout of the corpus.
 fn fixture_layout(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [root.join("tests/fixtures"), root.join("../shared/fixtures")]
-        .into_iter()
-        .map(|p| p.join("layouts").join(name))
-        .find(|p| p.join("index.json").is_file())
-        .unwrap_or_else(|| panic!("no fixture layout `{name}`"))
+    fixtures().join("layouts").join(name)
 }
 
 /// A repository with one commit, and `annotate --created @… ARGS` run in it.
