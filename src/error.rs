@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::collect::git::GitError;
-
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
     /// A bad option value or combination that clap could not catch.
@@ -34,4 +32,12 @@ impl Error {
             source,
         }
     }
+}
+
+/// Why the repository could not be opened (other than there being none).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the git repository at {path}: {message}")]
+pub(crate) struct GitError {
+    pub(crate) path: PathBuf,
+    pub(crate) message: String,
 }

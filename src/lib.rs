@@ -6,12 +6,15 @@
 //! renders that map. [`cli`] holds the raw arguments and [`output`] does all printing.
 
 mod annotations;
+mod atomic;
 mod cli;
 mod collect;
 mod emit;
+mod env;
 mod error;
+mod json_edit;
 pub(crate) mod output;
-mod write;
+mod targets;
 
 use std::process::ExitCode;
 
@@ -367,11 +370,11 @@ fn run_annotate(
     env: &Env,
     cmd: &cli::AnnotateCmd,
 ) -> Result<Outcome, Error> {
-    let mut targets: Vec<write::Target> = Vec::new();
+    let mut targets: Vec<targets::Target> = Vec::new();
     for t in &cmd.targets {
-        targets.extend(write::parse_targets(t)?);
+        targets.extend(targets::parse_targets(t)?);
     }
-    let kube = write::kube::KubeOptions {
+    let kube = targets::kube::KubeOptions {
         pod_template: cmd.pod_template,
         kinds: cmd
             .kind
@@ -382,7 +385,7 @@ fn run_annotate(
     };
     if targets
         .iter()
-        .filter(|t| **t == write::Target::Stdin)
+        .filter(|t| **t == targets::Target::Stdin)
         .count()
         > 1
     {
@@ -391,7 +394,7 @@ fn run_annotate(
         ));
     }
     if let Some(tag) = &cmd.tag {
-        if !write::registry::valid_tag(tag) {
+        if !targets::registry::valid_tag(tag) {
             return Err(Error::Usage(format!(
                 "--tag `{}` is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-], at most 128 characters)",
                 tag.escape_debug()
@@ -399,7 +402,7 @@ fn run_annotate(
         }
         if !targets
             .iter()
-            .any(|t| matches!(t, write::Target::Registry(_)))
+            .any(|t| matches!(t, targets::Target::Registry(_)))
         {
             return Err(Error::Usage(
                 "--tag applies to registry targets (docker://…) only".into(),
@@ -409,7 +412,7 @@ fn run_annotate(
     if cmd.gc
         && !targets
             .iter()
-            .any(|t| matches!(t, write::Target::Layout { .. }))
+            .any(|t| matches!(t, targets::Target::Layout { .. }))
     {
         return Err(Error::Usage(
             "--gc applies to OCI image layouts only (a registry removes unreferenced blobs itself; files have no blobs)".into(),
@@ -419,8 +422,8 @@ fn run_annotate(
     let Some((_, annotations, _)) = collect_valid(opts, env, levels)? else {
         return Ok(Outcome::Invalid);
     };
-    let stamp = write::oci::Stamp::new(&annotations, levels);
-    let registry = write::registry::Options {
+    let stamp = targets::oci::Stamp::new(&annotations, levels);
+    let registry = targets::registry::Options {
         tag: cmd.tag.clone(),
         insecure: cmd.insecure,
         ca_files: cmd.ca_file.clone(),
@@ -431,7 +434,7 @@ fn run_annotate(
     let mut invalid = false;
     for target in &targets {
         let (outcome, doc) =
-            match write::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc) {
+            match targets::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc) {
                 Ok(done) => done,
                 Err(e) => {
                     // The targets before this one are written: say so before the error
@@ -474,9 +477,9 @@ fn run_annotate(
 }
 
 /// What `annotate` did to each target, as `--format` asks.
-fn annotate_report(outcomes: &[write::Outcome], cmd: &cli::AnnotateCmd) -> String {
+fn annotate_report(outcomes: &[targets::Outcome], cmd: &cli::AnnotateCmd) -> String {
     match cmd.format {
-        DiagnosticFormat::Text => write::render_text(outcomes, cmd.dry_run),
+        DiagnosticFormat::Text => targets::render_text(outcomes, cmd.dry_run),
         DiagnosticFormat::Json => {
             let mut s = serde_json::to_string_pretty(outcomes).unwrap_or_default();
             s.push('\n');
@@ -498,10 +501,10 @@ fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
     let mut diagnostics = Vec::new();
     let mut targets = Vec::new();
     for t in &cmd.targets {
-        targets.extend(write::parse_targets(t)?);
+        targets.extend(targets::parse_targets(t)?);
     }
     for target in &targets {
-        let (maps, findings) = write::inspect::annotation_maps(target)?;
+        let (maps, findings) = targets::inspect::annotation_maps(target)?;
         diagnostics.extend(findings);
         for found in maps.iter().filter(|f| !f.pairs.is_empty()) {
             let pairs = found.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -574,9 +577,10 @@ fn run_validate(cmd: &cli::ValidateCmd) -> Result<Outcome, Error> {
 pub mod fuzzing {
     use crate::annotations::levels::LevelError;
     use crate::annotations::{kubernetes, validate, Annotations, Diagnostic, Levels};
-    use crate::collect::{license, time, worktree, AnnotationArg};
+    use crate::annotations::{spdx, time as rules};
+    use crate::collect::{time, worktree, AnnotationArg};
     use crate::emit::{bake, flags, formats, github};
-    use crate::write::{self, kube, oci::Stamp};
+    use crate::targets::{self, kube, oci::Stamp};
 
     fn lines(diagnostics: &[Diagnostic]) -> Vec<String> {
         diagnostics.iter().map(ToString::to_string).collect()
@@ -638,7 +642,7 @@ pub mod fuzzing {
 
     /// The strict RFC 3339 check that `created` values pass.
     pub fn check_rfc3339(s: &str) -> Result<(), String> {
-        time::check_rfc3339(s)
+        rules::check_rfc3339(s)
     }
 
     /// `SOURCE_DATE_EPOCH` and `@EPOCH`, as the date-time they name.
@@ -648,13 +652,13 @@ pub mod fuzzing {
 
     /// The strict SPDX check of `licenses` (the refusal rendered).
     pub fn check_license(s: &str) -> Result<(), String> {
-        license::check_expression("org.opencontainers.image.licenses", s).map_err(|d| d.to_string())
+        spdx::check_expression("org.opencontainers.image.licenses", s).map_err(|d| d.to_string())
     }
 
     /// What a project file's license declaration becomes: the strict expression, and the
     /// original when it had to be canonicalised.
     pub fn canonicalise_license(s: &str) -> Result<(String, Option<String>), String> {
-        license::canonicalise_declared(s)
+        spdx::canonicalise_declared(s)
     }
 
     fn annotations(pairs: &[(&str, &str)]) -> Annotations {
@@ -677,7 +681,7 @@ pub mod fuzzing {
             .map_err(|e: crate::annotations::levels::LevelError| e.to_string())?;
         let stamp = Stamp::new(&annotations(pairs), &levels);
         let (new, refusals) =
-            write::annotate_document("fuzz.json", text, &stamp).map_err(|e| e.to_string())?;
+            targets::annotate_document("fuzz.json", text, &stamp).map_err(|e| e.to_string())?;
         Ok((new, lines(&refusals)))
     }
 

@@ -4,16 +4,21 @@
 //! Collection produces facts; this module turns them into `Annotations`, a map ordered by
 //! key. Sinks only ever see an `Annotations` that passed validation.
 
+pub(crate) mod diag;
 pub(crate) mod kubernetes;
 pub(crate) mod levels;
+pub(crate) mod reference;
+pub(crate) mod spdx;
+pub(crate) mod time;
+pub(crate) mod url;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;
 
 use oci_spec::image as spec;
 
+pub(crate) use diag::Diagnostic;
 pub(crate) use levels::Levels;
-pub(crate) use validate::Diagnostic;
 
 /// The prefix every predefined image-spec key shares.
 pub(crate) const OCI_PREFIX: &str = "org.opencontainers.image.";

@@ -12,6 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use git2::{BranchType, ErrorCode, Oid, Repository, StatusOptions, StatusShow};
 
 use super::worktree;
+use crate::error::GitError;
 
 /// The most commits `describe` looks at before giving up.
 pub(crate) const DESCRIBE_LIMIT: usize = 500;
@@ -53,14 +54,6 @@ pub(crate) enum Describe {
     GaveUp {
         walked: usize,
     },
-}
-
-/// Why the repository could not be opened (other than there being none).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot read the git repository at {path}: {message}")]
-pub(crate) struct GitError {
-    pub(crate) path: PathBuf,
-    pub(crate) message: String,
 }
 
 fn git_error(path: &Path, e: &git2::Error) -> GitError {

@@ -22,33 +22,9 @@ use oci_spec::image as spec;
 
 use crate::annotations::validate::{self, redact_url};
 use crate::annotations::{self, Annotations, Diagnostic, Levels, LABEL_SCHEMA};
+pub(crate) use crate::env::Env;
 use crate::error::Error;
 use time::CreatedSpec;
-
-/// A snapshot of the process environment (only variables that are valid UTF-8).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Env(BTreeMap<String, String>);
-
-impl Env {
-    pub(crate) fn from_process() -> Self {
-        Env(std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect())
-    }
-
-    #[cfg(test)]
-    pub(crate) fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
-        Env(pairs.into_iter().collect())
-    }
-
-    /// The variable's value when set and non-empty.
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-}
 
 /// Whether an option came from the command line or from its `OCI_STAMP_*` variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,7 +256,7 @@ pub(crate) fn read_annotation_file(path: &Path) -> Result<Vec<AnnotationArg>, Er
     };
     if text.trim_start().starts_with('{') {
         // Strict I-JSON first: serde_json would keep the last of two equal keys unsaid.
-        crate::write::json_edit::parse(&text).map_err(|e| bad(e.to_string()))?;
+        crate::json_edit::parse(&text).map_err(|e| bad(e.to_string()))?;
         let map: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
         return map
@@ -577,7 +553,7 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         }
         if let Some(l) = &p.license {
             if !c.decided(spec::ANNOTATION_LICENSES) {
-                match license::canonicalise_declared(l) {
+                match annotations::spdx::canonicalise_declared(l) {
                     Ok((expr, original)) => {
                         c.offer_fact(
                             spec::ANNOTATION_LICENSES,

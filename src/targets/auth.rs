@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 
-use crate::collect::Env;
+use crate::env::Env;
 use crate::error::Error;
 
 /// A user name and password (or token) for one registry.

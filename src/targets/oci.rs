@@ -3,9 +3,9 @@
 
 use sha2::{Digest as _, Sha256};
 
-use super::json_edit::Node;
 use crate::annotations::levels::{LevelKind, Platform};
 use crate::annotations::{Annotations, Levels};
+use crate::json_edit::Node;
 
 pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -291,7 +291,7 @@ impl Stamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::write::json_edit::parse;
+    use crate::json_edit::parse;
 
     #[test]
     fn kinds_from_media_type_descriptor_and_shape() {

@@ -3,11 +3,9 @@
 //! Writers never collect and never validate the set they are given; they refuse what a
 //! target cannot hold, and write nothing at all when they refuse.
 
-pub(crate) mod atomic;
 #[cfg(feature = "registry")]
 pub(crate) mod auth;
 pub(crate) mod inspect;
-pub(crate) mod json_edit;
 pub(crate) mod kube;
 pub(crate) mod layout;
 pub(crate) mod oci;
@@ -20,8 +18,9 @@ use serde::Serialize;
 
 use crate::annotations::levels::LevelKind;
 use crate::annotations::Diagnostic;
+use crate::atomic;
 use crate::error::Error;
-use json_edit::Node;
+use crate::json_edit::{self, Node};
 use oci::{DocKind, Stamp};
 
 /// One rewritten document.
@@ -391,7 +390,7 @@ fn layout_of_blob(path: &Path) -> Option<PathBuf> {
     if blobs.file_name()? != "blobs" {
         return None;
     }
-    crate::annotations::validate::check_digest(&format!("{alg}:{name}")).ok()?;
+    crate::annotations::reference::check_digest(&format!("{alg}:{name}")).ok()?;
     let layout = match blobs.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

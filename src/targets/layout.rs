@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::json_edit::{self, Edit, Node};
 use super::oci::{self, DocKind, Stamp};
 use super::{Change, Outcome};
 use crate::annotations::levels::{LevelKind, Platform};
-use crate::annotations::validate::check_digest;
+use crate::annotations::reference::check_digest;
 use crate::annotations::Diagnostic;
 use crate::error::Error;
+use crate::json_edit::{self, Edit, Node};
 
 /// Where the documents of an image come from: a layout's blob files, or a registry. The
 /// planning walk is the same for both, so levels, attestations, Docker refusals and the
@@ -479,11 +479,11 @@ pub(crate) fn annotate(
     if !dry_run {
         // Under the exclusive lock no other run is writing here: temporary files are what a
         // killed run left behind.
-        super::atomic::remove_stale(dir);
+        crate::atomic::remove_stale(dir);
         let blobs = dir.join("blobs").join("sha256");
         // Not through a link to a directory elsewhere: nothing of this layout is there.
         if linked_dir(dir, &blobs).is_none() {
-            super::atomic::remove_stale(&blobs);
+            crate::atomic::remove_stale(&blobs);
         }
     }
     let index_path = dir.join("index.json");
@@ -614,8 +614,8 @@ pub(crate) fn annotate(
         return Ok(outcome);
     }
     if index_changed {
-        super::atomic::write_all(new_blobs.iter().map(|(p, b)| (p.as_path(), *b)))?;
-        super::atomic::write(&index_path, new_index.as_bytes())?;
+        crate::atomic::write_all(new_blobs.iter().map(|(p, b)| (p.as_path(), *b)))?;
+        crate::atomic::write(&index_path, new_index.as_bytes())?;
         outcome.written = true;
     }
     // Also when nothing changed: the blobs an earlier run (or another tool) left behind.

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::oci::Stamp;
 use super::Outcome;
-use crate::collect::Env;
+use crate::env::Env;
 use crate::error::Error;
 
 /// The prefix that makes a TARGET a registry reference.
@@ -46,7 +46,7 @@ impl RegistryTarget {
             ))
         })?;
         if let Some(d) = reference.digest() {
-            crate::annotations::validate::check_digest(d)
+            crate::annotations::reference::check_digest(d)
                 .map_err(|e| Error::Usage(format!("`{}`: the digest {e}", arg.escape_debug())))?;
         }
         Ok(RegistryTarget {

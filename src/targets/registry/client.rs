@@ -13,13 +13,13 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
 use super::super::auth::{self, Lookup};
-use super::super::json_edit;
 use super::super::layout::{Plan, Source};
 use super::super::oci::{self, DocKind, Stamp};
 use super::super::Outcome;
 use super::{Options, RegistryTarget, Tagged};
 use crate::annotations::Diagnostic;
 use crate::error::Error;
+use crate::json_edit;
 
 /// What `annotate` accepts for a manifest: every schema, so that Docker ones are refused
 /// by name rather than converted or missed.
@@ -394,7 +394,7 @@ impl RegistrySource<'_> {
         if let Some(b) = self.cache.borrow().get(digest) {
             return Ok(Some(b.clone()));
         }
-        crate::annotations::validate::check_digest(digest).map_err(|e| {
+        crate::annotations::reference::check_digest(digest).map_err(|e| {
             self.conn.error(format!(
                 "descriptor digest `{}`: {e}",
                 digest.escape_debug()

@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::json_edit::{self, Kind, Node};
 use super::oci::{self, DocKind};
 use super::Target;
 use crate::annotations::Diagnostic;
 use crate::error::Error;
+use crate::json_edit::{self, Kind, Node};
 
 /// One annotation map and where it was found.
 pub(crate) struct Found {
