@@ -1,7 +1,7 @@
 //! The command line: commands and options as clap parses them. Help text comes from the
 //! doc comments. Every option a CI user would set also reads an `OCI_STAMP_*` variable.
 //!
-//! These are the raw arguments; [`crate::run`] resolves them into the options the
+//! These are the raw arguments; [`crate::config`] resolves them into the options the
 //! collectors and sinks take.
 
 use std::path::PathBuf;
@@ -13,24 +13,35 @@ use crate::annotations::Levels;
 use crate::collect::time::CreatedSpec;
 use crate::collect::AnnotationArg;
 
+/// The exit codes, in every command's help and man page.
+const EXIT_STATUS: &str =
+    "Exit status: 0 success, 1 validation or policy failure, 2 usage or operational error.";
+
+/// The clap command: the derive's, with the exit codes in every subcommand's help too.
+pub(crate) fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().mut_subcommands(|sub| match sub.get_name() {
+        "completions" | "man" => sub,
+        _ => sub.after_help(EXIT_STATUS),
+    })
+}
+
 /// Collect a checkout's provenance, validate it as OCI image annotations, and print it for
 /// the build or write it into images and manifests.
-#[derive(Debug, Parser)]
+#[derive(Debug, PartialEq, Parser)]
 #[command(
     name = "oci-stamp",
     version,
     propagate_version = true,
     max_term_width = 100
 )]
-#[command(
-    after_help = "Exit status: 0 success, 1 validation or policy failure, 2 usage or operational error."
-)]
+#[command(after_help = EXIT_STATUS)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, PartialEq, Subcommand)]
 pub(crate) enum Command {
     /// Collect the annotations of a checkout and print them.
     Collect(CollectCmd),
@@ -48,12 +59,19 @@ pub(crate) enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or write one page per command with `--out DIR`.
+    Man(ManCmd),
+}
+
+#[derive(Debug, PartialEq, Args)]
+pub(crate) struct ManCmd {
+    /// Write `oci-stamp.1` and a page per command (`oci-stamp-collect.1`, …) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// Where the facts come from; shared by every command that collects.
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 #[command(next_help_heading = "Collection")]
 pub(crate) struct CollectArgs {
     /// The checkout to describe (any directory inside it).
@@ -112,32 +130,8 @@ pub(crate) struct CollectArgs {
     pub(crate) require_clean: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum CollectFormat {
-    /// An aligned table for people (the default on a terminal).
-    Text,
-    /// One flat JSON object, key → value, keys sorted (the default otherwise).
-    Json,
-    /// `OCI_IMAGE_<KEY>='value'` lines for `eval` or `.` in a POSIX shell.
-    Env,
-    /// `OCI_IMAGE_<KEY> := value` assignments (and OCI_STAMP_FLAGS) to `include` in a Makefile.
-    Make,
-    /// Step outputs to append to `$GITHUB_OUTPUT`.
-    Github,
-    /// GitLab's `artifacts:reports:dotenv`: `OCI_IMAGE_<KEY>=value` lines.
-    Dotenv,
-    /// A docker-bake JSON file with one target holding annotations and labels.
-    Bake,
-    /// ORAS's `--annotation-file` JSON.
-    Oras,
-    /// `KEY=VALUE` lines for docker/build-push-action's `labels:`.
-    Labels,
-    /// `LEVELS:KEY=VALUE` lines for docker/build-push-action's `annotations:`.
-    Annotations,
-}
-
 /// Levels for entries that do not name their own.
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub(crate) struct LevelArgs {
     /// Levels for entries without their own: comma list of manifest, index,
     /// manifest-descriptor, index-descriptor, each optionally `[os/arch[/variant]]`.
@@ -151,7 +145,7 @@ pub(crate) struct LevelArgs {
 }
 
 /// What the build-tool arguments hold.
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub(crate) struct ToolArgs {
     #[command(flatten)]
     pub(crate) levels: LevelArgs,
@@ -174,7 +168,7 @@ pub(crate) enum FlagsFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub(crate) struct FlagsCmd {
     #[command(flatten)]
     pub(crate) collect: CollectArgs,
@@ -191,7 +185,7 @@ pub(crate) struct FlagsCmd {
     pub(crate) format: FlagsFormat,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub(crate) struct ExecCmd {
     #[command(flatten)]
     pub(crate) collect: CollectArgs,
@@ -204,14 +198,14 @@ pub(crate) struct ExecCmd {
     pub(crate) command: Vec<std::ffi::OsString>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub(crate) struct CollectCmd {
     #[command(flatten)]
     pub(crate) collect: CollectArgs,
 
     /// Output format.
     #[arg(long, short = 'f', env = "OCI_STAMP_FORMAT", value_enum)]
-    pub(crate) format: Option<CollectFormat>,
+    pub(crate) format: Option<crate::emit::Format>,
 
     /// Show where each value came from (text and json).
     #[arg(long)]
@@ -225,7 +219,7 @@ pub(crate) struct CollectCmd {
     pub(crate) bake_target: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub(crate) struct AnnotateCmd {
     #[command(flatten)]
     pub(crate) collect: CollectArgs,
@@ -289,7 +283,7 @@ pub(crate) enum DiagnosticFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub(crate) struct ValidateCmd {
     /// An annotation to check: `[LEVELS:]KEY=VALUE`. Repeatable.
     #[arg(short = 'a', long = "annotation", value_name = "[LEVELS:]KEY=VALUE")]

@@ -77,15 +77,35 @@ pub(crate) fn expand_key(key: &str) -> String {
     full_key(key).map_or_else(|| key.to_string(), str::to_string)
 }
 
-/// One annotation: its value and, when it was given one, its own levels.
+/// Where a value came from, as `--explain` shows it (`git HEAD`, `Cargo.toml license`), with
+/// a note when it was changed on the way (`canonicalised from MIT/Apache-2.0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Provenance {
+    pub(crate) source: String,
+    pub(crate) note: Option<String>,
+}
+
+impl std::fmt::Display for Provenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.note {
+            Some(n) => write!(f, "{} ({n})", self.source),
+            None => f.write_str(&self.source),
+        }
+    }
+}
+
+/// One annotation of a draft: its value, its own levels when it was given some, and where it
+/// came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub(crate) value: String,
     /// `None` means "the levels chosen for the whole run" (`--level`, default `manifest`).
     pub(crate) levels: Option<Levels>,
+    pub(crate) provenance: Option<Provenance>,
 }
 
-/// The validated annotations, ordered by key.
+/// A draft: the annotations as collected (or given to `validate`), ordered by key, not yet
+/// checked. Only [`validate::validate`] turns one into [`Valid`], the type sinks take.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Annotations {
     entries: BTreeMap<String, Entry>,
@@ -93,7 +113,18 @@ pub(crate) struct Annotations {
 
 impl Annotations {
     pub(crate) fn insert(&mut self, key: String, value: String, levels: Option<Levels>) {
-        self.entries.insert(key, Entry { value, levels });
+        self.insert_entry(
+            key,
+            Entry {
+                value,
+                levels,
+                provenance: None,
+            },
+        );
+    }
+
+    pub(crate) fn insert_entry(&mut self, key: String, entry: Entry) {
+        self.entries.insert(key, entry);
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
@@ -110,6 +141,34 @@ impl Annotations {
             .iter()
             .map(|(k, e)| (k.clone(), e.value.clone()))
             .collect()
+    }
+}
+
+/// One entry of a valid set, its levels resolved (its own, else the run's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ValidEntry {
+    pub(crate) value: String,
+    pub(crate) levels: Levels,
+    pub(crate) provenance: Option<Provenance>,
+}
+
+/// The validated annotations, ordered by key: what every renderer and target takes. Its
+/// fields are private to this module, so only validation ([`validate::validate`]) makes one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Valid {
+    entries: BTreeMap<String, ValidEntry>,
+}
+
+impl Valid {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &ValidEntry)> {
+        self.entries.iter().map(|(k, e)| (k.as_str(), e))
+    }
+
+    /// A valid set of a draft, for unit tests of the sinks; panics when the rules refuse it.
+    #[cfg(test)]
+    pub(crate) fn from_draft(draft: &Annotations, levels: &Levels) -> Valid {
+        let (valid, diagnostics) = validate::validate(draft, levels);
+        valid.unwrap_or_else(|| panic!("not valid: {diagnostics:?}"))
     }
 }
 

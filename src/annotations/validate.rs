@@ -11,7 +11,9 @@ use super::reference::{
 };
 use super::url::check_url;
 pub(crate) use super::url::{redact_text, redact_url};
-use super::{Annotations, Levels, OCI_PREFIX, PREDEFINED, RESERVED_PREFIX};
+use std::collections::BTreeMap;
+
+use super::{Annotations, Levels, Valid, ValidEntry, OCI_PREFIX, PREDEFINED, RESERVED_PREFIX};
 
 /// Keys the image-spec's conversion document defines for runtime bundles; valid there, but
 /// not image annotations.
@@ -26,9 +28,14 @@ const RUNTIME_KEYS: &[&str] = &[
     "org.opencontainers.image.variant",
 ];
 
-/// Validates a whole set; `levels` are the run's levels for entries without their own.
-pub(crate) fn validate(annotations: &Annotations, levels: &Levels) -> Vec<Diagnostic> {
+/// Validates a draft; `levels` are the run's levels for entries without their own. Every
+/// finding, and the valid set when none of them is an error.
+pub(crate) fn validate(
+    annotations: &Annotations,
+    levels: &Levels,
+) -> (Option<Valid>, Vec<Diagnostic>) {
     let mut out = Vec::new();
+    let mut entries = BTreeMap::new();
     for (key, entry) in annotations.iter() {
         out.extend(check_key(key));
         out.extend(check_value(key, &entry.value));
@@ -36,17 +43,37 @@ pub(crate) fn validate(annotations: &Annotations, levels: &Levels) -> Vec<Diagno
         if key == oci_spec::image::ANNOTATION_REF_NAME
             && levels.iter().any(|l| l.kind != LevelKind::IndexDescriptor)
         {
-            out.push(
-                Diagnostic::warning(
-                    "ref-name-level",
-                    key,
-                    format!("`{key}` belongs on index.json descriptors only, not at `{levels}`"),
-                )
-                .hint(format!("write it as `index-descriptor:{key}=…`")),
-            );
+            out.push(ref_name_level(key, Some(levels)));
         }
+        entries.insert(
+            key.to_string(),
+            ValidEntry {
+                value: entry.value.clone(),
+                levels: levels.clone(),
+                provenance: entry.provenance.clone(),
+            },
+        );
     }
-    out
+    let valid = (!has_errors(&out)).then_some(Valid { entries });
+    (valid, out)
+}
+
+/// `ref.name` anywhere but on index.json descriptors: at the levels asked for, or (`None`) in
+/// a target, at a place other than an index.json descriptor.
+pub(crate) fn ref_name_level(key: &str, levels: Option<&Levels>) -> Diagnostic {
+    let d = match levels {
+        Some(levels) => Diagnostic::warning(
+            "ref-name-level",
+            key,
+            format!("`{key}` belongs on index.json descriptors only, not at `{levels}`"),
+        ),
+        None => Diagnostic::warning(
+            "ref-name-level",
+            key,
+            format!("`{key}` belongs on index.json descriptors only"),
+        ),
+    };
+    d.hint(format!("write it as `index-descriptor:{key}=…`"))
 }
 
 /// Validates a plain key → value map (annotations already in a target).

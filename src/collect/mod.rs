@@ -141,7 +141,7 @@ fn levels_error(lhs: &str, e: &str) -> String {
 }
 
 /// The resolved COLLECT options.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct CollectOptions {
     pub(crate) repo: PathBuf,
     pub(crate) annotations: Vec<(AnnotationArg, Origin)>,
@@ -225,11 +225,21 @@ impl Collected {
             .filter_map(|(k, f)| f.as_ref().map(|f| (k.as_str(), f)))
     }
 
-    /// The annotations these facts make (not yet validated).
+    /// The draft these facts make, each entry with its provenance (not yet validated).
     pub(crate) fn annotations(&self) -> Annotations {
         let mut a = Annotations::default();
         for (key, fact) in self.facts() {
-            a.insert(key.to_string(), fact.value.clone(), fact.levels.clone());
+            a.insert_entry(
+                key.to_string(),
+                annotations::Entry {
+                    value: fact.value.clone(),
+                    levels: fact.levels.clone(),
+                    provenance: Some(annotations::Provenance {
+                        source: fact.source.to_string(),
+                        note: fact.note.clone(),
+                    }),
+                },
+            );
         }
         a
     }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::annotations::{Annotations, Levels};
+use crate::annotations::Valid;
 
 /// The bake target name when `--bake-target` is not given.
 pub(crate) const DEFAULT_TARGET: &str = "oci-stamp";
@@ -18,15 +18,13 @@ fn hcl_literal(s: &str) -> String {
 /// `{"target": {NAME: {"annotations": [LEVELS:KEY=VALUE…], "labels": {KEY: VALUE}}}}`, for
 /// `docker buildx bake -f docker-bake.hcl -f oci-stamp.json` and `inherits = ["oci-stamp"]`.
 /// Values are written as HCL template literals (see [`hcl_literal`]).
-pub(crate) fn bake(annotations: &Annotations, levels: &Levels, target: &str) -> String {
+pub(crate) fn bake(annotations: &Valid, target: &str) -> String {
     let list: Vec<Value> = annotations
         .iter()
         .filter(|(_, e)| !e.value.is_empty())
         .map(|(k, e)| {
             Value::String(hcl_literal(&super::flags::annotation_item(
-                k,
-                &e.value,
-                e.levels.as_ref().unwrap_or(levels),
+                k, &e.value, &e.levels,
             )))
         })
         .collect();
@@ -42,7 +40,7 @@ pub(crate) fn bake(annotations: &Annotations, levels: &Levels, target: &str) -> 
 }
 
 /// ORAS's annotation file: `{"$manifest": {KEY: VALUE}}`.
-pub(crate) fn oras(annotations: &Annotations) -> String {
+pub(crate) fn oras(annotations: &Valid) -> String {
     let map: Map<String, Value> = annotations
         .iter()
         .map(|(k, e)| (k.to_string(), Value::String(e.value.clone())))
@@ -55,22 +53,26 @@ pub(crate) fn oras(annotations: &Annotations) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::annotations::Levels;
 
     #[test]
     fn bake_target_holds_levels_and_labels() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert(
             "com.example.x".into(),
             "a\"b\nc".into(),
             Some("index".parse().unwrap()),
         );
-        let v: Value = serde_json::from_str(&bake(&a, &Levels::manifest(), "meta")).unwrap();
+        let v: Value =
+            serde_json::from_str(&bake(&Valid::from_draft(&a, &Levels::manifest()), "meta"))
+                .unwrap();
         assert_eq!(
             v["target"]["meta"]["annotations"][0],
             "index:com.example.x=a\"b\nc"
         );
         assert_eq!(v["target"]["meta"]["labels"]["com.example.x"], "a\"b\nc");
-        let v: Value = serde_json::from_str(&oras(&a)).unwrap();
+        let v: Value =
+            serde_json::from_str(&oras(&Valid::from_draft(&a, &Levels::manifest()))).unwrap();
         assert_eq!(v["$manifest"]["com.example.x"], "a\"b\nc");
     }
 
@@ -82,9 +84,10 @@ mod tests {
         );
         // a `$` before an escaped introducer stays a literal `$`
         assert_eq!(hcl_literal("$${x}"), "$$${x}");
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert("com.example.x".into(), "cost: ${PRICE}".into(), None);
-        let v: Value = serde_json::from_str(&bake(&a, &Levels::manifest(), "t")).unwrap();
+        let v: Value =
+            serde_json::from_str(&bake(&Valid::from_draft(&a, &Levels::manifest()), "t")).unwrap();
         assert_eq!(
             v["target"]["t"]["annotations"][0],
             "manifest:com.example.x=cost: $${PRICE}"
@@ -94,7 +97,8 @@ mod tests {
             "cost: $${PRICE}"
         );
         // ORAS reads plain JSON: nothing escaped there
-        let v: Value = serde_json::from_str(&oras(&a)).unwrap();
+        let v: Value =
+            serde_json::from_str(&oras(&Valid::from_draft(&a, &Levels::manifest()))).unwrap();
         assert_eq!(v["$manifest"]["com.example.x"], "cost: ${PRICE}");
     }
 }

@@ -4,7 +4,7 @@
 //! The argument list is built once here and rendered by `flags` (shell words, NUL-separated,
 //! JSON), handed to a child process by `exec`, and embedded in the GitHub outputs.
 
-use crate::annotations::{Annotations, Diagnostic, Levels};
+use crate::annotations::{Diagnostic, Levels, Valid};
 
 /// Which build tool the arguments are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,8 +47,7 @@ fn check_key_for_buildx(key: &str) -> Option<Diagnostic> {
 /// The argument list for `tool`. Warnings (levels podman cannot express) are returned beside it;
 /// an `Err` holds the refusals.
 pub(crate) fn arguments(
-    annotations: &Annotations,
-    levels: &Levels,
+    annotations: &Valid,
     tool: Tool,
     labels: bool,
 ) -> Result<(Vec<String>, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -60,7 +59,7 @@ pub(crate) fn arguments(
         if entry.value.is_empty() {
             continue; // a blank annotation would override the Dockerfile's own LABEL
         }
-        let levels = entry.levels.as_ref().unwrap_or(levels);
+        let levels = &entry.levels;
         match tool {
             Tool::Buildx => {
                 if let Some(d) = check_key_for_buildx(key) {
@@ -136,9 +135,10 @@ pub(crate) fn render_shell(args: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::annotations::Levels;
 
-    fn set() -> Annotations {
-        let mut a = Annotations::default();
+    fn set() -> crate::annotations::Annotations {
+        let mut a = crate::annotations::Annotations::default();
         a.insert(
             "org.opencontainers.image.version".into(),
             "1.0".into(),
@@ -155,7 +155,12 @@ mod tests {
 
     #[test]
     fn buildx_arguments_carry_levels() {
-        let (args, warnings) = arguments(&set(), &Levels::manifest(), Tool::Buildx, false).unwrap();
+        let (args, warnings) = arguments(
+            &Valid::from_draft(&set(), &Levels::manifest()),
+            Tool::Buildx,
+            false,
+        )
+        .unwrap();
         assert_eq!(
             args,
             [
@@ -167,7 +172,7 @@ mod tests {
         );
         assert!(warnings.is_empty());
         let levels: Levels = "index,manifest[linux/amd64]".parse().unwrap();
-        let (args, _) = arguments(&set(), &levels, Tool::Buildx, true).unwrap();
+        let (args, _) = arguments(&Valid::from_draft(&set(), &levels), Tool::Buildx, true).unwrap();
         assert_eq!(
             args[3],
             "index,manifest[linux/amd64]:org.opencontainers.image.version=1.0"
@@ -185,7 +190,12 @@ mod tests {
 
     #[test]
     fn podman_has_no_levels_and_says_so() {
-        let (args, warnings) = arguments(&set(), &Levels::manifest(), Tool::Podman, false).unwrap();
+        let (args, warnings) = arguments(
+            &Valid::from_draft(&set(), &Levels::manifest()),
+            Tool::Podman,
+            false,
+        )
+        .unwrap();
         assert_eq!(args[1], "com.example.x=a b");
         assert_eq!(warnings.len(), 1);
         assert!(
@@ -193,13 +203,18 @@ mod tests {
             "{}",
             warnings[0].message
         );
-        let mut one = Annotations::default();
+        let mut one = crate::annotations::Annotations::default();
         one.insert(
             "com.example.x".into(),
             "v".into(),
             Some("index".parse().unwrap()),
         );
-        let (_, warnings) = arguments(&one, &Levels::manifest(), Tool::Buildah, false).unwrap();
+        let (_, warnings) = arguments(
+            &Valid::from_draft(&one, &Levels::manifest()),
+            Tool::Buildah,
+            false,
+        )
+        .unwrap();
         assert!(
             warnings[0]
                 .message
@@ -211,9 +226,14 @@ mod tests {
 
     #[test]
     fn colon_keys_are_refused_for_buildx() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert("com.example:x".into(), "v".into(), None);
-        let errs = arguments(&a, &Levels::manifest(), Tool::Buildx, false).unwrap_err();
+        let errs = arguments(
+            &Valid::from_draft(&a, &Levels::manifest()),
+            Tool::Buildx,
+            false,
+        )
+        .unwrap_err();
         assert_eq!(errs[0].code, "key-colon");
     }
 }

@@ -6,20 +6,17 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value};
 
-use crate::annotations::{Annotations, Diagnostic, Levels};
-use crate::collect::Collected;
+use crate::annotations::{Diagnostic, Valid, ValidEntry};
 
 /// An aligned table: KEY VALUE, and SOURCE with `--explain`.
-pub(crate) fn text(annotations: &Annotations, collected: Option<&Collected>) -> String {
+pub(crate) fn text(annotations: &Valid, explain: bool) -> String {
     let rows: Vec<[String; 3]> = annotations
         .iter()
         .map(|(k, e)| {
-            let source = collected
-                .and_then(|c| c.facts().find(|(fk, _)| *fk == k).map(|(_, f)| f))
-                .map(|f| match &f.note {
-                    Some(n) => format!("{} ({n})", f.source),
-                    None => f.source.to_string(),
-                })
+            let source = e
+                .provenance
+                .as_ref()
+                .map(ToString::to_string)
                 .unwrap_or_default();
             [
                 k.to_string(),
@@ -32,7 +29,7 @@ pub(crate) fn text(annotations: &Annotations, collected: Option<&Collected>) -> 
     let (w0, w1) = (width(0), width(1));
     let mut out = String::new();
     for [k, v, s] in &rows {
-        if collected.is_some() {
+        if explain {
             let _ = writeln!(out, "{k:w0$}  {v:w1$}  {s}");
         } else {
             let _ = writeln!(out, "{k:w0$}  {v}");
@@ -43,24 +40,20 @@ pub(crate) fn text(annotations: &Annotations, collected: Option<&Collected>) -> 
 
 /// One flat JSON object, key → value, keys sorted. With `--explain`:
 /// `{"annotations": {…}, "sources": {key: {"source", "note"}}, "diagnostics": […]}`.
-pub(crate) fn json(
-    annotations: &Annotations,
-    collected: Option<&Collected>,
-    diagnostics: &[Diagnostic],
-) -> String {
+pub(crate) fn json(annotations: &Valid, explain: bool, diagnostics: &[Diagnostic]) -> String {
     let flat: Map<String, Value> = annotations
         .iter()
         .map(|(k, e)| (k.to_string(), Value::String(e.value.clone())))
         .collect();
-    let doc = match collected {
-        None => Value::Object(flat),
-        Some(c) => {
-            let sources: Map<String, Value> = c
-                .facts()
-                .filter(|(k, _)| annotations.get(k).is_some())
-                .map(|(k, f)| {
-                    let mut o = json!({ "source": f.source.to_string() });
-                    if let Some(n) = &f.note {
+    let doc = match explain {
+        false => Value::Object(flat),
+        true => {
+            let sources: Map<String, Value> = annotations
+                .iter()
+                .filter_map(|(k, e)| Some((k, e.provenance.as_ref()?)))
+                .map(|(k, p)| {
+                    let mut o = json!({ "source": p.source });
+                    if let Some(n) = &p.note {
                         o["note"] = Value::String(n.clone());
                     }
                     (k.to_string(), o)
@@ -77,24 +70,25 @@ pub(crate) fn json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::annotations::Levels;
 
     #[test]
     fn text_keeps_one_line_per_entry() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert("com.example.b".into(), "two\nlines".into(), None);
         a.insert("com.example.a".into(), "x".into(), None);
         assert_eq!(
-            text(&a, None),
+            text(&Valid::from_draft(&a, &Levels::manifest()), false),
             "com.example.a  x\ncom.example.b  two\\nlines\n"
         );
     }
 
     #[test]
     fn json_is_flat_and_sorted() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert("z.z".into(), "1".into(), None);
         a.insert("a.a".into(), "\"q\" $x\n".into(), None);
-        let s = json(&a, None, &[]);
+        let s = json(&Valid::from_draft(&a, &Levels::manifest()), false, &[]);
         let v: Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["a.a"], "\"q\" $x\n");
         assert!(s.find("a.a").unwrap() < s.find("z.z").unwrap());
@@ -102,7 +96,7 @@ mod tests {
 }
 
 /// Refuses values that a line-based format cannot hold.
-fn refuse_multiline(annotations: &Annotations, format: &str) -> Result<(), Vec<Diagnostic>> {
+fn refuse_multiline(annotations: &Valid, format: &str) -> Result<(), Vec<Diagnostic>> {
     let errors: Vec<Diagnostic> = annotations
         .iter()
         .filter(|(_, e)| e.value.contains(['\n', '\r']))
@@ -123,36 +117,29 @@ fn refuse_multiline(annotations: &Annotations, format: &str) -> Result<(), Vec<D
 }
 
 /// `annotations`: `LEVELS:KEY=VALUE` lines, as docker/build-push-action's `annotations:` takes.
-pub(crate) fn annotations_list(
-    annotations: &Annotations,
-    levels: &Levels,
-) -> Result<String, Vec<Diagnostic>> {
+pub(crate) fn annotations_list(annotations: &Valid) -> Result<String, Vec<Diagnostic>> {
     refuse_multiline(annotations, "annotations")?;
-    Ok(annotation_lines(annotations, levels))
+    Ok(annotation_lines(annotations))
 }
 
 /// The `LEVELS:KEY=VALUE` lines of the entries that fit on one line.
-pub(crate) fn annotation_lines(annotations: &Annotations, levels: &Levels) -> String {
+pub(crate) fn annotation_lines(annotations: &Valid) -> String {
     let mut out = String::new();
     for (k, e) in one_line_entries(annotations) {
-        out.push_str(&super::flags::annotation_item(
-            k,
-            &e.value,
-            e.levels.as_ref().unwrap_or(levels),
-        ));
+        out.push_str(&super::flags::annotation_item(k, &e.value, &e.levels));
         out.push('\n');
     }
     out
 }
 
 /// `labels`: `KEY=VALUE` lines, as docker/build-push-action's `labels:` takes.
-pub(crate) fn labels_list(annotations: &Annotations) -> Result<String, Vec<Diagnostic>> {
+pub(crate) fn labels_list(annotations: &Valid) -> Result<String, Vec<Diagnostic>> {
     refuse_multiline(annotations, "labels")?;
     Ok(label_lines(annotations))
 }
 
 /// The `KEY=VALUE` lines of the entries that fit on one line.
-pub(crate) fn label_lines(annotations: &Annotations) -> String {
+pub(crate) fn label_lines(annotations: &Valid) -> String {
     let mut out = String::new();
     for (k, e) in one_line_entries(annotations) {
         let _ = writeln!(out, "{k}={}", e.value);
@@ -160,9 +147,7 @@ pub(crate) fn label_lines(annotations: &Annotations) -> String {
     out
 }
 
-fn one_line_entries(
-    annotations: &Annotations,
-) -> impl Iterator<Item = (&str, &crate::annotations::Entry)> {
+fn one_line_entries(annotations: &Valid) -> impl Iterator<Item = (&str, &ValidEntry)> {
     annotations
         .iter()
         .filter(|(_, e)| !e.value.is_empty() && !e.value.contains(['\n', '\r']))
@@ -184,7 +169,7 @@ pub(crate) fn variable_name(key: &str) -> String {
 }
 
 /// Variable names for every key; two keys that map to one name are refused.
-fn variable_names(annotations: &Annotations) -> Result<Vec<(String, &str, &str)>, Vec<Diagnostic>> {
+fn variable_names(annotations: &Valid) -> Result<Vec<(String, &str, &str)>, Vec<Diagnostic>> {
     let mut seen: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -210,7 +195,7 @@ fn variable_names(annotations: &Annotations) -> Result<Vec<(String, &str, &str)>
 }
 
 /// `env`: `OCI_IMAGE_<KEY>=<shell-quoted value>` lines for `eval` or `.`.
-pub(crate) fn env(annotations: &Annotations) -> Result<String, Vec<Diagnostic>> {
+pub(crate) fn env(annotations: &Valid) -> Result<String, Vec<Diagnostic>> {
     let mut out = String::new();
     for (name, _, value) in variable_names(annotations)? {
         let _ = writeln!(out, "{name}={}", super::shell::quote(value));
@@ -220,7 +205,7 @@ pub(crate) fn env(annotations: &Annotations) -> Result<String, Vec<Diagnostic>> 
 
 /// `dotenv`: GitLab's `artifacts:reports:dotenv` form — `KEY=VALUE`, raw, one per line. GitLab
 /// keeps quotes as they are, strips surrounding blanks and cannot hold line breaks.
-pub(crate) fn dotenv(annotations: &Annotations) -> Result<String, Vec<Diagnostic>> {
+pub(crate) fn dotenv(annotations: &Valid) -> Result<String, Vec<Diagnostic>> {
     refuse_multiline(annotations, "dotenv")?;
     let blanks: Vec<Diagnostic> = annotations
         .iter()
@@ -286,13 +271,12 @@ pub(crate) fn make_value(value: &str) -> String {
 /// a quoted word would cut the command there (and run the rest as another). In
 /// `OCI_STAMP_FLAGS` it is written as `"$_oci_stamp_nl"`, which the recipe's shell expands
 /// from an exported variable holding a line break.
-pub(crate) fn make(annotations: &Annotations, levels: &Levels) -> Result<String, Vec<Diagnostic>> {
+pub(crate) fn make(annotations: &Valid) -> Result<String, Vec<Diagnostic>> {
     let mut out = String::from(MAKE_PRELUDE);
     for (name, _, value) in variable_names(annotations)? {
         let _ = writeln!(out, "{name} := {}", make_value(value));
     }
-    let (args, _) =
-        super::flags::arguments(annotations, levels, super::flags::Tool::Buildx, false)?;
+    let (args, _) = super::flags::arguments(annotations, super::flags::Tool::Buildx, false)?;
     let words = super::shell::join(&args);
     if words.contains('\n') {
         out.push_str("export _oci_stamp_nl := $(_oci_stamp_newline)\n");
@@ -306,6 +290,7 @@ pub(crate) fn make(annotations: &Annotations, levels: &Levels) -> Result<String,
 #[cfg(test)]
 mod list_tests {
     use super::*;
+    use crate::annotations::Levels;
 
     #[test]
     fn variable_names_follow_short_names() {
@@ -321,22 +306,31 @@ mod list_tests {
 
     #[test]
     fn clashing_variable_names_are_refused() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert("com.example.a-b".into(), "1".into(), None);
         a.insert("com.example.a_b".into(), "2".into(), None);
-        assert_eq!(env(&a).unwrap_err()[0].code, "variable-clash");
+        assert_eq!(
+            env(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].code,
+            "variable-clash"
+        );
     }
 
     #[test]
     fn lists_refuse_line_breaks() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert("com.example.d".into(), "a\nb".into(), None);
-        assert_eq!(labels_list(&a).unwrap_err()[0].code, "multiline-value");
         assert_eq!(
-            annotations_list(&a, &Levels::manifest()).unwrap_err()[0].key,
+            labels_list(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].code,
+            "multiline-value"
+        );
+        assert_eq!(
+            annotations_list(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].key,
             "com.example.d"
         );
-        assert_eq!(dotenv(&a).unwrap_err()[0].code, "multiline-value");
+        assert_eq!(
+            dotenv(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].code,
+            "multiline-value"
+        );
     }
 
     #[test]
@@ -352,9 +346,9 @@ mod list_tests {
 
     #[test]
     fn make_flags_keep_line_breaks_out_of_the_recipe_line() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert("com.example.d".into(), "a\nb".into(), None);
-        let text = make(&a, &Levels::manifest()).unwrap();
+        let text = make(&Valid::from_draft(&a, &Levels::manifest())).unwrap();
         assert!(text.contains("export _oci_stamp_nl := $(_oci_stamp_newline)\n"));
         assert!(text.ends_with(
             "OCI_STAMP_FLAGS := --annotation 'manifest:com.example.d=a'\"$$_oci_stamp_nl\"'b'\n"

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
-use crate::annotations::{short_name, Annotations, Levels};
+use crate::annotations::{short_name, Valid};
 
 /// 128 random bits as hex, from the randomly seeded hasher std gives every process.
 fn random_hex() -> String {
@@ -36,12 +36,7 @@ pub(crate) fn delimiter<'a>(values: impl Iterator<Item = &'a str> + Clone) -> St
 }
 
 /// The output lines.
-pub(crate) fn outputs(
-    annotations: &Annotations,
-    levels: &Levels,
-    flags: &str,
-    json: &str,
-) -> String {
+pub(crate) fn outputs(annotations: &Valid, flags: &str, json: &str) -> String {
     // The lists end with a line break; an output's own value keeps every byte, a final line
     // break included (the runner drops only the one before the delimiter line).
     let list = |mut lines: String| {
@@ -53,7 +48,7 @@ pub(crate) fn outputs(
     let mut outputs: Vec<(String, String)> = vec![
         (
             "annotations".into(),
-            list(super::formats::annotation_lines(annotations, levels)),
+            list(super::formats::annotation_lines(annotations)),
         ),
         (
             "labels".into(),
@@ -78,6 +73,7 @@ pub(crate) fn outputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::annotations::Levels;
 
     #[test]
     fn delimiters_differ_and_avoid_values() {
@@ -89,10 +85,10 @@ mod tests {
 
     #[test]
     fn outputs_are_heredocs() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert(
             "org.opencontainers.image.base.digest".into(),
-            "sha256:x".into(),
+            "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
             None,
         );
         a.insert(
@@ -105,7 +101,11 @@ mod tests {
             "ends with a line break\n".into(),
             None,
         );
-        let text = outputs(&a, &Levels::manifest(), "--annotation x", "{}");
+        let text = outputs(
+            &Valid::from_draft(&a, &Levels::manifest()),
+            "--annotation x",
+            "{}",
+        );
         let delim = text
             .lines()
             .next()
@@ -114,7 +114,7 @@ mod tests {
             .unwrap()
             .1
             .to_string();
-        assert!(text.contains(&format!("base-digest<<{delim}\nsha256:x\n{delim}\n")));
+        assert!(text.contains(&format!("base-digest<<{delim}\nsha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n{delim}\n")));
         assert!(text.contains(&format!("description<<{delim}\none\ntwo\n{delim}\n")));
         // the runner drops only the line break before the delimiter line
         assert!(text.contains(&format!(
@@ -122,7 +122,7 @@ mod tests {
         )));
         // the multi-line description is not in the one-line lists
         assert!(text.contains(&format!(
-            "labels<<{delim}\norg.opencontainers.image.base.digest=sha256:x\n{delim}\n"
+            "labels<<{delim}\norg.opencontainers.image.base.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n{delim}\n"
         )));
     }
 }

@@ -4,7 +4,7 @@
 use sha2::{Digest as _, Sha256};
 
 use crate::annotations::levels::{LevelKind, Platform};
-use crate::annotations::{Annotations, Levels};
+use crate::annotations::{Levels, Valid};
 use crate::json_edit::Node;
 
 pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -228,18 +228,12 @@ pub(crate) struct Stamp {
 }
 
 impl Stamp {
-    pub(crate) fn new(annotations: &Annotations, levels: &Levels) -> Self {
+    pub(crate) fn new(annotations: &Valid) -> Self {
         Stamp {
             entries: annotations
                 .iter()
                 .filter(|(_, e)| !e.value.is_empty())
-                .map(|(k, e)| {
-                    (
-                        k.to_string(),
-                        e.value.clone(),
-                        e.levels.clone().unwrap_or_else(|| levels.clone()),
-                    )
-                })
+                .map(|(k, e)| (k.to_string(), e.value.clone(), e.levels.clone()))
                 .collect(),
         }
     }
@@ -401,7 +395,7 @@ mod tests {
 
     #[test]
     fn stamp_pairs_follow_levels_and_platforms() {
-        let mut a = Annotations::default();
+        let mut a = crate::annotations::Annotations::default();
         a.insert("k.all".into(), "1".into(), None);
         a.insert(
             "k.arm".into(),
@@ -413,7 +407,7 @@ mod tests {
             "3".into(),
             Some("index,manifest-descriptor".parse().unwrap()),
         );
-        let s = Stamp::new(&a, &Levels::manifest());
+        let s = Stamp::new(&Valid::from_draft(&a, &Levels::manifest()));
         let arm = Platform {
             os: "linux".into(),
             arch: "arm64".into(),

@@ -1,0 +1,127 @@
+//! `annotate`: write the annotations into what already exists.
+
+use super::{collect_valid, Outcome};
+use crate::cli::{AnnotateCmd, DiagnosticFormat};
+use crate::collect::CollectOptions;
+use crate::env::Env;
+use crate::error::Error;
+use crate::output;
+use crate::targets;
+
+pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result<Outcome, Error> {
+    let mut targets: Vec<targets::Target> = Vec::new();
+    for t in &cmd.targets {
+        targets.extend(targets::parse_targets(t)?);
+    }
+    let kube = targets::kube::KubeOptions {
+        pod_template: cmd.pod_template,
+        kinds: cmd
+            .kind
+            .iter()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect(),
+    };
+    if targets
+        .iter()
+        .filter(|t| **t == targets::Target::Stdin)
+        .count()
+        > 1
+    {
+        return Err(Error::Usage(
+            "`-` (standard input) can be given once".into(),
+        ));
+    }
+    if let Some(tag) = &cmd.tag {
+        if !targets::registry::valid_tag(tag) {
+            return Err(Error::Usage(format!(
+                "--tag `{}` is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-], at most 128 characters)",
+                tag.escape_debug()
+            )));
+        }
+        if !targets
+            .iter()
+            .any(|t| matches!(t, targets::Target::Registry(_)))
+        {
+            return Err(Error::Usage(
+                "--tag applies to registry targets (docker://…) only".into(),
+            ));
+        }
+    }
+    if cmd.gc
+        && !targets
+            .iter()
+            .any(|t| matches!(t, targets::Target::Layout { .. }))
+    {
+        return Err(Error::Usage(
+            "--gc applies to OCI image layouts only (a registry removes unreferenced blobs itself; files have no blobs)".into(),
+        ));
+    }
+    let Some((annotations, _)) = collect_valid(opts, env, &cmd.levels.level)? else {
+        return Ok(Outcome::Invalid);
+    };
+    let stamp = targets::oci::Stamp::new(&annotations);
+    let registry = targets::registry::Options {
+        tag: cmd.tag.clone(),
+        insecure: cmd.insecure,
+        ca_files: cmd.ca_file.clone(),
+        env,
+    };
+    let mut outcomes = Vec::new();
+    let mut document = None;
+    let mut invalid = false;
+    for target in &targets {
+        let (outcome, doc) =
+            match targets::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc) {
+                Ok(done) => done,
+                Err(e) => {
+                    // The targets before this one are written: say so before the error
+                    // that stops the run (to standard error when stdout holds a document).
+                    if !outcomes.is_empty() {
+                        let report = report(&outcomes, cmd);
+                        if document.is_some() {
+                            output::report(&report);
+                        } else {
+                            let _ = output::stdout(report.as_bytes());
+                        }
+                    }
+                    return Err(e);
+                }
+            };
+        output::diagnostics(&outcome.warnings);
+        output::diagnostics(&outcome.refusals);
+        invalid |= !outcome.refusals.is_empty();
+        if doc.is_some() {
+            document = doc;
+        }
+        outcomes.push(outcome);
+    }
+    let report = report(&outcomes, cmd);
+    match document {
+        // stdin → stdout: the document is the result; the report goes to standard error.
+        Some(doc) => {
+            let _ = output::stdout(doc.as_bytes());
+            output::report(&report);
+        }
+        None => {
+            let _ = output::stdout(report.as_bytes());
+        }
+    }
+    Ok(if invalid {
+        Outcome::Invalid
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// What `annotate` did to each target, as `--format` asks.
+fn report(outcomes: &[targets::Outcome], cmd: &AnnotateCmd) -> String {
+    match cmd.format {
+        DiagnosticFormat::Text => targets::render_text(outcomes, cmd.dry_run),
+        DiagnosticFormat::Json => {
+            let mut s = serde_json::to_string_pretty(outcomes).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    }
+}

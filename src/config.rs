@@ -1,0 +1,274 @@
+//! Arguments and environment → the configuration a command runs with.
+//!
+//! [`crate::cli`] is what the user typed, as clap parses it; [`Config`] is that resolved: the
+//! COLLECT options with each value's origin (flag or `OCI_STAMP_*` variable), the namespace
+//! checked, `OCI_STAMP_ANNOTATION` split into lines. It is plain data (`PartialEq`), so argv →
+//! config is unit-tested below without running anything.
+//!
+//! The environment policy lives here too: an empty `OCI_STAMP_*` variable counts as unset, as
+//! an empty `SOURCE_DATE_EPOCH` does. CI systems define variables with empty values where a
+//! value is optional (`OCI_STAMP_LEVEL: ${{ inputs.level }}`), and clap would take `""` as
+//! the value. The policy is applied to clap's view of the environment (the option loses its
+//! variable), never by changing the process environment.
+
+use std::ffi::OsString;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, FromArgMatches};
+
+use crate::annotations::{self, validate};
+use crate::cli::{Cli, CollectArgs, Command};
+use crate::collect::{AnnotationArg, CollectOptions, Origin};
+use crate::env::Env;
+use crate::error::Error;
+
+/// What a run does: the command as parsed, and the resolved collection options of the
+/// commands that collect.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Config {
+    pub(crate) command: Command,
+    pub(crate) collect: Option<CollectOptions>,
+}
+
+/// Why there is no configuration: clap's own error (or help/version), or a resolved value
+/// that is refused.
+#[derive(Debug)]
+pub(crate) enum ConfigError {
+    Clap(clap::Error),
+    Other(Error),
+}
+
+impl Config {
+    pub(crate) fn from_args<I, T>(args: I, env: &Env) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = command(env)
+            .try_get_matches_from(args)
+            .map_err(ConfigError::Clap)?;
+        let cli = Cli::from_arg_matches(&matches).map_err(ConfigError::Clap)?;
+        let sub = matches.subcommand().map_or(&matches, |(_, m)| m);
+        let collect = match &cli.command {
+            Command::Collect(c) => Some(&c.collect),
+            Command::Flags(c) => Some(&c.collect),
+            Command::Exec(c) => Some(&c.collect),
+            Command::Annotate(c) => Some(&c.collect),
+            Command::Validate(_) | Command::Completions { .. } | Command::Man(_) => None,
+        };
+        let collect = collect
+            .map(|args| resolve(args, sub, env))
+            .transpose()
+            .map_err(ConfigError::Other)?;
+        Ok(Config {
+            command: cli.command,
+            collect,
+        })
+    }
+}
+
+/// The clap command, with the options whose variable is set but empty cut loose from it.
+pub(crate) fn command(env: &Env) -> clap::Command {
+    fn detach_empty(cmd: clap::Command, env: &Env) -> clap::Command {
+        cmd.mut_args(|arg| {
+            let empty = arg
+                .get_env()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| env.is_empty_var(name));
+            if empty {
+                arg.env(None)
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(|sub| detach_empty(sub, env))
+    }
+    detach_empty(crate::cli::command(), env)
+}
+
+fn origin(m: &ArgMatches, id: &str, flag: &'static str, var: &'static str) -> Origin {
+    match m.value_source(id) {
+        Some(ValueSource::EnvVariable) => Origin::Env(var),
+        _ => Origin::Flag(flag),
+    }
+}
+
+/// Raw COLLECT arguments → the options collection runs with.
+fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptions, Error> {
+    let mut annotations: Vec<(AnnotationArg, Origin)> = args
+        .annotation
+        .iter()
+        .map(|a| (a.clone(), Origin::Flag("--annotation")))
+        .collect();
+    // The environment snapshot holds UTF-8 variables only; these two must not vanish silently.
+    for var in ["OCI_STAMP_ANNOTATION", "SOURCE_DATE_EPOCH"] {
+        if env.is_not_utf8(var) {
+            return Err(Error::Usage(format!("{var} is not valid UTF-8")));
+        }
+    }
+    if annotations.is_empty() {
+        if let Some(list) = env.get("OCI_STAMP_ANNOTATION") {
+            for line in list.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)) {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let arg: AnnotationArg = line
+                    .parse()
+                    .map_err(|e| Error::Usage(format!("OCI_STAMP_ANNOTATION: {e}")))?;
+                annotations.push((arg, Origin::Env("OCI_STAMP_ANNOTATION")));
+            }
+        }
+    }
+    let namespace = match args.namespace.as_deref().map(|n| n.trim_end_matches('.')) {
+        Some(ns) => {
+            let probe = format!("{ns}.branch");
+            let problem = if !ns.contains('.') {
+                Some("is not a reverse-domain prefix such as `com.example`".to_string())
+            } else if ns.starts_with(annotations::RESERVED_PREFIX.trim_end_matches('.')) {
+                Some("is under `org.opencontainers`, which the OCI reserves".to_string())
+            } else {
+                validate::check_key(&probe)
+                    .map(|d| format!("makes keys the rules refuse: {}", d.message))
+            };
+            if let Some(problem) = problem {
+                return Err(Error::Usage(format!("--namespace `{ns}` {problem}")));
+            }
+            Some(ns.to_string())
+        }
+        None => None,
+    };
+    Ok(CollectOptions {
+        repo: args.repo.clone(),
+        annotations,
+        annotation_file: args.annotation_file.clone(),
+        created: args
+            .created
+            .clone()
+            .map(|c| (c, origin(m, "created", "--created", "OCI_STAMP_CREATED"))),
+        licenses: args
+            .licenses
+            .clone()
+            .map(|l| (l, origin(m, "licenses", "--licenses", "OCI_STAMP_LICENSES"))),
+        namespace,
+        label_schema: args.label_schema,
+        no_detect: args.no_detect,
+        require: args
+            .require
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        require_clean: args.require_clean,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::time::CreatedSpec;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    fn collect_options(argv: &[&str], e: &Env) -> CollectOptions {
+        let argv = std::iter::once("oci-stamp").chain(argv.iter().copied());
+        Config::from_args(argv, e)
+            .expect("a valid command line")
+            .collect
+            .expect("a command that collects")
+    }
+
+    #[test]
+    fn annotations_come_from_flags_or_the_variable_never_both() {
+        let e = env(&[("OCI_STAMP_ANNOTATION", "version=9\n\ncom.example.x=1\r\n")]);
+        let from_env = collect_options(&["collect"], &e);
+        assert_eq!(
+            from_env.annotations,
+            vec![
+                (
+                    "version=9".parse().unwrap(),
+                    Origin::Env("OCI_STAMP_ANNOTATION")
+                ),
+                (
+                    "com.example.x=1".parse().unwrap(),
+                    Origin::Env("OCI_STAMP_ANNOTATION")
+                ),
+            ]
+        );
+        let from_flag = collect_options(&["flags", "-a", "version=1.0"], &e);
+        assert_eq!(
+            from_flag.annotations,
+            vec![("version=1.0".parse().unwrap(), Origin::Flag("--annotation"))]
+        );
+    }
+
+    #[test]
+    fn options_resolve_with_their_origin() {
+        let o = collect_options(
+            &[
+                "collect",
+                "--created",
+                "@0",
+                "--licenses",
+                "MIT",
+                "--namespace",
+                "com.example.",
+                "--require",
+                " revision ,,version",
+            ],
+            &env(&[]),
+        );
+        assert_eq!(
+            o.created.map(|(_, origin)| origin),
+            Some(Origin::Flag("--created"))
+        );
+        assert_eq!(
+            o.licenses,
+            Some(("MIT".to_string(), Origin::Flag("--licenses")))
+        );
+        assert_eq!(o.namespace.as_deref(), Some("com.example"));
+        assert_eq!(o.require, ["revision", "version"]);
+        assert!(!o.require_clean);
+    }
+
+    #[test]
+    fn a_bad_namespace_is_a_usage_error() {
+        for ns in ["example", "org.opencontainers.x"] {
+            let argv = ["oci-stamp", "collect", "--namespace", ns];
+            match Config::from_args(argv, &env(&[])) {
+                Err(ConfigError::Other(Error::Usage(m))) => assert!(m.contains(ns), "{m}"),
+                other => panic!("{ns}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn validate_and_completions_collect_nothing() {
+        let argv = ["oci-stamp", "validate", "-a", "version=1"];
+        assert_eq!(Config::from_args(argv, &env(&[])).unwrap().collect, None);
+    }
+
+    #[test]
+    fn an_empty_variable_counts_as_unset() {
+        // The process environment of this test has no OCI_STAMP_* variables; an empty one in
+        // the snapshot detaches the option from its variable, which clap shows in its help.
+        let e = env(&[("OCI_STAMP_CREATED", "")]);
+        let arg_env = |cmd: &clap::Command| {
+            cmd.find_subcommand("collect")
+                .and_then(|c| c.get_arguments().find(|a| a.get_id() == "created"))
+                .and_then(|a| a.get_env().map(ToOwned::to_owned))
+        };
+        assert_eq!(arg_env(&command(&e)), None);
+        assert_eq!(
+            arg_env(&command(&env(&[]))).as_deref(),
+            Some(std::ffi::OsStr::new("OCI_STAMP_CREATED"))
+        );
+        assert_eq!(collect_options(&["collect"], &e).created, None);
+        let o = collect_options(&["collect", "--created", "now"], &e);
+        assert_eq!(
+            o.created,
+            Some((CreatedSpec::Now, Origin::Flag("--created")))
+        );
+    }
+}
