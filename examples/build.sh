@@ -5,7 +5,11 @@
 # refused collection (`--require`, a bad value) would still run an unstamped build.
 set -eu
 : "${OCI_STAMP:=oci-stamp}" "${DOCKER:=docker}" "${IMAGE:=example/hello:dev}"
+: "${PLATFORMS:=linux/amd64,linux/arm64}"
 flags=$(mktemp)
 trap 'rm -f "$flags"' EXIT
+# Several platforms make an image index, so `index` annotations are accepted (for one
+# platform, use `--level manifest`: buildx refuses `index` there). The index is pushed: the
+# Docker engine's image store would refuse it.
 "$OCI_STAMP" flags -0 --level index,manifest --labels > "$flags"
-xargs -0 "$DOCKER" buildx build --tag "$IMAGE" "${1:-.}" < "$flags"
+xargs -0 "$DOCKER" buildx build --tag "$IMAGE" --platform "$PLATFORMS" --push "${1:-.}" < "$flags"

@@ -48,3 +48,9 @@ mod bad_inputs;
 
 #[path = "integration/properties.rs"]
 mod properties;
+
+#[path = "integration/image.rs"]
+mod image;
+
+#[path = "integration/examples.rs"]
+mod examples;
