@@ -1,6 +1,6 @@
 //! Collection: facts about a checkout, each with where it came from.
 //!
-//! Sources are consulted in precedence order, highest first — explicit flags and
+//! Sources are consulted in the order of [`PRECEDENCE`], highest first — explicit flags and
 //! `OCI_STAMP_*` variables, the annotation file, git, the CI environment, project files,
 //! detection — and the first to offer a value for a key wins. (`url` prefers a project's
 //! declared homepage over the forge page derived from the remote.) An explicit empty value
@@ -312,7 +312,56 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 /// Extension facts: names under `--namespace`.
 pub(crate) const EXTENSIONS: &[&str] = &["branch", "dirty", "pull-request", "run-url"];
 
-/// Collects every fact for `opts`, in precedence order.
+/// What every source may consult: the options, the environment, the repository (opened
+/// once) and the CI provider's facts.
+pub(crate) struct Context<'a> {
+    pub(crate) opts: &'a CollectOptions,
+    pub(crate) env: &'a Env,
+    pub(crate) git: Option<git::GitRepo>,
+    pub(crate) ci: ci::CiFacts,
+    /// The repository's work tree root (else `--repo`): where project and license files are.
+    pub(crate) root: PathBuf,
+}
+
+impl Context<'_> {
+    /// The key of extension fact `name` under `--namespace`, when one is given.
+    fn ext(&self, name: &str) -> Option<String> {
+        self.opts
+            .namespace
+            .as_deref()
+            .map(|n| format!("{}.{name}", n.trim_end_matches('.')))
+    }
+
+    /// Whether the files of the checkout can be read (not a bare repository).
+    fn has_files(&self) -> bool {
+        !self.git.as_ref().is_some_and(|g| g.bare)
+    }
+}
+
+/// A source: offers facts; what a higher source decided stays decided.
+type SourceFn = fn(&Context<'_>, &mut Collected) -> Result<(), Error>;
+
+/// The precedence, highest first: the first source to offer a value for a key wins, and an
+/// explicit empty value removes the key so that nothing lower fills it. Changing the order
+/// is moving one line; a new source is one function (or module) and one line here.
+const PRECEDENCE: &[(&str, SourceFn)] = &[
+    ("flags and OCI_STAMP_* variables", explicit),
+    ("--annotation-file", annotation_file),
+    (
+        "created: --created, SOURCE_DATE_EPOCH, HEAD's committer time, now",
+        created,
+    ),
+    ("git: HEAD, remote, exact tag, branch, status", from_git),
+    ("CI environment", from_ci),
+    ("project file", from_project),
+    ("derived from the source URL", derived),
+    ("git describe", describe),
+    ("checkout directory name", directory_name),
+    ("license text (detection)", detected_license),
+];
+
+/// Collects every fact for `opts`: [`PRECEDENCE`] applied, then the label-schema mirror and
+/// `--require`.
 pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Error> {
     // A mistyped --repo is an error, not "no git here": it must name a directory.
     match std::fs::metadata(&opts.repo) {
@@ -326,11 +375,38 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         Err(e) => return Err(Error::io(&opts.repo, e)),
     }
     let mut c = Collected::default();
-    let ns = opts.namespace.as_deref().map(|n| n.trim_end_matches('.'));
-    let ext = |name: &str| ns.map(|n| format!("{n}.{name}"));
+    let git = git::GitRepo::discover(&opts.repo).map_err(Error::Git)?;
+    if git.is_none() {
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "no-git",
+                "",
+                format!("{} is not in a git repository; collecting from the other sources", opts.repo.display()),
+            )
+            .hint("revision and source come from CI variables or -a; use --require revision to make this an error"),
+        );
+    }
+    let root = git
+        .as_ref()
+        .map_or_else(|| opts.repo.clone(), |g| g.root.clone());
+    let cx = Context {
+        opts,
+        env,
+        git,
+        ci: ci::detect(env),
+        root,
+    };
+    for (_, source) in PRECEDENCE {
+        source(&cx, &mut c)?;
+    }
+    label_schema(&cx, &mut c);
+    require(&cx, &mut c);
+    Ok(c)
+}
 
-    // 1. explicit: -a / OCI_STAMP_ANNOTATION, --licenses, --created
-    for (arg, origin) in &opts.annotations {
+/// `-a` / `OCI_STAMP_ANNOTATION`, `--licenses`.
+fn explicit(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    for (arg, origin) in &cx.opts.annotations {
         c.offer_fact(
             &arg.key,
             Fact {
@@ -341,16 +417,18 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             },
         );
     }
-    if let Some((expr, origin)) = &opts.licenses {
+    if let Some((expr, origin)) = &cx.opts.licenses {
         c.offer(
             spec::ANNOTATION_LICENSES,
             expr.clone(),
             Source::Option(origin.clone()),
         );
     }
+    Ok(())
+}
 
-    // 2. the annotation file
-    if let Some(path) = &opts.annotation_file {
+fn annotation_file(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    if let Some(path) = &cx.opts.annotation_file {
         let shown = path.display().to_string();
         for arg in read_annotation_file(path)? {
             c.offer_fact(
@@ -364,190 +442,185 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             );
         }
     }
+    Ok(())
+}
 
-    // git, opened once
-    let git = git::GitRepo::discover(&opts.repo).map_err(Error::Git)?;
-    if git.is_none() {
-        c.diagnostics.push(
-            Diagnostic::warning(
-                "no-git",
-                "",
-                format!("{} is not in a git repository; collecting from the other sources", opts.repo.display()),
-            )
-            .hint("revision and source come from CI variables or -a; use --require revision to make this an error"),
+/// `created`: --created, else auto (SOURCE_DATE_EPOCH, the commit time, now).
+fn created(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    if c.decided(spec::ANNOTATION_CREATED) {
+        return Ok(());
+    }
+    let (created_spec, origin) = cx
+        .opts
+        .created
+        .clone()
+        .map_or((CreatedSpec::Auto, None), |(s, o)| (s, Some(o)));
+    let commit_time = || cx.git.as_ref().and_then(git::GitRepo::commit_time);
+    let (t, source) = match created_spec {
+        CreatedSpec::At(t) => (
+            t,
+            Source::Option(origin.clone().unwrap_or(Origin::Flag("--created"))),
+        ),
+        CreatedSpec::Now => (chrono::Utc::now(), Source::Clock),
+        CreatedSpec::Commit => match commit_time() {
+            Some(t) => (t, Source::Git("HEAD committer time".into())),
+            None => {
+                return Err(Error::Usage(
+                    "--created commit needs a commit, but there is no git HEAD here".into(),
+                ))
+            }
+        },
+        CreatedSpec::Auto => match cx.env.get("SOURCE_DATE_EPOCH") {
+            Some(sde) => {
+                let t = time::parse_epoch(sde)
+                    .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH: {e}")))?;
+                (t, Source::Epoch)
+            }
+            None => match commit_time() {
+                Some(t) => (t, Source::Git("HEAD committer time".into())),
+                None => (chrono::Utc::now(), Source::Clock),
+            },
+        },
+    };
+    c.offer(spec::ANNOTATION_CREATED, time::format_rfc3339(&t), source);
+    Ok(())
+}
+
+fn from_git(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    let Some(g) = &cx.git else {
+        return Ok(());
+    };
+    if let Some(head) = g.head {
+        c.offer(
+            spec::ANNOTATION_REVISION,
+            head.to_string(),
+            Source::Git("HEAD".into()),
         );
     }
-    let ci = ci::detect(env);
-
-    // created: --created, else auto (SOURCE_DATE_EPOCH, commit time, now)
-    if !c.decided(spec::ANNOTATION_CREATED) {
-        let (created_spec, origin) = opts
-            .created
-            .clone()
-            .map_or((CreatedSpec::Auto, None), |(s, o)| (s, Some(o)));
-        let commit_time = || git.as_ref().and_then(git::GitRepo::commit_time);
-        let (t, source) = match created_spec {
-            CreatedSpec::At(t) => (
-                t,
-                Source::Option(origin.clone().unwrap_or(Origin::Flag("--created"))),
-            ),
-            CreatedSpec::Now => (chrono::Utc::now(), Source::Clock),
-            CreatedSpec::Commit => match commit_time() {
-                Some(t) => (t, Source::Git("HEAD committer time".into())),
-                None => {
-                    return Err(Error::Usage(
-                        "--created commit needs a commit, but there is no git HEAD here".into(),
-                    ))
-                }
-            },
-            CreatedSpec::Auto => match env.get("SOURCE_DATE_EPOCH") {
-                Some(sde) => {
-                    let t = time::parse_epoch(sde)
-                        .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH: {e}")))?;
-                    (t, Source::Epoch)
-                }
-                None => match commit_time() {
-                    Some(t) => (t, Source::Git("HEAD committer time".into())),
-                    None => (chrono::Utc::now(), Source::Clock),
-                },
-            },
-        };
-        c.offer(spec::ANNOTATION_CREATED, time::format_rfc3339(&t), source);
-    }
-
-    // 3. git
-    let remote = git.as_ref().and_then(git::GitRepo::remote);
-    if let Some(g) = &git {
-        if let Some(head) = g.head {
-            c.offer(
-                spec::ANNOTATION_REVISION,
-                head.to_string(),
-                Source::Git("HEAD".into()),
-            );
-        }
-        if let Some(r) = &remote {
-            match remote::normalise(&r.url) {
-                Some(url) => {
-                    c.offer(
-                        spec::ANNOTATION_SOURCE,
-                        url,
-                        Source::Git(if r.why.is_empty() {
-                            format!("remote {}", r.name)
-                        } else {
-                            format!("remote {} ({})", r.name, r.why)
-                        }),
-                    );
-                }
-                None => c.diagnostics.push(Diagnostic::warning(
-                    "remote-not-url",
-                    spec::ANNOTATION_SOURCE,
-                    format!(
-                        "remote {} is `{}`, not a URL others can reach; no source from it",
-                        r.name,
-                        redact_url(&r.url)
-                    ),
-                )),
-            }
-        }
-        if !c.decided(spec::ANNOTATION_VERSION) {
-            if let Some(tag) = &g.exact_tag() {
-                if let Some(v) = git::version_from_tag(tag) {
-                    c.offer(
-                        spec::ANNOTATION_VERSION,
-                        v,
-                        Source::Git(format!("tag {tag}")),
-                    );
-                }
-            }
-        }
-        if let Some(key) = ext("branch") {
-            if let Some(b) = &g.branch {
-                let what = if g.detached {
-                    "branch at detached HEAD"
-                } else {
-                    "HEAD branch"
-                };
-                c.offer(&key, b.clone(), Source::Git(what.into()));
-            }
-        }
-        let needs_dirty = opts.require_clean || ext("dirty").is_some_and(|k| !c.decided(&k));
-        if needs_dirty && !g.bare {
-            let (count, sample) = g.modified().map_err(Error::Git)?;
-            if let Some(key) = ext("dirty") {
+    if let Some(r) = &g.remote() {
+        match remote::normalise(&r.url) {
+            Some(url) => {
                 c.offer(
-                    &key,
-                    (count > 0).to_string(),
-                    Source::Git("status (tracked files)".into()),
+                    spec::ANNOTATION_SOURCE,
+                    url,
+                    Source::Git(if r.why.is_empty() {
+                        format!("remote {}", r.name)
+                    } else {
+                        format!("remote {} ({})", r.name, r.why)
+                    }),
                 );
             }
-            if opts.require_clean && count > 0 {
-                c.diagnostics.push(
-                    Diagnostic::error(
-                        "dirty-tree",
-                        "",
-                        format!(
-                            "the working tree has {count} modified tracked file{} ({})",
-                            if count == 1 { "" } else { "s" },
-                            sample.join(", ")
-                        ),
-                    )
-                    .hint("commit or stash the changes, or drop --require-clean"),
+            None => c.diagnostics.push(Diagnostic::warning(
+                "remote-not-url",
+                spec::ANNOTATION_SOURCE,
+                format!(
+                    "remote {} is `{}`, not a URL others can reach; no source from it",
+                    r.name,
+                    redact_url(&r.url)
+                ),
+            )),
+        }
+    }
+    if !c.decided(spec::ANNOTATION_VERSION) {
+        if let Some(tag) = &g.exact_tag() {
+            if let Some(v) = git::version_from_tag(tag) {
+                c.offer(
+                    spec::ANNOTATION_VERSION,
+                    v,
+                    Source::Git(format!("tag {tag}")),
                 );
             }
         }
-        if g.shallow {
+    }
+    if let Some(key) = cx.ext("branch") {
+        if let Some(b) = &g.branch {
+            let what = if g.detached {
+                "branch at detached HEAD"
+            } else {
+                "HEAD branch"
+            };
+            c.offer(&key, b.clone(), Source::Git(what.into()));
+        }
+    }
+    let needs_dirty = cx.opts.require_clean || cx.ext("dirty").is_some_and(|k| !c.decided(&k));
+    if needs_dirty && !g.bare {
+        let (count, sample) = g.modified().map_err(Error::Git)?;
+        if let Some(key) = cx.ext("dirty") {
+            c.offer(
+                &key,
+                (count > 0).to_string(),
+                Source::Git("status (tracked files)".into()),
+            );
+        }
+        if cx.opts.require_clean && count > 0 {
             c.diagnostics.push(
-                Diagnostic::warning(
-                    "shallow-clone",
+                Diagnostic::error(
+                    "dirty-tree",
                     "",
-                    "this is a shallow clone; tags and describe may be incomplete",
+                    format!(
+                        "the working tree has {count} modified tracked file{} ({})",
+                        if count == 1 { "" } else { "s" },
+                        sample.join(", ")
+                    ),
                 )
-                .hint("fetch with tags (`fetch-depth: 0` in actions/checkout) for exact versions"),
+                .hint("commit or stash the changes, or drop --require-clean"),
             );
         }
     }
+    if g.shallow {
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "shallow-clone",
+                "",
+                "this is a shallow clone; tags and describe may be incomplete",
+            )
+            .hint("fetch with tags (`fetch-depth: 0` in actions/checkout) for exact versions"),
+        );
+    }
+    Ok(())
+}
 
-    // 4. CI environment: fills what git could not tell
-    if let Some(v) = &ci.revision {
+/// The CI provider's variables: they fill what git could not tell.
+fn from_ci(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    if let Some(v) = &cx.ci.revision {
         c.offer(
             spec::ANNOTATION_REVISION,
             v.value.clone(),
             Source::Ci(v.var),
         );
     }
-    if let Some(v) = &ci.repository {
+    if let Some(v) = &cx.ci.repository {
         c.offer(spec::ANNOTATION_SOURCE, v.value.clone(), Source::Ci(v.var));
     }
-    if let Some(v) = &ci.tag {
+    if let Some(v) = &cx.ci.tag {
         if let Some(version) = git::version_from_tag(&v.value) {
             c.offer(spec::ANNOTATION_VERSION, version, Source::Ci(v.var));
         }
     }
-    if let Some(key) = ext("branch") {
-        if let Some(v) = &ci.branch {
+    if let Some(key) = cx.ext("branch") {
+        if let Some(v) = &cx.ci.branch {
             c.offer(&key, v.value.clone(), Source::Ci(v.var));
         }
     }
-    if let Some(key) = ext("pull-request") {
-        if let Some(v) = &ci.pull_request {
+    if let Some(key) = cx.ext("pull-request") {
+        if let Some(v) = &cx.ci.pull_request {
             c.offer(&key, v.value.clone(), Source::Ci(v.var));
         }
     }
-    if let Some(key) = ext("run-url") {
-        if let Some(v) = &ci.run_url {
+    if let Some(key) = cx.ext("run-url") {
+        if let Some(v) = &cx.ci.run_url {
             c.offer(&key, v.value.clone(), Source::Ci(v.var));
         }
     }
+    Ok(())
+}
 
-    // 5. project files
-    let root = git
-        .as_ref()
-        .map_or_else(|| opts.repo.clone(), |g| g.root.clone());
-    let (project, problems) = if git.as_ref().is_some_and(|g| g.bare) {
-        (None, Vec::new())
-    } else {
-        project::read(&root)
-    };
+/// The project file (Cargo.toml, pyproject.toml, package.json).
+fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    if !cx.has_files() {
+        return Ok(());
+    }
+    let (project, problems) = project::read(&cx.root);
     for p in problems {
         c.diagnostics.push(Diagnostic::warning(
             "project-file",
@@ -611,8 +684,11 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             c.offer(spec::ANNOTATION_TITLE, v.clone(), src("name"));
         }
     }
+    Ok(())
+}
 
-    // 6. derived and detected: the lowest precedence
+/// `url` (a forge's page) and `title` (the repository's name) from the source URL.
+fn derived(_cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     if let Some(source) = c.value(spec::ANNOTATION_SOURCE).map(str::to_string) {
         if remote::is_forge(&source) {
             c.offer(
@@ -629,55 +705,66 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             );
         }
     }
-    if let Some(g) = &git {
-        // An exact tag that is not a version (`nightly`) gave none: describe as git would.
-        if !c.decided(spec::ANNOTATION_VERSION) {
-            match g.describe() {
-                git::Describe::Found {
-                    tag,
-                    distance,
-                    short,
-                } => {
-                    let base = git::version_from_tag(&tag).unwrap_or(&tag);
-                    let value = if distance == 0 {
-                        base.to_string()
-                    } else {
-                        format!("{base}-{distance}-g{short}")
-                    };
-                    c.offer(
-                        spec::ANNOTATION_VERSION,
-                        value,
-                        Source::Git(format!("describe (tag {tag})")),
-                    );
-                }
-                git::Describe::GaveUp { walked } => c.diagnostics.push(
-                    Diagnostic::warning(
-                        "describe-gave-up",
-                        spec::ANNOTATION_VERSION,
-                        format!(
-                            "no tag within {walked} commits of HEAD; no version from git describe"
-                        ),
-                    )
-                    .hint("pass -a version=… or tag the release"),
-                ),
-                git::Describe::NoTags => {}
-            }
-        }
-        if !g.bare {
-            if let Some(name) = root.file_name().and_then(|n| n.to_str()) {
+    Ok(())
+}
+
+/// `version` from the nearest tag, as `git describe --tags` would name HEAD.
+fn describe(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    let Some(g) = &cx.git else {
+        return Ok(());
+    };
+    // An exact tag that is not a version (`nightly`) gave none: describe as git would.
+    if !c.decided(spec::ANNOTATION_VERSION) {
+        match g.describe() {
+            git::Describe::Found {
+                tag,
+                distance,
+                short,
+            } => {
+                let base = git::version_from_tag(&tag).unwrap_or(&tag);
+                let value = if distance == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base}-{distance}-g{short}")
+                };
                 c.offer(
-                    spec::ANNOTATION_TITLE,
-                    name,
-                    Source::Derived("checkout directory name".into()),
+                    spec::ANNOTATION_VERSION,
+                    value,
+                    Source::Git(format!("describe (tag {tag})")),
                 );
             }
+            git::Describe::GaveUp { walked } => c.diagnostics.push(
+                Diagnostic::warning(
+                    "describe-gave-up",
+                    spec::ANNOTATION_VERSION,
+                    format!("no tag within {walked} commits of HEAD; no version from git describe"),
+                )
+                .hint("pass -a version=… or tag the release"),
+            ),
+            git::Describe::NoTags => {}
         }
     }
-    if !c.decided(spec::ANNOTATION_LICENSES)
-        && !opts.no_detect
-        && !git.as_ref().is_some_and(|g| g.bare)
-    {
-        if let Some(d) = license::detect(&root) {
+    Ok(())
+}
+
+/// `title` from the checkout directory's name.
+fn directory_name(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    if cx.git.as_ref().is_some_and(|g| !g.bare) {
+        if let Some(name) = cx.root.file_name().and_then(|n| n.to_str()) {
+            c.offer(
+                spec::ANNOTATION_TITLE,
+                name,
+                Source::Derived("checkout directory name".into()),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `licenses` detected from the license files' text, when nothing declared one.
+fn detected_license(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    if !c.decided(spec::ANNOTATION_LICENSES) && !cx.opts.no_detect && cx.has_files() {
+        if let Some(d) = license::detect(&cx.root) {
             c.offer_fact(
                 spec::ANNOTATION_LICENSES,
                 Fact {
@@ -689,9 +776,12 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             );
         }
     }
+    Ok(())
+}
 
-    // legacy label-schema keys mirror the final values
-    if opts.label_schema {
+/// The legacy label-schema keys mirror the final values (`--label-schema`).
+fn label_schema(cx: &Context<'_>, c: &mut Collected) {
+    if cx.opts.label_schema {
         c.offer(
             "org.label-schema.schema-version",
             "1.0",
@@ -708,9 +798,16 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             }
         }
     }
+}
 
-    // policy
-    for key in &opts.require {
+/// `--require`: every key named must have a value by now.
+fn require(cx: &Context<'_>, c: &mut Collected) {
+    let ns = cx
+        .opts
+        .namespace
+        .as_deref()
+        .map(|n| n.trim_end_matches('.'));
+    for key in &cx.opts.require {
         let full = match ns {
             Some(n) if EXTENSIONS.contains(&key.as_str()) => format!("{n}.{key}"),
             _ => annotations::expand_key(key),
@@ -732,7 +829,6 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
             );
         }
     }
-    Ok(c)
 }
 
 #[cfg(test)]
