@@ -321,6 +321,10 @@ pub(crate) struct Context<'a> {
     pub(crate) ci: ci::CiFacts,
     /// The repository's work tree root (else `--repo`): where project and license files are.
     pub(crate) root: PathBuf,
+    /// The package being built: what its project file declares (read once; the version and
+    /// tag rules need its name too), and the project files that could not be read.
+    pub(crate) project: Option<project::ProjectFacts>,
+    pub(crate) project_problems: Vec<project::ProjectProblem>,
 }
 
 impl Context<'_> {
@@ -389,12 +393,19 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
     let root = git
         .as_ref()
         .map_or_else(|| opts.repo.clone(), |g| g.root.clone());
+    let (project, project_problems) = if git.as_ref().is_some_and(|g| g.bare) {
+        (None, Vec::new())
+    } else {
+        project::read(&root)
+    };
     let cx = Context {
         opts,
         env,
         git,
         ci: ci::detect(env),
         root,
+        project,
+        project_problems,
     };
     for (_, source) in PRECEDENCE {
         source(&cx, &mut c)?;
@@ -617,18 +628,14 @@ fn from_ci(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
 
 /// The project file (Cargo.toml, pyproject.toml, package.json).
 fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
-    if !cx.has_files() {
-        return Ok(());
-    }
-    let (project, problems) = project::read(&cx.root);
-    for p in problems {
+    for p in &cx.project_problems {
         c.diagnostics.push(Diagnostic::warning(
             "project-file",
             "",
             format!("cannot read {}: {}", p.file, p.message),
         ));
     }
-    if let Some(p) = &project {
+    if let Some(p) = &cx.project {
         let file = p.file;
         let src = |field: &'static str| Source::Project(file, field);
         if let Some(v) = &p.version {
