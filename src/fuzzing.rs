@@ -109,8 +109,8 @@ pub fn annotate_json(
 ) -> Result<(Option<String>, Vec<String>), String> {
     let levels: Levels = levels.parse().map_err(|e: LevelError| e.to_string())?;
     let stamp = Stamp::new(&valid(pairs, &levels).map_err(|e| e.join("\n"))?);
-    let (new, refusals) =
-        targets::annotate_document("fuzz.json", text, &stamp).map_err(|e| e.to_string())?;
+    let (new, refusals) = targets::manifest::annotate_document("fuzz.json", text, &stamp)
+        .map_err(|e| e.to_string())?;
     Ok((new, lines(&refusals)))
 }
 

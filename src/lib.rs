@@ -4,7 +4,7 @@
 //! The modules follow the data flow (ARCHITECTURE.md draws it): sources in [`collect`] →
 //! the model in [`annotations`] (every rule, the validated type) → renderers in [`emit`] and
 //! targets in [`targets`]. The face is [`run`] → [`config`] → [`commands`]; [`output`] does
-//! all printing. `env`, `error`, `json_edit` and `atomic` are neutral helpers.
+//! all printing. `env`, `error`, `escape`, `json_edit`, `atomic` and `stdin` are neutral helpers.
 
 mod annotations;
 mod atomic;
@@ -15,9 +15,11 @@ mod config;
 mod emit;
 mod env;
 mod error;
+mod escape;
 mod json_edit;
 mod output;
 mod run;
+mod stdin;
 mod targets;
 
 #[doc(hidden)]

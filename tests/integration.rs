@@ -54,3 +54,9 @@ mod image;
 
 #[path = "integration/examples.rs"]
 mod examples;
+
+#[path = "integration/spec.rs"]
+mod spec;
+
+#[path = "integration/layering.rs"]
+mod layering;

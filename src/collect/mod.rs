@@ -248,18 +248,15 @@ impl Collected {
 /// Reads `--annotation-file`: a JSON object of strings, or `[LEVELS:]KEY=VALUE` lines
 /// (blank lines and `#` comments skipped).
 pub(crate) fn read_annotation_file(path: &Path) -> Result<Vec<AnnotationArg>, Error> {
-    let bytes = if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| Error::io(path, e))?;
-        buf
+    let text = if path == Path::new("-") {
+        crate::stdin::read_text("--annotation-file -")?
     } else {
-        std::fs::read(path).map_err(|e| Error::io(path, e))?
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        String::from_utf8(bytes).map_err(|_| Error::BadInput {
+            path: path.to_path_buf(),
+            message: "not UTF-8 text".into(),
+        })?
     };
-    let text = String::from_utf8(bytes).map_err(|_| Error::BadInput {
-        path: path.to_path_buf(),
-        message: "not UTF-8 text".into(),
-    })?;
     let bad = |message: String| Error::BadInput {
         path: path.to_path_buf(),
         message,

@@ -32,6 +32,13 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result
             "`-` (standard input) can be given once".into(),
         ));
     }
+    if opts.annotation_file.as_deref() == Some(std::path::Path::new("-"))
+        && targets.contains(&targets::Target::Stdin)
+    {
+        return Err(Error::Usage(
+            "standard input can feed `--annotation-file -` or the target `-`, not both; give one of them a file".into(),
+        ));
+    }
     if let Some(tag) = &cmd.tag {
         if !targets::registry::valid_tag(tag) {
             return Err(Error::Usage(format!(

@@ -25,7 +25,7 @@ pub(crate) fn run(cmd: &ValidateCmd) -> Result<Outcome, Error> {
         targets.extend(targets::parse_targets(t)?);
     }
     for target in &targets {
-        let (maps, findings) = targets::inspect::annotation_maps(target)?;
+        let (maps, findings) = targets::annotation_maps(target)?;
         diagnostics.extend(findings);
         for found in maps.iter().filter(|f| !f.pairs.is_empty()) {
             let pairs = found.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));

@@ -20,7 +20,7 @@ pub(crate) fn text(annotations: &Valid, explain: bool) -> String {
                 .unwrap_or_default();
             [
                 k.to_string(),
-                crate::output::one_line(&e.value).into_owned(),
+                crate::escape::one_line(&e.value).into_owned(),
                 source,
             ]
         })

@@ -9,7 +9,11 @@
 
 use yaml_edit::{Mapping, Scalar, ScalarValue, TaggedNode, YamlFile, YamlNode};
 
+use super::oci::{self, Stamp};
+use super::{Change, Outcome};
 use crate::annotations::{kubernetes, Diagnostic};
+use crate::error::Error;
+use std::path::{Path, PathBuf};
 
 /// Which objects, and which parts of them, get the annotations.
 #[derive(Debug, Clone, Default)]
@@ -795,13 +799,10 @@ fn stamp_each_document(
 }
 
 /// Every object's `metadata.annotations` (and pod templates'), for `validate TARGET`.
-pub(crate) fn annotation_maps(
-    name: &str,
-    text: &str,
-) -> Result<Vec<super::inspect::Found>, String> {
+pub(crate) fn annotation_maps(name: &str, text: &str) -> Result<Vec<super::Found>, String> {
     let file = parse_stream(text)?;
     let mut out = Vec::new();
-    fn visit(obj: &Mapping, name: &str, out: &mut Vec<super::inspect::Found>) {
+    fn visit(obj: &Mapping, name: &str, out: &mut Vec<super::Found>) {
         let Some(kind) = object_kind(obj, &mut |item| visit(item, name, out)) else {
             return;
         };
@@ -812,14 +813,14 @@ pub(crate) fn annotation_maps(
             "{kind}/{}",
             string_of(&meta, "name").unwrap_or_else(|| "(unnamed)".into())
         );
-        out.push(super::inspect::Found {
+        out.push(super::Found {
             location: format!("{name}: {object}"),
             pairs: existing(&meta),
             index_descriptor: false,
         });
         if let Some((_, path)) = POD_TEMPLATES.iter().find(|(k, _)| *k == kind) {
             if let Some(tmeta) = walk_path(obj, path).and_then(|t| t.get_mapping("metadata")) {
-                out.push(super::inspect::Found {
+                out.push(super::Found {
                     location: format!("{name}: {object} pod template"),
                     pairs: existing(&tmeta),
                     index_descriptor: false,
@@ -833,6 +834,48 @@ pub(crate) fn annotation_maps(
         }
     }
     Ok(out)
+}
+
+/// Stamps a YAML text of Kubernetes objects: every entry, whatever its levels (they mean
+/// nothing to Kubernetes).
+pub(super) fn stamp_text(
+    name: &str,
+    text: &str,
+    stamp: &Stamp,
+    opts: &KubeOptions,
+) -> Result<(Outcome, Option<String>), Error> {
+    let pairs = stamp.all_pairs();
+    let result = annotate(text, &pairs, opts).map_err(|message| Error::BadInput {
+        path: PathBuf::from(name),
+        message,
+    })?;
+    let mut outcome = Outcome::refused(Path::new(name), result.refusals);
+    if result.objects == 0 {
+        outcome.warnings.push(Diagnostic::warning(
+            "no-objects",
+            "",
+            format!("{name}: no Kubernetes object (a document with apiVersion and kind) in it"),
+        ));
+    }
+    let new = result.text.filter(|_| outcome.refusals.is_empty());
+    if let Some(new) = &new {
+        let (old, new) = (
+            oci::sha256_digest(text.as_bytes()),
+            oci::sha256_digest(new.as_bytes()),
+        );
+        outcome.changes = result
+            .changed
+            .into_iter()
+            .map(|object| Change {
+                kind: "object",
+                platform: None,
+                object: Some(object),
+                old: old.clone(),
+                new: new.clone(),
+            })
+            .collect();
+    }
+    Ok((outcome, new))
 }
 
 #[cfg(test)]

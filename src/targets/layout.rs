@@ -86,7 +86,7 @@ impl Source for LayoutSource<'_> {
         let size = std::fs::metadata(&path)
             .map_err(|e| Error::io(&path, e))?
             .len();
-        if size > super::MAX_DOCUMENT as u64 {
+        if size > super::manifest::MAX_DOCUMENT as u64 {
             return Err(bad(
                 &path,
                 format!("{size} bytes is no manifest or index: registries take at most 4 MiB"),
@@ -830,4 +830,33 @@ fn collect_garbage(
         }
     }
     Ok(garbage)
+}
+/// Every annotation map in a layout: index.json's own and its descriptors' (where
+/// `ref.name` belongs), and those of every manifest and index blob it reaches.
+pub(crate) fn annotation_maps(dir: &Path) -> Result<(Vec<super::Found>, Vec<Diagnostic>), Error> {
+    let p = dir.join("index.json");
+    let name = p.display().to_string();
+    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+    let root = json_edit::parse(&text).map_err(|e| Error::BadInput {
+        path: name.clone().into(),
+        message: e.to_string(),
+    })?;
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    super::manifest::walk(
+        Some(dir),
+        &name,
+        &root,
+        None,
+        &mut std::collections::BTreeSet::new(),
+        &mut out,
+        &mut findings,
+    );
+    let descriptor = format!("{name} → descriptor");
+    for f in out
+        .iter_mut()
+        .filter(|f| f.location.starts_with(&descriptor))
+    {
+        f.index_descriptor = true;
+    }
+    Ok((out, findings))
 }

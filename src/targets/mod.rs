@@ -1,27 +1,29 @@
-//! Sinks that write: annotations stamped into what already exists — a manifest or index
-//! JSON file (or stdin → stdout), an OCI image layout. Targets are recognised by content.
-//! Writers never collect and never validate the set they are given; they refuse what a
+//! Targets: what already exists, each kind in one module that both reads the annotations it
+//! holds and writes new ones — [`manifest`] (manifest and index JSON, a file or standard
+//! input), [`layout`] (OCI image layouts), [`kube`] (Kubernetes YAML), [`registry`] (images
+//! in a registry). This module recognises targets by content, dispatches to the kinds, and
+//! owns the shared types ([`Target`], [`Found`], [`Outcome`]).
+//!
+//! Targets never collect and never validate the set they are given; they refuse what a
 //! target cannot hold, and write nothing at all when they refuse.
 
 #[cfg(feature = "registry")]
 pub(crate) mod auth;
-pub(crate) mod inspect;
 pub(crate) mod kube;
 pub(crate) mod layout;
+pub(crate) mod manifest;
 pub(crate) mod oci;
 pub(crate) mod registry;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::annotations::levels::LevelKind;
 use crate::annotations::Diagnostic;
 use crate::atomic;
 use crate::error::Error;
-use crate::json_edit::{self, Node};
-use oci::{DocKind, Stamp};
+
+use oci::Stamp;
 
 /// One rewritten document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -228,148 +230,43 @@ fn is_tar(bytes: &[u8]) -> bool {
     bytes.get(257..262) == Some(b"ustar".as_slice())
 }
 
-/// The largest manifest or index accepted: what registries take (distribution's limit).
-pub(crate) const MAX_DOCUMENT: usize = 4 * 1024 * 1024;
-
-/// Stamps one manifest or index document held in memory; returns the new text, or `None`
-/// when nothing changes, and the refusals.
-pub(crate) fn annotate_document(
-    name: &str,
-    text: &str,
-    stamp: &Stamp,
-) -> Result<(Option<String>, Vec<Diagnostic>), Error> {
-    if text.len() > MAX_DOCUMENT {
-        return Err(Error::BadInput {
-            path: PathBuf::from(name),
-            message: format!(
-                "{} bytes is no manifest or index: registries take at most 4 MiB",
-                text.len()
-            ),
-        });
-    }
-    let root = json_edit::parse(text).map_err(|e| Error::BadInput {
-        path: PathBuf::from(name),
-        message: e.to_string(),
-    })?;
-    let kind = oci::doc_kind(&root, None);
-    let mut edits = Vec::new();
-    let mut refusals = Vec::new();
-    let refuse = |level: LevelKind, why: &str| {
-        Diagnostic::error(
-            "level-not-found",
-            "",
-            format!("{name}: nothing at level `{}`: {why}", level.as_str()),
-        )
-        .hint("annotate the OCI layout the document belongs to, or choose another --level")
-    };
-    if kind.is_docker() {
-        refusals.push(
-            Diagnostic::error(
-                "docker-media-type",
-                "",
-                format!("{name}: a {} cannot carry annotations: the Docker schema has no annotations field, and registries may drop them", kind.name()),
-            )
-            .hint("convert the image to OCI first (`skopeo copy --format oci …`)"),
-        );
-        return Ok((None, refusals));
-    }
-    for level in stamp.kinds() {
-        match (kind, level) {
-            (DocKind::Manifest, LevelKind::Manifest) => {
-                let pairs = stamp.pairs(level, None);
-                if pairs.is_empty() {
-                    refusals.push(refuse(
-                        level,
-                        "a lone manifest file has no platform to match",
-                    ));
-                }
-                edits.extend(json_edit::set_annotations(text, &root, &root, &pairs));
-            }
-            (DocKind::Index, LevelKind::Index) => {
-                edits.extend(json_edit::set_annotations(
-                    text,
-                    &root,
-                    &root,
-                    &stamp.pairs(level, None),
-                ));
-            }
-            (DocKind::Index, LevelKind::ManifestDescriptor) => {
-                let mut matched = false;
-                for child in root.get("manifests").map(Node::items).unwrap_or_default() {
-                    if oci::is_attestation(child)
-                        || child.get_str("mediaType") == Some(oci::OCI_INDEX)
-                        || !matches!(child.kind, json_edit::Kind::Object(_))
-                    {
-                        continue;
-                    }
-                    let pairs = stamp.pairs(level, oci::descriptor_platform(child).as_ref());
-                    matched |= !pairs.is_empty();
-                    edits.extend(json_edit::set_annotations(text, &root, child, &pairs));
-                }
-                if !matched {
-                    refusals.push(refuse(
-                        level,
-                        "the index lists no manifest descriptor that matches",
-                    ));
-                }
-            }
-            (DocKind::Index, LevelKind::Manifest) => {
-                refusals.push(refuse(level, "this is an index; its manifests are separate blobs (use --level index or manifest-descriptor here)"));
-            }
-            (DocKind::Manifest, _) => refusals.push(refuse(level, "this is a single manifest")),
-            (DocKind::Index, _) => refusals.push(refuse(
-                level,
-                "index.json descriptors exist only in a layout",
-            )),
-            _ => refusals.push(refuse(level, "this is not an OCI manifest or index")),
-        }
-    }
-    if !refusals.is_empty() || edits.is_empty() {
-        return Ok((None, refusals));
-    }
-    Ok((Some(json_edit::apply(text, edits)), refusals))
+/// One annotation map in a target and where it was found: what `validate` and `verify`
+/// read, from the same code that writes.
+pub(crate) struct Found {
+    pub(crate) location: String,
+    pub(crate) pairs: Vec<(String, String)>,
+    /// Whether this map is on an `index.json` descriptor (where `ref.name` belongs).
+    pub(crate) index_descriptor: bool,
 }
 
-/// Stamps a YAML text of Kubernetes objects: every entry, whatever its levels (they mean
-/// nothing to Kubernetes).
-fn annotate_yaml(
-    name: &str,
-    text: &str,
-    stamp: &Stamp,
-    opts: &kube::KubeOptions,
-) -> Result<(Outcome, Option<String>), Error> {
-    let pairs = stamp.all_pairs();
-    let result = kube::annotate(text, &pairs, opts).map_err(|message| Error::BadInput {
-        path: PathBuf::from(name),
+/// Every annotation map in a target, and the structural findings met on the way.
+/// Annotations found here never make `annotate` fail; `validate` reports them as findings.
+pub(crate) fn annotation_maps(target: &Target) -> Result<(Vec<Found>, Vec<Diagnostic>), Error> {
+    match target {
+        Target::Layout { dir, .. } => layout::annotation_maps(dir),
+        Target::File(p) => manifest::annotation_maps(&p.display().to_string(), &read_text(p)?),
+        Target::Yaml(p) => kube_maps(&p.display().to_string(), &read_text(p)?),
+        Target::Registry(r) => Err(Error::Usage(format!(
+            "{}: validate does not read registries; `annotate --dry-run` shows what would change there",
+            r.given
+        ))),
+        Target::Stdin => {
+            let text = crate::stdin::read_text("the target `-`")?;
+            if is_oci_json(&text) {
+                manifest::annotation_maps("-", &text)
+            } else {
+                kube_maps("-", &text)
+            }
+        }
+    }
+}
+
+fn kube_maps(name: &str, text: &str) -> Result<(Vec<Found>, Vec<Diagnostic>), Error> {
+    let maps = kube::annotation_maps(name, text).map_err(|message| Error::BadInput {
+        path: name.into(),
         message,
     })?;
-    let mut outcome = Outcome::refused(Path::new(name), result.refusals);
-    if result.objects == 0 {
-        outcome.warnings.push(Diagnostic::warning(
-            "no-objects",
-            "",
-            format!("{name}: no Kubernetes object (a document with apiVersion and kind) in it"),
-        ));
-    }
-    let new = result.text.filter(|_| outcome.refusals.is_empty());
-    if let Some(new) = &new {
-        let (old, new) = (
-            oci::sha256_digest(text.as_bytes()),
-            oci::sha256_digest(new.as_bytes()),
-        );
-        outcome.changes = result
-            .changed
-            .into_iter()
-            .map(|object| Change {
-                kind: "object",
-                platform: None,
-                object: Some(object),
-                old: old.clone(),
-                new: new.clone(),
-            })
-            .collect();
-    }
-    Ok((outcome, new))
+    Ok((maps, Vec::new()))
 }
 
 /// The layout a file belongs to when it is one of its blobs (`DIR/blobs/ALG/HEX`, named
@@ -435,7 +332,7 @@ pub(crate) fn annotate(
             }
             let text = read_text(path)?;
             let (mut outcome, new) =
-                annotate_yaml(&path.display().to_string(), &text, stamp, kube)?;
+                kube::stamp_text(&path.display().to_string(), &text, stamp, kube)?;
             if let Some(new) = new {
                 if !dry_run {
                     atomic::write(path, new.as_bytes())?;
@@ -463,7 +360,8 @@ pub(crate) fn annotate(
                 atomic::remove_stale(parent_dir(path)); // what a killed run left, under the lock
             }
             let text = read_text(path)?;
-            let (new, refusals) = annotate_document(&path.display().to_string(), &text, stamp)?;
+            let (new, refusals) =
+                manifest::annotate_document(&path.display().to_string(), &text, stamp)?;
             let mut outcome = Outcome::refused(path, refusals);
             if let Some(new) = new.filter(|_| outcome.refusals.is_empty()) {
                 outcome.changes.push(Change {
@@ -481,15 +379,12 @@ pub(crate) fn annotate(
             Ok((outcome, None))
         }
         Target::Stdin => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| Error::io(Path::new("-"), e))?;
+            let text = crate::stdin::read_text("the target `-`")?;
             if !is_oci_json(&text) {
-                let (outcome, new) = annotate_yaml("-", &text, stamp, kube)?;
+                let (outcome, new) = kube::stamp_text("-", &text, stamp, kube)?;
                 return Ok((outcome, Some(new.unwrap_or(text))));
             }
-            let (new, refusals) = annotate_document("-", &text, stamp)?;
+            let (new, refusals) = manifest::annotate_document("-", &text, stamp)?;
             let mut outcome = Outcome::refused(Path::new("-"), refusals);
             let out = match new.filter(|_| outcome.refusals.is_empty()) {
                 Some(new) => {
