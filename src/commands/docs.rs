@@ -6,8 +6,24 @@ use crate::error::Error;
 
 pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Outcome, Error> {
     let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cli::command(), "oci-stamp", &mut buf);
+    clap_complete::generate(shell, &mut cli::command(), BIN, &mut buf);
+    if shell == clap_complete::Shell::Bash {
+        buf = fix_bash(&String::from_utf8_lossy(&buf)).into_bytes();
+    }
     Ok(print(&buf))
+}
+
+const BIN: &str = "oci-stamp";
+
+/// clap_complete's bash script (4.6.12 and before, clap-rs/clap#6421) names the state of a
+/// hyphenated binary two ways: the loop that reads the words arrives at
+/// `oci__stamp__subcmd__collect`, while the `case` arms that complete a subcommand's options
+/// are labelled `oci__subcmd__stamp__subcmd__collect`, so nothing after a subcommand ever
+/// completed. The arms are relabelled the way the loop spells the state.
+fn fix_bash(script: &str) -> String {
+    let wrong = BIN.replace('-', "__subcmd__");
+    let right = BIN.replace('-', "__");
+    script.replace(&format!("{wrong}__"), &format!("{right}__"))
 }
 
 /// The root page on standard output, or with `--out DIR` every page: `oci-stamp.1` and one

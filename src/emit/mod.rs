@@ -21,7 +21,7 @@ pub(crate) enum Format {
     Env,
     /// `OCI_IMAGE_<KEY> := value` assignments (and OCI_STAMP_FLAGS) to `include` in a Makefile.
     Make,
-    /// Step outputs to append to `$GITHUB_OUTPUT`.
+    /// Step outputs to append to the file that GITHUB_OUTPUT names.
     Github,
     /// GitLab's `artifacts:reports:dotenv`: `OCI_IMAGE_<KEY>=value` lines.
     Dotenv,
