@@ -301,8 +301,20 @@ pub(crate) struct ValidateCmd {
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub(crate) format: DiagnosticFormat,
 
-    /// Check the annotations already in these targets: OCI layouts (`DIR`), manifest or
-    /// index JSON files, `-` for stdin.
+    /// With no TARGET and no -a or --annotation-file: the checkout whose collection is
+    /// checked (as `collect` would collect it; only findings and a summary are printed).
+    #[arg(
+        short = 'C',
+        long = "repo",
+        env = "OCI_STAMP_REPO",
+        value_name = "DIR",
+        default_value = "."
+    )]
+    pub(crate) repo: PathBuf,
+
+    /// Check the annotations already in these targets: OCI layouts (`DIR`, `DIR:REF`),
+    /// manifest or index JSON files, Kubernetes YAML files or directories of them, `-` for
+    /// standard input (JSON or YAML).
     #[arg(value_name = "TARGET")]
     pub(crate) targets: Vec<String>,
 }

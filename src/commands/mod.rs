@@ -39,7 +39,7 @@ pub(crate) fn run(config: &Config, env: &Env) -> Result<Outcome, Error> {
         Command::Flags(cmd) => flags::run(opts()?, env, cmd),
         Command::Exec(cmd) => exec::run(opts()?, env, cmd),
         Command::Annotate(cmd) => annotate::run(opts()?, env, cmd),
-        Command::Validate(cmd) => validate::run(cmd),
+        Command::Validate(cmd) => validate::run(cmd, env),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man(cmd) => docs::man(cmd),
     }

@@ -4,20 +4,19 @@ use super::Outcome;
 use crate::annotations::validate::{self as rules, has_errors};
 use crate::annotations::{kubernetes, Annotations, Diagnostic, Levels};
 use crate::cli::{DiagnosticFormat, ValidateCmd};
-use crate::collect::{self, AnnotationArg};
+use crate::collect::{self, AnnotationArg, CollectOptions};
+use crate::env::Env;
 use crate::error::Error;
 use crate::output;
 use crate::targets;
 
-pub(crate) fn run(cmd: &ValidateCmd) -> Result<Outcome, Error> {
+pub(crate) fn run(cmd: &ValidateCmd, env: &Env) -> Result<Outcome, Error> {
     let mut args: Vec<AnnotationArg> = cmd.annotation.clone();
     if let Some(path) = &cmd.annotation_file {
         args.extend(collect::read_annotation_file(path)?);
     }
     if args.is_empty() && cmd.targets.is_empty() {
-        return Err(Error::Usage(
-            "nothing to validate: give -a KEY=VALUE, --annotation-file FILE or a TARGET".into(),
-        ));
+        return checkout(cmd, env);
     }
     let mut diagnostics = Vec::new();
     let mut targets = Vec::new();
@@ -78,4 +77,48 @@ pub(crate) fn run(cmd: &ValidateCmd) -> Result<Outcome, Error> {
         }
     }
     Ok(outcome)
+}
+
+/// No annotations and no target given: the checkout's collection, validated as `collect`
+/// would validate it, with the findings printed and a one-line summary.
+fn checkout(cmd: &ValidateCmd, env: &Env) -> Result<Outcome, Error> {
+    let opts = CollectOptions {
+        repo: cmd.repo.clone(),
+        ..CollectOptions::default()
+    };
+    let collected = collect::collect(&opts, env)?;
+    let mut diagnostics = collected.diagnostics.clone();
+    let draft = collected.annotations();
+    diagnostics.extend(rules::validate(&draft, &Levels::manifest()).1);
+    if cmd.kubernetes {
+        let map = draft.to_map();
+        diagnostics.extend(kubernetes::check_map(
+            map.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ));
+    }
+    let invalid = has_errors(&diagnostics);
+    match cmd.format {
+        DiagnosticFormat::Text => {
+            output::diagnostics(&diagnostics);
+            if !invalid {
+                let n = draft.to_map().len();
+                let summary = format!(
+                    "{}: {n} annotation{} collected, all valid\n",
+                    cmd.repo.display(),
+                    if n == 1 { "" } else { "s" }
+                );
+                let _ = output::stdout(summary.as_bytes());
+            }
+        }
+        DiagnosticFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&diagnostics).unwrap_or_default();
+            s.push('\n');
+            let _ = output::stdout(s.as_bytes());
+        }
+    }
+    Ok(if invalid {
+        Outcome::Invalid
+    } else {
+        Outcome::Ok
+    })
 }

@@ -244,7 +244,19 @@ pub(crate) struct Found {
 pub(crate) fn annotation_maps(target: &Target) -> Result<(Vec<Found>, Vec<Diagnostic>), Error> {
     match target {
         Target::Layout { dir, .. } => layout::annotation_maps(dir),
-        Target::File(p) => manifest::annotation_maps(&p.display().to_string(), &read_text(p)?),
+        Target::File(p) => {
+            let name = p.display().to_string();
+            let (mut maps, findings) = manifest::annotation_maps(&name, &read_text(p)?)?;
+            // A layout's own index.json, given as a file: its descriptors are index.json
+            // descriptors, where ref.name belongs.
+            if p.file_name().is_some_and(|n| n == "index.json") && is_layout(parent_dir(p)) {
+                let descriptor = format!("{name} → descriptor");
+                for f in maps.iter_mut().filter(|f| f.location.starts_with(&descriptor)) {
+                    f.index_descriptor = true;
+                }
+            }
+            Ok((maps, findings))
+        }
         Target::Yaml(p) => kube_maps(&p.display().to_string(), &read_text(p)?),
         Target::Registry(r) => Err(Error::Usage(format!(
             "{}: validate does not read registries; `annotate --dry-run` shows what would change there",

@@ -267,3 +267,42 @@ fn annotate_changes_only_the_annotations_of_a_manifest_file() {
         .stdout("[]\n")
         .run();
 }
+
+#[test]
+fn validate_without_arguments_checks_the_checkout() {
+    // A repository with one commit: created, revision and title (the directory name).
+    Test::new()
+        .args(["validate"])
+        .stdout(".: 3 annotations collected, all valid\n")
+        .run();
+    Test::new()
+        .args(["validate", "--format", "json"])
+        .stdout("[]\n")
+        .run();
+    Test::new()
+        .args(["validate"])
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .status(2)
+        .stderr_has(&["SOURCE_DATE_EPOCH", "`yesterday`"])
+        .run();
+}
+
+#[test]
+fn validate_takes_a_layouts_index_json_as_the_layout_does() {
+    // ref.name on index.json's descriptors is where it belongs, however the file is named.
+    let fixture = crate::harness::fixtures().join("layouts/containers-image-multiple-images");
+    let index = std::fs::read_to_string(fixture.join("index.json")).expect("fixture");
+    assert!(index.contains("org.opencontainers.image.ref.name"));
+    let out = Test::new()
+        .file("layout/oci-layout", r#"{"imageLayoutVersion":"1.0.0"}"#)
+        .file("layout/index.json", &index)
+        .args(["validate", "layout/index.json"])
+        .run();
+    assert_eq!(out.stderr, "");
+    // A loose index (not a layout's) with ref.name on its descriptors is warned about.
+    Test::new()
+        .file("loose/index.json", &index)
+        .args(["validate", "loose/index.json"])
+        .stderr_has(&["warning[ref-name-level]: loose/index.json → descriptor"])
+        .run();
+}
