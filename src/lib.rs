@@ -252,25 +252,17 @@ fn run_collect(opts: &CollectOptions, env: &Env, cmd: &cli::CollectCmd) -> Resul
         CollectFormat::Oras => Ok(bake::oras(&annotations)),
         CollectFormat::Labels => formats::labels_list(&annotations),
         CollectFormat::Annotations => formats::annotations_list(&annotations, levels),
-        CollectFormat::Github => {
-            flags::arguments(&annotations, levels, flags::Tool::Buildx, false).map(|(args, _)| {
+        CollectFormat::Github => flags::arguments(&annotations, levels, flags::Tool::Buildx, false)
+            .map(|(args, _)| {
                 let json = formats::json(&annotations, None, &[]);
-                let skipped: Vec<Diagnostic> = annotations
-                    .iter()
-                    .filter(|(_, e)| e.value.contains(['\n', '\r']))
-                    .map(|(k, _)| {
-                        Diagnostic::warning(
-                            "multiline-value",
-                            k,
-                            format!("`{k}` spans lines, so it is left out of the annotations and labels outputs"),
-                        )
-                        .hint("it is in the json output and its own output")
-                    })
-                    .collect();
+                let skipped = emit::csv::trailing_blanks(
+                    &annotations,
+                    "the annotations and labels outputs",
+                    false,
+                );
                 output::diagnostics(&skipped);
                 github::outputs(&annotations, levels, &flags::render_shell(&args), &json)
-            })
-        }
+            }),
     };
     Ok(print_rendered(rendered))
 }

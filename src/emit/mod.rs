@@ -3,6 +3,7 @@
 //! hold is refused with a diagnostic, never mangled.
 
 pub(crate) mod bake;
+pub(crate) mod csv;
 pub(crate) mod flags;
 pub(crate) mod formats;
 pub(crate) mod github;
