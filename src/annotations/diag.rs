@@ -110,7 +110,8 @@ impl Diagnostic {
             severity: Severity::Error,
             code,
             key: key.to_string(),
-            message: message.into(),
+            // A message may echo a value: never a credential in it.
+            message: super::url::redact_text(&message.into()),
             hint: None,
             location: None,
         }
@@ -124,7 +125,7 @@ impl Diagnostic {
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(super::url::redact_text(&hint.into()));
         self
     }
 
