@@ -286,6 +286,70 @@ pub(crate) fn redact_url(value: &str) -> String {
     }
 }
 
+/// A URL to publish (a CI run's page) with its credentials taken out, not masked: no
+/// user-info, and no query, path (`;name=`) or fragment parameter whose name is a
+/// credential's. `None` when it is not an absolute URL with a host (it cannot be cleaned
+/// with certainty).
+pub(crate) fn strip_credentials(value: &str) -> Option<String> {
+    let mut u = url::Url::parse(value.trim()).ok()?;
+    if u.cannot_be_a_base() || u.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_secret_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if pairs.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+    }
+    let path: Vec<String> = u
+        .path()
+        .split('/')
+        .map(|segment| {
+            segment
+                .split(';')
+                .enumerate()
+                .filter(|(i, p)| *i == 0 || !p.split('=').next().is_some_and(is_secret_param))
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .collect();
+    u.set_path(&path.join("/"));
+    if let Some(fragment) = u.fragment() {
+        if fragment.contains('=')
+            && redact_params(&format!("#{fragment}")) != format!("#{fragment}")
+        {
+            u.set_fragment(None);
+        }
+    }
+    // Whatever the parser did not see as a credential, the redactor would not show either.
+    let shown = u.to_string();
+    (redact_text(&shown) == shown).then_some(shown)
+}
+
+/// `vendor`, `authors` and custom `*.url` keys are free text, but a URL credential in them
+/// (`https://user:TOKEN@…`, `?token=…`) or a `user:password@host` is refused like one in
+/// `source` (never echoed).
+pub(crate) fn check_embedded_credentials(key: &str, value: &str) -> Vec<Diagnostic> {
+    if redact_text(value) == value {
+        return Vec::new();
+    }
+    vec![Diagnostic::error(
+        "url-credentials",
+        key,
+        format!("the value of `{key}` carries a credential (a URL's user-info or token); it is not shown"),
+    )
+    .hint("remove the credential; credentials must never be published in an image")]
+}
+
 /// Free text that may quote URLs (an error message echoing an argument) with every URL's
 /// user-info and the values of secret-looking query parameters replaced by `***`.
 pub(crate) fn redact_text(text: &str) -> String {
@@ -461,6 +525,50 @@ mod tests {
             "https://h:8080/p?codec=x",
         ] {
             assert_eq!(redact_text(plain), plain);
+        }
+    }
+
+    #[test]
+    fn run_urls_lose_their_credentials() {
+        for (given, want) in [
+            (
+                "https://u:TOKEN@ci.example.com/b/1",
+                Some("https://ci.example.com/b/1"),
+            ),
+            (
+                "https://ci.example.com/b/1?token=TOKEN&x=1",
+                Some("https://ci.example.com/b/1?x=1"),
+            ),
+            (
+                "https://ci.example.com/b/1?access_token=TOKEN",
+                Some("https://ci.example.com/b/1"),
+            ),
+            (
+                "https://ci.example.com/b;jwt=TOKEN/1",
+                Some("https://ci.example.com/b/1"),
+            ),
+            (
+                "https://ci.example.com/b/1#access_token=TOKEN",
+                Some("https://ci.example.com/b/1"),
+            ),
+            (
+                "https://ci.example.com/b/1#log",
+                Some("https://ci.example.com/b/1#log"),
+            ),
+            ("https://u:ab/TOKEN@ci.example.com/b/1", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(strip_credentials(given).as_deref(), want, "{given}");
+        }
+        for (value, refused) in [
+            ("Example Corp", false),
+            ("Example Corp <https://u:TOKEN@example.com>", true),
+            ("https://example.com/?private_token=TOKEN", true),
+            ("Jane <jane@example.com>", false),
+        ] {
+            let d = check_embedded_credentials("org.opencontainers.image.vendor", value);
+            assert_eq!(!d.is_empty(), refused, "{value}");
+            assert!(d.iter().all(|d| !d.to_string().contains("TOKEN")));
         }
     }
 }

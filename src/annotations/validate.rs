@@ -310,6 +310,12 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
                 );
             }
         }
+        spec::ANNOTATION_VENDOR | spec::ANNOTATION_AUTHORS => {
+            out.extend(super::url::check_embedded_credentials(key, value));
+        }
+        _ if key.ends_with(".url") => {
+            out.extend(super::url::check_embedded_credentials(key, value));
+        }
         _ => {}
     }
     out
