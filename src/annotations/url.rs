@@ -345,7 +345,10 @@ pub(crate) fn check_embedded_credentials(key: &str, value: &str) -> Vec<Diagnost
     vec![Diagnostic::error(
         "url-credentials",
         key,
-        format!("the value of `{key}` carries a credential (a URL's user-info or token); it is not shown"),
+        format!(
+            "the value of `{}` carries a credential (a URL's user-info or token); it is not shown",
+            key.escape_debug()
+        ),
     )
     .hint("remove the credential; credentials must never be published in an image")]
 }

@@ -293,6 +293,7 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
             }
         }
         spec::ANNOTATION_REVISION => {
+            out.extend(super::url::check_embedded_credentials(key, value));
             let hex = value.bytes().all(|b| b.is_ascii_hexdigit());
             if !(hex && (value.len() == 40 || value.len() == 64)) {
                 out.push(

@@ -424,7 +424,7 @@ fn push_error(conn: &Connection, doing: &str, e: OciDistributionError) -> Error 
         Error::Registry { target, message } if too_large => Error::Registry {
             target,
             message: format!(
-                "{message} (the registry refuses a manifest this large; registries accept at least 4 MiB, and many no more: the stamped manifest must stay under the limit)"
+                "{message} (the manifest is too large for the registry; registries accept at least 4 MiB, and many no more: the stamped manifest must stay under the limit)"
             ),
         },
         other => other,
