@@ -40,6 +40,9 @@ mod fuzz;
 #[path = "integration/secrets.rs"]
 mod secrets;
 
+#[path = "integration/list_reader.rs"]
+mod list_reader;
+
 #[path = "integration/faults.rs"]
 mod faults;
 

@@ -33,6 +33,7 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("kubernetes-size", "error", "with `--kubernetes`: the annotations of one object exceed 262,144 bytes"),
     ("level-not-found", "error", "a target has nothing at a level asked for"),
     ("levels-unsupported", "warning", "the build tool has no annotation levels; entries go to the image manifest only"),
+    ("list-blanks", "error", "a value ending in whitespace, which build-push-action's list reader trims: refused by the `labels`/`annotations` formats, left out of the `github` lists"),
     ("missing-required", "error", "`--require KEY` and no source provided KEY"),
     ("misspelled-oci-key", "error", "a near miss of a predefined key (`oci.opencontainers.image.revision`)"),
     ("multiline-value", "error", "a value spanning lines, in a format that cannot hold it"),
@@ -109,7 +110,8 @@ impl Diagnostic {
             severity: Severity::Error,
             code,
             key: key.to_string(),
-            message: message.into(),
+            // A message may echo a value: never a credential in it.
+            message: super::url::redact_text(&message.into()),
             hint: None,
             location: None,
         }
@@ -123,7 +125,7 @@ impl Diagnostic {
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(super::url::redact_text(&hint.into()));
         self
     }
 

@@ -4,25 +4,155 @@
 
 use super::Diagnostic;
 
-/// Query parameters whose values are credentials.
+/// Query, path (`;name=`) and fragment parameters whose values are credentials, compared
+/// case-insensitively.
 const SECRET_PARAMS: &[&str] = &[
     "access_token",
+    "api-key",
     "api_key",
     "apikey",
     "auth",
+    "client_secret",
+    "code",
+    "credential",
+    "jwt",
     "key",
+    "pass",
+    "passwd",
     "password",
     "private_token",
+    "pwd",
     "secret",
+    "session",
     "sig",
     "signature",
     "token",
+    "x-amz-credential",
+    "x-amz-security-token",
     "x-amz-signature",
+    "x-goog-credential",
+    "x-goog-signature",
 ];
 
 fn is_secret_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    SECRET_PARAMS.contains(&n.as_str()) || n.ends_with("_token") || n.ends_with("-token")
+    SECRET_PARAMS.contains(&n.as_str())
+        || ["_token", "-token", "_secret", "-secret"]
+            .iter()
+            .any(|s| n.ends_with(s))
+}
+
+/// Characters that end a URL quoted in free text.
+fn ends_url(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '<' | '>')
+}
+
+/// `name=value` parameters after `?`, `&`, `;` (path parameters) or `#` (a fragment such as
+/// `#access_token=…`) whose name is a credential's: the value becomes `***`.
+fn redact_params(text: &str) -> String {
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['?', '&', ';', '#']) {
+        let (before, after) = rest.split_at(i + 1);
+        // A path parameter ends at the next segment; a query or fragment value may hold `/`.
+        let path_param = before.ends_with(';');
+        redacted.push_str(before);
+        let name_end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .unwrap_or(after.len());
+        let (name, tail) = after.split_at(name_end);
+        redacted.push_str(name);
+        rest = tail;
+        if is_secret_param(name) {
+            if let Some(value) = tail.strip_prefix('=') {
+                let end = value
+                    .find(|c: char| {
+                        ends_url(c) || matches!(c, '&' | '#' | ';') || (path_param && c == '/')
+                    })
+                    .unwrap_or(value.len());
+                redacted.push_str("=***");
+                rest = &value[end..];
+            }
+        }
+    }
+    redacted.push_str(rest);
+    redacted
+}
+
+/// Whether `authority` (what lies between `//` and the next `/`, `\\`, `?` or `#`) reads as
+/// a host with an optional numeric port. When it does not (`user:ab` of
+/// `https://user:ab/s3cr3t@host/`), a URL parser fails on it, and an `@` further on may end
+/// a password that holds a `/`.
+fn is_host_port(authority: &str) -> bool {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !authority.starts_with('[') || h.ends_with(']') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    !host.is_empty()
+        && !host.contains(['@', ':']) | host.starts_with('[')
+        && port.is_none_or(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Whether the text after an `@` is a digest (`sha256:…`), as in an image reference.
+fn is_digest_after(rest: &str) -> bool {
+    rest.split_once(':').is_some_and(|(alg, hex)| {
+        !alg.is_empty()
+            && alg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '_' | '-'))
+            && hex.len() >= 32
+            && hex.chars().take(32).all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+/// One word of free text (no blanks or quotes) with the user-info of a URL or of a
+/// `user:password@host` reference replaced by `***`.
+fn redact_word(word: &str) -> String {
+    // `scheme://`, and the malformed `scheme:/` and `scheme:\\`: the authority follows the
+    // slashes.
+    if let Some(colon) = word.match_indices(':').map(|(i, _)| i).find(|&i| {
+        word[i + 1..].starts_with(['/', '\\'])
+            && word[..i]
+                .rsplit(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
+                .next()
+                .is_some_and(|scheme| scheme.starts_with(|c: char| c.is_ascii_alphabetic()))
+    }) {
+        let start = colon + 1 + word[colon + 1..].len()
+            - word[colon + 1..].trim_start_matches(['/', '\\']).len();
+        let rest = &word[start..];
+        let end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let at = match authority.rfind('@') {
+            Some(at) => Some(at),
+            // A password holding `/`, `?` or `#`: the authority is no host, and the user-info
+            // ends at the last `@` of the word.
+            None if !is_host_port(authority) => rest.rfind('@'),
+            None => None,
+        };
+        return match at {
+            Some(at) => format!("{}***{}", &word[..start], &rest[at..]),
+            None => word.to_string(),
+        };
+    }
+    // `user:password@host…` without a scheme (an image reference, an scp-like remote): the
+    // last `@` that does not start a digest, with a `:` before it.
+    let mut search = word.len();
+    while let Some(at) = word[..search].rfind('@') {
+        if is_digest_after(&word[at + 1..]) {
+            search = at;
+            continue;
+        }
+        let from = word[..at].rfind(['=', '(', ',']).map_or(0, |i| i + 1);
+        let user = &word[from..at];
+        let mailto = user
+            .split_once(':')
+            .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("mailto"));
+        if user.contains(':') && !mailto {
+            return format!("{}***{}", &word[..from], &word[at..]);
+        }
+        break;
+    }
+    word.to_string()
 }
 
 /// `url`, `documentation`, `source`: absolute, and carrying no credential.
@@ -99,7 +229,7 @@ pub(crate) fn check_url(key: &str, value: &str) -> Vec<Diagnostic> {
             ),
         );
     }
-    if parsed.query_pairs().any(|(k, _)| is_secret_param(&k)) {
+    if parsed.query_pairs().any(|(k, _)| is_secret_param(&k)) || redact_params(value) != value {
         out.push(
             Diagnostic::error(
                 "url-secret-query",
@@ -138,74 +268,104 @@ pub(crate) fn redact_url(value: &str) -> String {
                     .collect();
                 u.query_pairs_mut().clear().extend_pairs(pairs);
             }
-            u.to_string()
+            redact_params(u.as_str())
         }
         _ => {
-            // Not a URL the parser takes: hide everything before the last `@` of what would
-            // be the authority (`scheme://user:pass@host/…`, or scp-like `user:pass@host:path`;
-            // not `mailto:name@host`, which has no `host:` after the `@`).
-            let (prefix, rest, scp) = match value.split_once("://") {
-                Some((scheme, rest)) => (format!("{scheme}://"), rest, false),
-                None => (String::new(), value, true),
+            // Not a URL the parser takes: with a scheme, everything up to the last `@` (the
+            // user-info may hold any character); without one, what `redact_word` hides
+            // (`user:pass@host:path`; not `mailto:name@host`).
+            let shown = match value.find("://") {
+                Some(i) => match value[i + 3..].rfind('@') {
+                    Some(at) => format!("{}***{}", &value[..i + 3], &value[i + 3 + at..]),
+                    None => value.to_string(),
+                },
+                None => value.split_inclusive(ends_url).map(redact_word).collect(),
             };
-            let head = &rest[..rest.find('/').unwrap_or(rest.len())];
-            match head.rfind('@') {
-                Some(at) if !scp || head[at..].contains(':') => {
-                    format!("{prefix}***{}", &rest[at..])
-                }
-                _ => value.to_string(),
-            }
+            redact_params(&shown)
         }
     }
+}
+
+/// A URL to publish (a CI run's page) with its credentials taken out, not masked: no
+/// user-info, and no query, path (`;name=`) or fragment parameter whose name is a
+/// credential's. `None` when it is not an absolute URL with a host (it cannot be cleaned
+/// with certainty).
+pub(crate) fn strip_credentials(value: &str) -> Option<String> {
+    let mut u = url::Url::parse(value.trim()).ok()?;
+    if u.cannot_be_a_base() || u.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_secret_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if pairs.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+    }
+    let path: Vec<String> = u
+        .path()
+        .split('/')
+        .map(|segment| {
+            segment
+                .split(';')
+                .enumerate()
+                .filter(|(i, p)| *i == 0 || !p.split('=').next().is_some_and(is_secret_param))
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .collect();
+    u.set_path(&path.join("/"));
+    if let Some(fragment) = u.fragment() {
+        if fragment.contains('=')
+            && redact_params(&format!("#{fragment}")) != format!("#{fragment}")
+        {
+            u.set_fragment(None);
+        }
+    }
+    // Whatever the parser did not see as a credential, the redactor would not show either.
+    let shown = u.to_string();
+    (redact_text(&shown) == shown).then_some(shown)
+}
+
+/// `vendor`, `authors` and custom `*.url` keys are free text, but a URL credential in them
+/// (`https://user:TOKEN@…`, `?token=…`) or a `user:password@host` is refused like one in
+/// `source` (never echoed).
+pub(crate) fn check_embedded_credentials(key: &str, value: &str) -> Vec<Diagnostic> {
+    if redact_text(value) == value {
+        return Vec::new();
+    }
+    vec![Diagnostic::error(
+        "url-credentials",
+        key,
+        format!(
+            "the value of `{}` carries a credential (a URL's user-info or token); it is not shown",
+            key.escape_debug()
+        ),
+    )
+    .hint("remove the credential; credentials must never be published in an image")]
 }
 
 /// Free text that may quote URLs (an error message echoing an argument) with every URL's
 /// user-info and the values of secret-looking query parameters replaced by `***`.
 pub(crate) fn redact_text(text: &str) -> String {
-    let ends = |c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '<' | '>');
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (before, after) = rest.split_at(i + 3);
-        out.push_str(before);
-        let end = after
-            .find(|c: char| ends(c) || matches!(c, '/' | '?' | '#'))
-            .unwrap_or(after.len());
-        let authority = &after[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &after[end..];
+    while !rest.is_empty() {
+        let end = rest.find(ends_url).unwrap_or(rest.len());
+        out.push_str(&redact_word(&rest[..end]));
+        let sep = rest[end..].chars().next().map_or(0, char::len_utf8);
+        out.push_str(&rest[end..end + sep]);
+        rest = &rest[end + sep..];
     }
-    out.push_str(rest);
-    // `?name=value` and `&name=value` where the name is a credential's.
-    let mut redacted = String::with_capacity(out.len());
-    let mut rest = out.as_str();
-    while let Some(i) = rest.find(['?', '&']) {
-        let (before, after) = rest.split_at(i + 1);
-        redacted.push_str(before);
-        let name_end = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-            .unwrap_or(after.len());
-        let (name, tail) = after.split_at(name_end);
-        redacted.push_str(name);
-        rest = tail;
-        if is_secret_param(name) {
-            if let Some(value) = tail.strip_prefix('=') {
-                let end = value
-                    .find(|c: char| ends(c) || matches!(c, '&' | '#'))
-                    .unwrap_or(value.len());
-                redacted.push_str("=***");
-                rest = &value[end..];
-            }
-        }
-    }
-    redacted.push_str(rest);
-    redacted
+    redact_params(&out)
 }
 
 #[cfg(test)]
@@ -278,5 +438,140 @@ mod tests {
         );
         let plain = "unknown level `bogus` (expected manifest, index) — a=b&c=d";
         assert_eq!(redact_text(plain), plain);
+    }
+
+    #[test]
+    fn credentials_are_found_as_a_url_parser_finds_them() {
+        // (text, secret, what must remain)
+        for (text, secret, kept) in [
+            (
+                "https://user:ab/s3cr3t@github.com/x",
+                "s3cr3t",
+                "@github.com/x",
+            ),
+            (
+                "https://user:ab?c#s3cr3t@github.com/x",
+                "s3cr3t",
+                "@github.com/x",
+            ),
+            (
+                "https:/user:TOKEN9@github.com/x/y",
+                "TOKEN9",
+                "@github.com/x/y",
+            ),
+            ("u:TOKEN8@docker.io/x:1", "TOKEN8", "@docker.io/x:1"),
+            (
+                "base.name=u:TOKEN7@docker.io/x",
+                "TOKEN7",
+                "base.name=***@docker.io/x",
+            ),
+            (
+                "https://h/p;token=TOKEN6/x",
+                "TOKEN6",
+                "https://h/p;token=***/x",
+            ),
+            (
+                "https://h/p#access_token=TOKEN5&x=1",
+                "TOKEN5",
+                "#access_token=***&x=1",
+            ),
+            (
+                "https://h/p?X-Amz-Credential=TOKEN4",
+                "TOKEN4",
+                "X-Amz-Credential=***",
+            ),
+        ] {
+            for shown in [redact_text(text), redact_url(text)] {
+                assert!(!shown.contains(secret), "{text} → {shown}");
+                assert!(shown.contains(kept), "{text} → {shown}");
+            }
+        }
+        for name in [
+            "passwd",
+            "pwd",
+            "pass",
+            "client_secret",
+            "api-key",
+            "api_key",
+            "apikey",
+            "credential",
+            "jwt",
+            "code",
+            "session",
+            "sig",
+            "signature",
+            "X-Amz-Credential",
+            "X-Amz-Signature",
+            "X-Goog-Signature",
+            "X-GOOG-CREDENTIAL",
+        ] {
+            let url = format!("https://h/p?a=1&{name}=SECRET");
+            assert_eq!(
+                redact_url(&url),
+                format!("https://h/p?a=1&{name}=***"),
+                "{name}"
+            );
+            assert!(!redact_text(&url).contains("SECRET"), "{name}");
+            assert_eq!(
+                check_url("org.opencontainers.image.url", &url)[0].code,
+                "url-secret-query"
+            );
+        }
+        // what is no credential stays as it is
+        for plain in [
+            "docker.io/library/alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "localhost:5000/x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "https://www.npmjs.com/package/@scope/name",
+            "git@github.com:o/r",
+            "mailto:a@example.com",
+            "Jane <jane@example.com>",
+            "https://h:8080/p?codec=x",
+        ] {
+            assert_eq!(redact_text(plain), plain);
+        }
+    }
+
+    #[test]
+    fn run_urls_lose_their_credentials() {
+        for (given, want) in [
+            (
+                "https://u:TOKEN@ci.example.com/b/1",
+                Some("https://ci.example.com/b/1"),
+            ),
+            (
+                "https://ci.example.com/b/1?token=TOKEN&x=1",
+                Some("https://ci.example.com/b/1?x=1"),
+            ),
+            (
+                "https://ci.example.com/b/1?access_token=TOKEN",
+                Some("https://ci.example.com/b/1"),
+            ),
+            (
+                "https://ci.example.com/b;jwt=TOKEN/1",
+                Some("https://ci.example.com/b/1"),
+            ),
+            (
+                "https://ci.example.com/b/1#access_token=TOKEN",
+                Some("https://ci.example.com/b/1"),
+            ),
+            (
+                "https://ci.example.com/b/1#log",
+                Some("https://ci.example.com/b/1#log"),
+            ),
+            ("https://u:ab/TOKEN@ci.example.com/b/1", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(strip_credentials(given).as_deref(), want, "{given}");
+        }
+        for (value, refused) in [
+            ("Example Corp", false),
+            ("Example Corp <https://u:TOKEN@example.com>", true),
+            ("https://example.com/?private_token=TOKEN", true),
+            ("Jane <jane@example.com>", false),
+        ] {
+            let d = check_embedded_credentials("org.opencontainers.image.vendor", value);
+            assert_eq!(!d.is_empty(), refused, "{value}");
+            assert!(d.iter().all(|d| !d.to_string().contains("TOKEN")));
+        }
     }
 }

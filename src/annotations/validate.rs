@@ -320,6 +320,7 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
             }
         }
         spec::ANNOTATION_REVISION => {
+            out.extend(super::url::check_embedded_credentials(key, value));
             let hex = value.bytes().all(|b| b.is_ascii_hexdigit());
             if !(hex && (value.len() == 40 || value.len() == 64)) {
                 out.push(
@@ -336,6 +337,12 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
                     ),
                 );
             }
+        }
+        spec::ANNOTATION_VENDOR | spec::ANNOTATION_AUTHORS => {
+            out.extend(super::url::check_embedded_credentials(key, value));
+        }
+        _ if key.ends_with(".url") => {
+            out.extend(super::url::check_embedded_credentials(key, value));
         }
         _ => {}
     }

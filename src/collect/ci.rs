@@ -255,9 +255,8 @@ pub(crate) fn detect(env: &Env) -> CiFacts {
         .and_then(|v| clean_pull_request(&v.value).map(|value| CiValue { value, ..v }));
     let repository = read(env, p.repository)
         .and_then(|v| super::remote::normalise(&v.value).map(|value| CiValue { value, ..v }));
-    let run_url = read(env, p.run_url).map(|v| CiValue {
-        value: crate::annotations::validate::redact_url(&v.value),
-        ..v
+    let run_url = read(env, p.run_url).and_then(|v| {
+        crate::annotations::url::strip_credentials(&v.value).map(|value| CiValue { value, ..v })
     });
     CiFacts {
         provider: Some(p.name),

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::image as spec;
 
-use crate::annotations::validate::{self, redact_url};
+use crate::annotations::validate;
 use crate::annotations::{self, Annotations, Diagnostic, Levels, LABEL_SCHEMA};
 pub(crate) use crate::env::Env;
 use crate::error::Error;
@@ -522,9 +522,8 @@ fn from_git(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
                 "remote-not-url",
                 spec::ANNOTATION_SOURCE,
                 format!(
-                    "remote {} is `{}`, not a URL others can reach; no source from it",
-                    r.name,
-                    redact_url(&r.url)
+                    "remote {} is not a URL others can reach (not shown: it may hold a credential); no source from it",
+                    r.name
                 ),
             )),
         }

@@ -32,6 +32,9 @@ pub(crate) fn normalise(remote: &str) -> Option<String> {
             if host.contains('/') || host.is_empty() || path.starts_with("//") {
                 return None;
             }
+            if is_malformed_url(host, path) {
+                return None;
+            }
             // A single letter before ':' is a Windows drive, not a host.
             if host.len() == 1 {
                 return None;
@@ -48,6 +51,25 @@ pub(crate) fn normalise(remote: &str) -> Option<String> {
         "ssh" | "git" | "git+ssh" | "ssh+git" | "git+https" => assemble("https", host, None, path),
         _ => None,
     }
+}
+
+/// A URL with a slash missing (`https:/user:TOKEN@github.com/o/r`) or a path holding
+/// user-info reads as scp-like `host:path`; it is no remote others can reach, and taking it
+/// as one would publish what follows the `@`.
+fn is_malformed_url(host: &str, path: &str) -> bool {
+    const SCHEMES: &[&str] = &[
+        "http",
+        "https",
+        "ssh",
+        "git",
+        "git+ssh",
+        "ssh+git",
+        "git+https",
+        "ftp",
+        "ftps",
+        "file",
+    ];
+    SCHEMES.contains(&host.to_ascii_lowercase().as_str()) || path.contains('@')
 }
 
 fn split_port(host_port: &str) -> (&str, Option<&str>) {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value};
 
-use crate::annotations::{Diagnostic, Valid, ValidEntry};
+use crate::annotations::{Diagnostic, Valid};
 
 /// An aligned table: KEY VALUE, and SOURCE with `--explain`.
 pub(crate) fn text(annotations: &Valid, explain: bool) -> String {
@@ -118,15 +118,17 @@ fn refuse_multiline(annotations: &Valid, format: &str) -> Result<(), Vec<Diagnos
 
 /// `annotations`: `LEVELS:KEY=VALUE` lines, as docker/build-push-action's `annotations:` takes.
 pub(crate) fn annotations_list(annotations: &Valid) -> Result<String, Vec<Diagnostic>> {
-    refuse_multiline(annotations, "annotations")?;
+    refuse_list_blanks(annotations, "annotations")?;
     Ok(annotation_lines(annotations))
 }
 
-/// The `LEVELS:KEY=VALUE` lines of the entries that fit on one line.
+/// The `LEVELS:KEY=VALUE` lines of the entries a list holds, each written so that
+/// build-push-action's list reader gives it back exactly (see [`super::csv`]).
 pub(crate) fn annotation_lines(annotations: &Valid) -> String {
     let mut out = String::new();
-    for (k, e) in one_line_entries(annotations) {
-        out.push_str(&super::flags::annotation_item(k, &e.value, &e.levels));
+    for (k, e) in super::csv::listed_entries(annotations) {
+        let item = super::flags::annotation_item(k, &e.value, &e.levels);
+        out.push_str(&super::csv::list_line(&item));
         out.push('\n');
     }
     out
@@ -134,23 +136,32 @@ pub(crate) fn annotation_lines(annotations: &Valid) -> String {
 
 /// `labels`: `KEY=VALUE` lines, as docker/build-push-action's `labels:` takes.
 pub(crate) fn labels_list(annotations: &Valid) -> Result<String, Vec<Diagnostic>> {
-    refuse_multiline(annotations, "labels")?;
+    refuse_list_blanks(annotations, "labels")?;
     Ok(label_lines(annotations))
 }
 
-/// The `KEY=VALUE` lines of the entries that fit on one line.
+/// The `KEY=VALUE` lines of the entries a list holds, each written so that
+/// build-push-action's list reader gives it back exactly (see [`super::csv`]).
 pub(crate) fn label_lines(annotations: &Valid) -> String {
     let mut out = String::new();
-    for (k, e) in one_line_entries(annotations) {
-        let _ = writeln!(out, "{k}={}", e.value);
+    for (k, e) in super::csv::listed_entries(annotations) {
+        let _ = writeln!(
+            out,
+            "{}",
+            super::csv::list_line(&format!("{k}={}", e.value))
+        );
     }
     out
 }
 
-fn one_line_entries(annotations: &Valid) -> impl Iterator<Item = (&str, &ValidEntry)> {
-    annotations
-        .iter()
-        .filter(|(_, e)| !e.value.is_empty() && !e.value.contains(['\n', '\r']))
+/// Refuses values ending in whitespace, which build-push-action's list reader trims.
+fn refuse_list_blanks(annotations: &Valid, format: &str) -> Result<(), Vec<Diagnostic>> {
+    let errors = super::csv::trailing_blanks(annotations, &format!("its `{format}:` list"), true);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// The environment variable for a key: `org.opencontainers.image.base.digest` →
@@ -316,20 +327,29 @@ mod list_tests {
     }
 
     #[test]
-    fn lists_refuse_line_breaks() {
+    fn lists_quote_line_breaks_and_refuse_trailing_blanks() {
         let mut a = crate::annotations::Annotations::default();
         a.insert("com.example.d".into(), "a\nb".into(), None);
         assert_eq!(
-            labels_list(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].code,
-            "multiline-value"
+            labels_list(&Valid::from_draft(&a, &Levels::manifest())).unwrap(),
+            "\"com.example.d=a\nb\"\n"
         );
         assert_eq!(
-            annotations_list(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].key,
-            "com.example.d"
+            annotations_list(&Valid::from_draft(&a, &Levels::manifest())).unwrap(),
+            "\"manifest:com.example.d=a\nb\"\n"
         );
         assert_eq!(
             dotenv(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].code,
             "multiline-value"
+        );
+        a.insert("com.example.e".into(), "b\n".into(), None);
+        assert_eq!(
+            labels_list(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].code,
+            "list-blanks"
+        );
+        assert_eq!(
+            annotations_list(&Valid::from_draft(&a, &Levels::manifest())).unwrap_err()[0].key,
+            "com.example.e"
         );
     }
 

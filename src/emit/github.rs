@@ -1,5 +1,6 @@
 //! GitHub Actions step outputs, for appending to `$GITHUB_OUTPUT`: `annotations`, `labels`,
 //! `json`, `flags`, and one per predefined key by short name (`base.digest` → `base-digest`).
+//! The two lists are written for build-push-action's list reader (see [`super::csv`]).
 //!
 //! Every output is written as `NAME<<DELIMITER` … `DELIMITER` with a random delimiter that no
 //! value contains, so no value can end its output early or forge another.
@@ -120,9 +121,11 @@ mod tests {
         assert!(text.contains(&format!(
             "title<<{delim}\nends with a line break\n\n{delim}\n"
         )));
-        // the multi-line description is not in the one-line lists
+        // the multi-line description is one quoted CSV field in the lists; the title, which
+        // ends in a line break the list reader would trim, is left out of them
         assert!(text.contains(&format!(
-            "labels<<{delim}\norg.opencontainers.image.base.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n{delim}\n"
+            "labels<<{delim}\norg.opencontainers.image.base.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\
+             \"org.opencontainers.image.description=one\ntwo\"\n{delim}\n"
         )));
     }
 }

@@ -3,6 +3,7 @@
 //! a format cannot hold is refused with a diagnostic, never mangled.
 
 pub(crate) mod bake;
+pub(crate) mod csv;
 pub(crate) mod flags;
 pub(crate) mod formats;
 pub(crate) mod github;
@@ -68,18 +69,8 @@ pub(crate) fn render(
         Format::Github => {
             let (args, _) = flags::arguments(annotations, flags::Tool::Buildx, false)?;
             let json = formats::json(annotations, false, &[]);
-            let warnings = annotations
-                .iter()
-                .filter(|(_, e)| e.value.contains(['\n', '\r']))
-                .map(|(k, _)| {
-                    Diagnostic::warning(
-                        "multiline-value",
-                        k,
-                        format!("`{k}` spans lines, so it is left out of the annotations and labels outputs"),
-                    )
-                    .hint("it is in the json output and its own output")
-                })
-                .collect();
+            let warnings =
+                csv::trailing_blanks(annotations, "the annotations and labels outputs", false);
             Rendered {
                 text: github::outputs(annotations, &flags::render_shell(&args), &json),
                 warnings,

@@ -11,6 +11,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use base64::Engine as _;
 
@@ -111,8 +112,63 @@ fn helper_server(registry: &str) -> String {
     }
 }
 
+/// How long a credential helper may take to answer, in seconds (default 30).
+const HELPER_TIMEOUT_VAR: &str = "OCI_STAMP_HELPER_TIMEOUT";
+
+/// The helpers' time limit: `OCI_STAMP_HELPER_TIMEOUT` seconds, else 30.
+fn helper_timeout(env: &Env) -> Duration {
+    let secs = env
+        .get(HELPER_TIMEOUT_VAR)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// Waits for a helper's output, at most `timeout`: `None` (the helper killed and reaped)
+/// when it has not exited by then.
+fn wait_for_helper(
+    mut child: std::process::Child,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read as _;
+    let mut stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.read_to_end(&mut bytes);
+        }
+        bytes
+    });
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            // The reader ends when the pipe closes (a grandchild holding it open would keep
+            // the thread, not the run, waiting).
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = reader.join().unwrap_or_default();
+    Ok(Some(std::process::Output {
+        status,
+        stdout,
+        stderr: Vec::new(),
+    }))
+}
+
 /// Asks `docker-credential-NAME get` for `server`'s credentials; `None` when it has none.
-fn run_helper(name: &str, server: &str, lookup: &mut Lookup) -> Result<(), Error> {
+fn run_helper(
+    name: &str,
+    server: &str,
+    lookup: &mut Lookup,
+    timeout: Duration,
+) -> Result<(), Error> {
     let program = format!("docker-credential-{name}");
     if name.is_empty() || name.contains(['/', '\\']) {
         return Err(Error::Usage(format!(
@@ -135,9 +191,14 @@ fn run_helper(name: &str, server: &str, lookup: &mut Lookup) -> Result<(), Error
         // A helper that exits without reading is answered by its status below.
         let _ = stdin.write_all(server.as_bytes());
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Usage(format!("the credential helper `{program}` failed: {e}")))?;
+    let out = wait_for_helper(child, timeout)
+        .map_err(|e| Error::Usage(format!("the credential helper `{program}` failed: {e}")))?
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "the credential helper `{program}` did not answer for {server} within {} s; it was stopped (is it waiting for a prompt or a locked keychain? {HELPER_TIMEOUT_VAR} sets the limit)",
+                timeout.as_secs()
+            ))
+        })?;
     if !out.status.success() {
         // "credentials not found in native keychain": anonymous access. Its output is not
         // shown: a helper's words are not ours to print.
@@ -228,6 +289,7 @@ fn from_entry(
 /// Looks up the credentials for `registry` (`host[:port]`) and `repository`.
 pub(crate) fn lookup(env: &Env, registry: &str, repository: &str) -> Result<Lookup, Error> {
     let mut lookup = Lookup::default();
+    let timeout = helper_timeout(env);
     let names = candidates(registry, repository);
     let host = registry.to_ascii_lowercase();
     for file in auth_files(env) {
@@ -252,7 +314,7 @@ pub(crate) fn lookup(env: &Env, registry: &str, repository: &str) -> Result<Look
                 .find(|(k, _)| names.contains(&normalise_key(k)) || normalise_key(k) == host)
                 .and_then(|(_, v)| v.as_str());
             if let Some(helper) = helper {
-                run_helper(helper, &helper_server(registry), &mut lookup)?;
+                run_helper(helper, &helper_server(registry), &mut lookup, timeout)?;
                 if lookup.credentials.is_some() {
                     return Ok(lookup);
                 }
@@ -271,7 +333,7 @@ pub(crate) fn lookup(env: &Env, registry: &str, repository: &str) -> Result<Look
         }
         if let Some(store) = config.get("credsStore").and_then(|s| s.as_str()) {
             if !store.is_empty() {
-                run_helper(store, &helper_server(registry), &mut lookup)?;
+                run_helper(store, &helper_server(registry), &mut lookup, timeout)?;
                 if lookup.credentials.is_some() {
                     return Ok(lookup);
                 }

@@ -27,7 +27,7 @@ const TIME_LIMIT: Duration = Duration::from_secs(8);
 const MAX_LEN: usize = 8 * 1024;
 
 /// Tokens the mutator inserts: the syntax of every input language the targets read.
-const TOKENS: &[&str] = &[
+pub(crate) const TOKENS: &[&str] = &[
     "{",
     "}",
     "[",

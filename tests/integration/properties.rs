@@ -23,7 +23,7 @@ use crate::harness::{Sandbox, BIN};
 use crate::outputs::tools;
 
 /// Characters that some naive quoting gets wrong, somewhere.
-const TRICKY: &[char] = &[
+pub(crate) const TRICKY: &[char] = &[
     ' ', '\t', '\n', '\r', '\'', '"', '`', '$', '\\', '#', '%', ';', '&', '|', '*', '?', '[', ']',
     '{', '}', '(', ')', '<', '>', '~', '!', '=', ':', ',', '-', '@', '^', 'x', '0', 'é', '\u{85}',
     '\u{a0}', '\u{2028}', '\u{feff}', '\u{7f}', '\u{1b}', '\u{7}', '🦀',
@@ -270,12 +270,10 @@ fn make_reads_back_every_value_and_the_recipe_flags() {
 #[test]
 fn github_outputs_json_and_line_lists_give_back_every_value() {
     let sb = Sandbox::new();
+    let reader = crate::list_reader::ListReader::find();
+    let reader = reader.as_ref();
     check(32, |values| {
         let map = expected(values);
-        let one_line: BTreeMap<&String, &String> = map
-            .iter()
-            .filter(|(_, v)| !v.contains(['\n', '\r']))
-            .collect();
 
         let ran = stamp(&sb, &args(&["collect", "--format", "github"], values));
         prop_assert_eq!(ran.status, Some(0), "{}", ran.stderr);
@@ -283,26 +281,39 @@ fn github_outputs_json_and_line_lists_give_back_every_value() {
         let json: BTreeMap<String, String> =
             serde_json::from_str(&outputs["json"]).expect("the json output");
         prop_assert_eq!(&json, &map);
-        let labels: Vec<String> = one_line.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        prop_assert_eq!(&outputs["labels"], &labels.join("\n"));
         prop_assert_eq!(outputs["created"].as_str(), "2024-01-02T03:04:05Z");
 
-        let ran = stamp(&sb, &args(&["collect", "--format", "json"], values));
-        prop_assert_eq!(ran.status, Some(0), "{}", ran.stderr);
-        let got: BTreeMap<String, String> = serde_json::from_slice(&ran.stdout).expect("JSON");
+        let ran_json = stamp(&sb, &args(&["collect", "--format", "json"], values));
+        prop_assert_eq!(ran_json.status, Some(0), "{}", ran_json.stderr);
+        let got: BTreeMap<String, String> = serde_json::from_slice(&ran_json.stdout).expect("JSON");
         prop_assert_eq!(&got, &map);
 
-        // The line lists hold every one-line value, or refuse, naming each key they cannot.
-        let ran = stamp(&sb, &args(&["collect", "--format", "labels"], values));
-        if one_line.len() == map.len() {
-            prop_assert_eq!(ran.status, Some(0), "{}", ran.stderr);
-            let text = String::from_utf8(ran.stdout).expect("UTF-8");
-            let want: String = map.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-            prop_assert_eq!(text, want);
+        // The lists, read by build-push-action's reader (tests/integration/list_reader.rs),
+        // give back every value its final trim leaves alone; the others are left out of the
+        // GitHub lists, and make the `labels` format refuse, naming each key.
+        let Some(reader) = reader else {
+            return Ok(());
+        };
+        let labels_ran = stamp(&sb, &args(&["collect", "--format", "labels"], values));
+        let labels_text = String::from_utf8(labels_ran.stdout.clone()).expect("UTF-8");
+        let map_values: Vec<&str> = map.values().map(String::as_str).collect();
+        let (read, kept) = reader.read(&sb, &[outputs["labels"].clone(), labels_text], &map_values);
+        let want: Vec<String> = map
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| **k)
+            .map(|((k, v), _)| format!("{k}={v}"))
+            .collect();
+        prop_assert_eq!(&read[0], &Ok(want.clone()));
+        if kept.iter().all(|k| *k) {
+            prop_assert_eq!(labels_ran.status, Some(0), "{}", labels_ran.stderr);
+            prop_assert_eq!(&read[1], &Ok(want));
         } else {
-            prop_assert_eq!(ran.status, Some(1));
-            for k in map.keys().filter(|k| !one_line.contains_key(k)) {
-                prop_assert!(ran.stderr.contains(&format!("`{k}`")), "{}", ran.stderr);
+            prop_assert_eq!(labels_ran.status, Some(1));
+            for ((k, _), _) in map.iter().zip(&kept).filter(|(_, k)| !**k) {
+                let named = format!("[list-blanks]: the value of `{k}`");
+                prop_assert!(labels_ran.stderr.contains(&named), "{}", labels_ran.stderr);
+                prop_assert!(ran.stderr.contains(&named), "{}", ran.stderr);
             }
         }
         Ok(())

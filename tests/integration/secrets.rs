@@ -552,3 +552,302 @@ fn tokens_in_arguments_that_fail_to_parse_are_not_echoed() {
     );
     case.run(&["collect".into()], "").status(2);
 }
+
+/// Every credential shape of issue 16, each given as a value: refused, or its credential
+/// taken out, and in no output, message or file of any command (`Case::run` greps them all).
+#[test]
+fn every_credential_shape_stays_out_of_every_output() {
+    let mut cases: Vec<(Vec<String>, String)> = Vec::new();
+    let mut add = |args: &[&str], token: &str| {
+        cases.push((
+            args.iter().map(|s| (*s).to_string()).collect(),
+            token.to_string(),
+        ));
+    };
+    add(
+        &["-a", "source=https://user:ab/tok-SLASH-20@github.com/x"],
+        "tok-SLASH-20",
+    );
+    add(
+        &["-a", "url=https://user:ab?q#tok-HASH-21@example.com/x"],
+        "tok-HASH-21",
+    );
+    add(
+        &["-a", "base.name=u:tok-BASE-22@docker.io/x:1"],
+        "tok-BASE-22",
+    );
+    add(&["-a", "licenses=MIT OR u:tok-LIC-23@x"], "tok-LIC-23");
+    add(
+        &["-a", "created=https://u:tok-CREATED-24@example.com/"],
+        "tok-CREATED-24",
+    );
+    add(
+        &["-a", "base.digest=sha256:u:tok-DIGEST-25@x"],
+        "tok-DIGEST-25",
+    );
+    add(
+        &["-a", "revision=u:tok-REV-26@git.example.com"],
+        "tok-REV-26",
+    );
+    add(
+        &["--require", "https://u:tok-REQ-27@example.com/"],
+        "tok-REQ-27",
+    );
+    add(
+        &["-a", "vendor=Example <https://u:tok-VENDOR-28@example.com>"],
+        "tok-VENDOR-28",
+    );
+    add(
+        &["-a", "com.example.url=https://u:tok-CURL-29@example.com/"],
+        "tok-CURL-29",
+    );
+    add(
+        &["-a", "url=https://example.com/p;token=tok-PATH-30/x"],
+        "tok-PATH-30",
+    );
+    add(
+        &["-a", "url=https://example.com/p#access_token=tok-FRAG-31"],
+        "tok-FRAG-31",
+    );
+    for (i, name) in [
+        "passwd",
+        "pwd",
+        "pass",
+        "client_secret",
+        "api-key",
+        "api_key",
+        "apikey",
+        "credential",
+        "jwt",
+        "code",
+        "session",
+        "sig",
+        "signature",
+        "X-Amz-Credential",
+        "X-Amz-Signature",
+        "X-Goog-Signature",
+        "x-goog-credential",
+        "PASSWD",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let token = format!("tok-QUERY-{}", 40 + i);
+        let arg = format!("documentation=https://example.com/d?a=1&{name}={token}");
+        add(&["-a", &arg], &token);
+    }
+    for (args, token) in &cases {
+        let sb = Sandbox::new();
+        let case = Case::new(&sb, token);
+        let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+        let runs = case.run_commands(&extra, token.ends_with("-20"));
+        // A refusal, or (revision-not-hash is a warning) the value refused all the same.
+        let (_, json) = &runs[0];
+        assert_ne!(json.status, 0, "{token}: {json}");
+        let mut v = vec!["validate".to_string()];
+        v.extend(args.iter().cloned());
+        case.run(&v, "");
+    }
+}
+
+/// A value in a target `validate` reads: reported without the credential.
+#[test]
+fn validate_of_a_target_holding_a_credential_does_not_show_it() {
+    let sb = Sandbox::new();
+    let case = Case::new(&sb, "tok-TARGET-32");
+    let file = sb.path().join("held.json");
+    fs::write(
+        &file,
+        r#"{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2},
+  "layers": [],
+  "annotations": {"org.opencontainers.image.source": "https://user:ab/tok-TARGET-32@github.com/x",
+                  "org.opencontainers.image.base.name": "u:tok-TARGET-32@docker.io/x:1",
+                  "org.opencontainers.image.vendor": "https://u:tok-TARGET-32@example.com"}}"#,
+    )
+    .expect("write the target");
+    for format in ["text", "json"] {
+        let o = case.run(
+            &[
+                "validate".into(),
+                "--format".into(),
+                format.into(),
+                file.display().to_string(),
+            ],
+            "",
+        );
+        o.status(1);
+    }
+}
+
+/// A remote with a slash missing, a CI run URL with credentials, a project file's authors
+/// with a credential: no source from the first, the second published without its
+/// credential, the third left out.
+#[test]
+fn malformed_remotes_run_urls_and_authors_lose_their_credentials() {
+    let sb = Sandbox::new();
+    let case = Case::new(&sb, "tok-MALFORMED-33");
+    case.repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https:/user:tok-MALFORMED-33@github.com/x/y",
+    ]);
+    let runs = case.run_commands(&[], false);
+    assert_eq!(source(&runs), None);
+    assert!(runs[0].1.stderr.contains("remote-not-url"), "{}", runs[0].1);
+
+    let sb = Sandbox::new();
+    let case = Case::new(&sb, "tok-RUNURL-34")
+        .env("BUILDKITE", "true")
+        .env(
+            "BUILDKITE_BUILD_URL",
+            "https://u:tok-RUNURL-34@buildkite.com/o/p/builds/7?access_token=tok-RUNURL-34&x=1",
+        );
+    let runs = case.run_commands(&["--namespace", "com.example"], false);
+    let (_, o) = &runs[0];
+    o.ok();
+    assert_eq!(
+        o.annotations()
+            .get("com.example.run-url")
+            .map(String::as_str),
+        Some("https://buildkite.com/o/p/builds/7?x=1"),
+        "{o}"
+    );
+    assert!(!o.stdout.contains("***"), "stripped, not masked: {o}");
+
+    let sb = Sandbox::new();
+    let case = Case::new(&sb, "tok-AUTHORS-35");
+    case.repo.write(
+        "Cargo.toml",
+        "[package]\nname = \"hello\"\nversion = \"1.0.0\"\nauthors = [\"Jane <https://u:tok-AUTHORS-35@example.com>\"]\n",
+    );
+    case.repo.commit("project");
+    let runs = case.run_commands(&[], false);
+    let (_, o) = &runs[0];
+    o.ok();
+    assert!(
+        !o.annotations()
+            .contains_key("org.opencontainers.image.authors"),
+        "{o}"
+    );
+}
+
+/// A fake registry that asks for basic credentials at `/v2/`, then answers every request
+/// with a 500 whose body and headers echo the request as sent (`Authorization` included).
+#[cfg(feature = "registry")]
+fn echoing_registry() -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let authorization = text
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("authorization: ")
+                        .or(l.strip_prefix("Authorization: "))
+                })
+                .unwrap_or("")
+                .to_string();
+            let response = if text.starts_with("GET /v2/ ") && authorization.is_empty() {
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"fake\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            } else if text.starts_with("GET /v2/ ") {
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_string()
+            } else {
+                let body = format!(
+                    "{{\"errors\":[{{\"code\":\"UNKNOWN\",\"message\":\"you sent {}\"}}]}} {text}",
+                    authorization.replace('"', "")
+                );
+                format!(
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nX-Echo: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+#[cfg(feature = "registry")]
+#[test]
+fn registry_errors_never_echo_what_was_sent() {
+    use base64::Engine as _;
+    let password = "tok-REGISTRY-36";
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("fakeuser:{password}"));
+    let port = echoing_registry();
+    let sb = Sandbox::new();
+    let auth = sb.path().join("auth.json");
+    fs::write(
+        &auth,
+        format!(r#"{{"auths": {{"127.0.0.1:{port}": {{"auth": "{basic}"}}}}}}"#),
+    )
+    .expect("auth.json");
+    let case = Case::new(&sb, password).env("REGISTRY_AUTH_FILE", &auth.display().to_string());
+    let target = format!("docker://127.0.0.1:{port}/app:1");
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let mut args: Vec<String> = vec!["annotate".into(), "--created".into(), EPOCH.into()];
+        args.extend(extra.iter().map(|s| (*s).to_string()));
+        args.push(target.clone());
+        let o = case.run(&args, "");
+        assert_ne!(o.status, 0, "{o}");
+        assert!(
+            o.stderr.contains("HTTP 500"),
+            "the echoing answer was reached: {o}"
+        );
+        for shown in [&o.stdout, &o.stderr] {
+            assert!(!shown.contains(&basic) && !shown.contains("Basic"), "{o}");
+        }
+    }
+}
+
+/// A credential helper that never answers: stopped after the time limit, named in the error.
+#[cfg(all(unix, feature = "registry"))]
+#[test]
+fn a_credential_helper_that_never_answers_times_out() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sb = Sandbox::new();
+    let bin = sb.path().join("bin");
+    fs::create_dir_all(&bin).expect("bin");
+    let helper = bin.join("docker-credential-stuck");
+    fs::write(&helper, "#!/bin/sh\nexec sleep 60\n").expect("helper");
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let auth = sb.path().join("auth.json");
+    fs::write(&auth, r#"{"credHelpers": {"127.0.0.1:9": "stuck"}}"#).expect("auth.json");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let case = Case::new(&sb, "never-printed")
+        .env("REGISTRY_AUTH_FILE", &auth.display().to_string())
+        .env("OCI_STAMP_HELPER_TIMEOUT", "1")
+        .env("PATH", &path);
+    let started = std::time::Instant::now();
+    let o = case.run(
+        &["annotate".into(), "docker://127.0.0.1:9/app:1".into()],
+        "",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{o}"
+    );
+    assert_ne!(o.status, 0, "{o}");
+    assert!(
+        o.stderr
+            .contains("`docker-credential-stuck` did not answer"),
+        "{o}"
+    );
+}

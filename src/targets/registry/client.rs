@@ -97,6 +97,57 @@ fn clip(text: &str) -> String {
     }
 }
 
+/// What a registry or token service said, fit to print: its words with anything
+/// credential-shaped removed. A server may echo the request it got (an `Authorization`
+/// header, `Basic` and base64 of `user:password`, a bearer token), so the words after
+/// `Basic`, `Bearer`, `Authorization`, `token`, `password` or `secret`, long runs of
+/// base64- or token-like characters (but digests), and URL credentials become `***`.
+fn scrub(text: &str) -> String {
+    let text = crate::annotations::validate::redact_text(&clip(text));
+    let is_token_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.' | '~');
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for word in text.split(' ') {
+        let bare = word.trim_matches(|c: char| !is_token_char(c) || c == '.');
+        let lower = bare.to_ascii_lowercase();
+        let digest = word.contains("sha256:") || word.contains("sha512:");
+        let tokenish = bare.len() >= 16
+            && bare.chars().all(is_token_char)
+            && bare.chars().any(|c| c.is_ascii_digit())
+            && bare.chars().any(|c| c.is_ascii_alphabetic());
+        if (hide_next && !bare.is_empty()) || (tokenish && !digest) {
+            out.push(word.replace(bare, "***"));
+        } else {
+            out.push(word.to_string());
+        }
+        hide_next = matches!(
+            lower.as_str(),
+            "basic" | "bearer" | "authorization" | "token" | "password" | "secret" | "cookie"
+        ) || (hide_next && bare.is_empty());
+    }
+    out.join(" ")
+}
+
+/// The reason phrase of an HTTP status (a body is never printed: it may echo the request).
+fn status_reason(code: u16) -> &'static str {
+    match code {
+        400 => "bad request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not found",
+        405 => "method not allowed",
+        409 => "conflict",
+        413 => "payload too large",
+        429 => "too many requests",
+        500 => "internal server error",
+        502 => "bad gateway",
+        503 => "service unavailable",
+        504 => "gateway timeout",
+        _ => "the registry refused the request",
+    }
+}
+
 /// A connection to one repository of one registry.
 struct Connection {
     runtime: tokio::runtime::Runtime,
@@ -158,7 +209,7 @@ impl Connection {
             OciDistributionError::RegistryError { envelope, .. } if denied(envelope) => {
                 format!(
                     "{doing}: access denied ({}): {}",
-                    clip(&envelope.to_string()),
+                    scrub(&envelope.to_string()),
                     self.credentials_hint()
                 )
             }
@@ -169,17 +220,17 @@ impl Connection {
                 } else {
                     "anonymous access"
                 },
-                clip(reason),
+                scrub(reason),
                 self.credentials_hint()
             ),
             OciDistributionError::RegistryError { envelope, .. } => {
-                format!("{doing}: {}", clip(&envelope.to_string()))
+                format!("{doing}: {}", scrub(&envelope.to_string()))
             }
-            OciDistributionError::ServerError { code, message, .. } => {
-                format!("{doing}: HTTP {code}: {}", clip(message))
+            OciDistributionError::ServerError { code, .. } => {
+                format!("{doing}: HTTP {code} ({})", status_reason(*code))
             }
             OciDistributionError::RequestError(r) => {
-                let why = chain(r);
+                let why = scrub(&chain(r));
                 let hint = if why.contains("certificate") {
                     " (trust the registry's CA with --ca-file FILE or SSL_CERT_FILE)"
                 } else {
@@ -190,7 +241,7 @@ impl Connection {
                     self.reference.resolve_registry()
                 )
             }
-            other => format!("{doing}: {}", chain(other)),
+            other => format!("{doing}: {}", scrub(&chain(other))),
         };
         self.error(message)
     }
@@ -373,7 +424,7 @@ fn push_error(conn: &Connection, doing: &str, e: OciDistributionError) -> Error 
         Error::Registry { target, message } if too_large => Error::Registry {
             target,
             message: format!(
-                "{message} (the registry refuses a manifest this large; registries accept at least 4 MiB, and many no more: the stamped manifest must stay under the limit)"
+                "{message} (the manifest is too large for the registry; registries accept at least 4 MiB, and many no more: the stamped manifest must stay under the limit)"
             ),
         },
         other => other,
