@@ -165,8 +165,9 @@ pub(crate) fn base(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
             levels: None,
         },
     );
-    // A digest belongs to this base only while base.name is this base.
-    if c.value(spec::ANNOTATION_BASE_IMAGE_NAME) != Some(full.as_str())
+    // A digest belongs to this base only while base.name names no other image.
+    if c.value(spec::ANNOTATION_BASE_IMAGE_NAME)
+        .is_some_and(|v| v != full)
         || c.decided(spec::ANNOTATION_BASE_IMAGE_DIGEST)
     {
         return Ok(());
