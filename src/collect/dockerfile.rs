@@ -867,7 +867,7 @@ fn replace_pattern(value: &str, pattern: &str, replacement: &str, all: bool) -> 
     let mut replaced = false;
     while i <= v.len() {
         let mut found = None;
-        if !(replaced && !all) {
+        if !replaced || all {
             for j in (i..=v.len()).rev() {
                 if (j > i || !p.is_empty()) && glob(&p, &v[i..j])? {
                     found = Some(j);
