@@ -128,6 +128,30 @@ pub(crate) struct CollectArgs {
     /// Fail (exit 1) when tracked files are modified.
     #[arg(long, env = "OCI_STAMP_REQUIRE_CLEAN", value_parser = BoolishValueParser::new())]
     pub(crate) require_clean: bool,
+
+    /// The Dockerfile the image is built from: its target stage's FROM gives base.name (and
+    /// base.digest), its LABELs are checked against the annotations. Default: `Dockerfile` in
+    /// the checkout directory (-C), when it exists.
+    #[arg(long, env = "OCI_STAMP_DOCKERFILE", value_name = "PATH")]
+    pub(crate) dockerfile: Option<PathBuf>,
+
+    /// The Dockerfile stage the build makes, as buildx's --target (default: the last).
+    #[arg(long, env = "OCI_STAMP_TARGET", value_name = "STAGE")]
+    pub(crate) target: Option<String>,
+
+    /// A build argument, as buildx's (`NAME` alone takes the variable NAME). Repeatable.
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    pub(crate) build_arg: Vec<String>,
+
+    /// Look the base image's tag up in its registry for base.digest (the index digest of a
+    /// multi-platform image), with the usual registry credentials.
+    #[arg(long, env = "OCI_STAMP_RESOLVE_BASE", value_parser = BoolishValueParser::new())]
+    pub(crate) resolve_base: bool,
+
+    /// Take the Dockerfile's OCI labels (and legacy org.label-schema.* ones) as values, below
+    /// flags and the annotation file and above git.
+    #[arg(long, env = "OCI_STAMP_FROM_DOCKERFILE_LABELS", value_parser = BoolishValueParser::new())]
+    pub(crate) from_dockerfile_labels: bool,
 }
 
 /// Levels for entries that do not name their own.

@@ -56,10 +56,16 @@ impl Config {
             Command::Annotate(c) => Some(&c.collect),
             Command::Validate(_) | Command::Completions { .. } | Command::Man(_) => None,
         };
-        let collect = collect
+        let mut collect = collect
             .map(|args| resolve(args, sub, env))
             .transpose()
             .map_err(ConfigError::Other)?;
+        if let (Some(o), Command::Flags(crate::cli::FlagsCmd { tool, .. }))
+        | (Some(o), Command::Exec(crate::cli::ExecCmd { tool, .. })) =
+            (&mut collect, &cli.command)
+        {
+            o.dockerfile.labels_passed = tool.labels;
+        }
         Ok(Config {
             command: cli.command,
             collect,
@@ -137,7 +143,46 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
         }
         None => None,
     };
+    let mut build_args = std::collections::BTreeMap::new();
+    for arg in &args.build_arg {
+        // buildx: NAME=VALUE, or NAME alone for the variable's value (none when it is unset)
+        match arg.split_once('=') {
+            Some(("", _)) => {
+                return Err(Error::Usage(format!(
+                    "--build-arg `{}`: no name before `=`",
+                    arg.escape_debug()
+                )))
+            }
+            Some((k, v)) => {
+                build_args.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Some(v) = env.get(arg) {
+                    build_args.insert(arg.clone(), v.to_string());
+                }
+            }
+        }
+    }
+    if args.resolve_base && !cfg!(feature = "registry") {
+        return Err(Error::Usage(
+            "--resolve-base: this oci-stamp was built without registry support (the `registry` feature)".into(),
+        ));
+    }
+    let dockerfile = crate::collect::from_dockerfile::Options {
+        path: args.dockerfile.clone().map(|p| {
+            (
+                p,
+                origin(m, "dockerfile", "--dockerfile", "OCI_STAMP_DOCKERFILE"),
+            )
+        }),
+        target: args.target.clone(),
+        build_args,
+        resolve_base: args.resolve_base,
+        labels_source: args.from_dockerfile_labels,
+        labels_passed: false,
+    };
     Ok(CollectOptions {
+        dockerfile,
         repo: args.repo.clone(),
         annotations,
         annotation_file: args.annotation_file.clone(),

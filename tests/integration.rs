@@ -15,6 +15,9 @@ mod consumers {
 #[path = "integration/collect.rs"]
 mod collect;
 
+#[path = "integration/dockerfile.rs"]
+mod dockerfile;
+
 #[path = "integration/validate.rs"]
 mod validate;
 

@@ -174,6 +174,65 @@ pub(crate) fn qualify_docker_hub(value: &str) -> Option<String> {
     check_fully_qualified_reference(&q).ok().map(|()| q)
 }
 
+/// An image reference as docker and BuildKit read a `FROM` (`docker pull`): Docker Hub for a
+/// name without a registry host (`library/` for a one-part name, `index.docker.io` read as
+/// `docker.io`), `:latest` when neither a tag nor a digest is given. `alpine:3.20` →
+/// `docker.io/library/alpine:3.20`, `ghcr.io/o/r` → `ghcr.io/o/r:latest`; a digest stays.
+/// The result is fully qualified ([`check_fully_qualified_reference`]), or the reason not.
+pub(crate) fn normalise_image_reference(value: &str) -> Result<String, String> {
+    let (name_tag, digest) = match value.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (value, None),
+    };
+    let (name, tag) = match name_tag.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (name_tag, None),
+    };
+    // docker's rule: the first component is a registry host when it has a `.` or a `:`,
+    // is `localhost`, or has an upper-case letter (a repository path cannot)
+    let (domain, path) = match name.split_once('/') {
+        Some((d, p))
+            if d.contains(['.', ':'])
+                || d == "localhost"
+                || d.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            (d, p.to_string())
+        }
+        _ => ("docker.io", name.to_string()),
+    };
+    let domain = if domain == "index.docker.io" {
+        "docker.io"
+    } else {
+        domain
+    };
+    let path = if domain == "docker.io" && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path
+    };
+    let mut out = format!("{domain}/{path}");
+    match (tag, digest) {
+        (Some(t), _) => {
+            out.push(':');
+            out.push_str(t);
+        }
+        (None, None) => out.push_str(":latest"),
+        (None, Some(_)) => {}
+    }
+    if let Some(d) = digest {
+        out.push('@');
+        out.push_str(d);
+    }
+    check_fully_qualified_reference(&out)
+        .map(|()| out)
+        .map_err(|e| format!("`{}` is not an image reference: {e}", value.escape_debug()))
+}
+
+/// The digest a reference pins (`…@sha256:…`), if any.
+pub(crate) fn reference_digest(value: &str) -> Option<&str> {
+    value.split_once('@').map(|(_, d)| d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +290,60 @@ mod tests {
             diag[0].hint.as_deref(),
             Some("write `docker.io/library/alpine:3.20`")
         );
+    }
+
+    #[test]
+    fn image_references_normalise_as_docker_reads_them() {
+        let d = format!("sha256:{}", "c".repeat(64));
+        for (given, want) in [
+            (
+                "alpine".to_string(),
+                "docker.io/library/alpine:latest".to_string(),
+            ),
+            ("alpine:3.20".into(), "docker.io/library/alpine:3.20".into()),
+            (
+                "library/alpine:3".into(),
+                "docker.io/library/alpine:3".into(),
+            ),
+            (
+                "grafana/grafana".into(),
+                "docker.io/grafana/grafana:latest".into(),
+            ),
+            (
+                "index.docker.io/x".into(),
+                "docker.io/library/x:latest".into(),
+            ),
+            ("docker.io/x/y:1".into(), "docker.io/x/y:1".into()),
+            ("ghcr.io/o/r".into(), "ghcr.io/o/r:latest".into()),
+            ("localhost:5000/a".into(), "localhost:5000/a:latest".into()),
+            ("localhost/a".into(), "localhost/a:latest".into()),
+            (
+                format!("alpine@{d}"),
+                format!("docker.io/library/alpine@{d}"),
+            ),
+            (
+                format!("alpine:3@{d}"),
+                format!("docker.io/library/alpine:3@{d}"),
+            ),
+            (format!("quay.io/a/b@{d}"), format!("quay.io/a/b@{d}")),
+        ] {
+            assert_eq!(
+                normalise_image_reference(&given).as_deref(),
+                Ok(want.as_str()),
+                "{given}"
+            );
+        }
+        for bad in [
+            "Alpine",
+            "alpine:",
+            "alpine@sha256:12",
+            "a b",
+            "MyReg/x",
+            "",
+        ] {
+            assert!(normalise_image_reference(bad).is_err(), "{bad}");
+        }
+        assert_eq!(reference_digest(&format!("a@{d}")), Some(d.as_str()));
+        assert_eq!(reference_digest("a:1"), None);
     }
 }

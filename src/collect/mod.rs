@@ -7,6 +7,8 @@
 //! removes a key so that nothing lower fills it.
 
 pub(crate) mod ci;
+pub(crate) mod dockerfile;
+pub(crate) mod from_dockerfile;
 pub(crate) mod git;
 pub(crate) mod license;
 pub(crate) mod project;
@@ -54,6 +56,8 @@ pub(crate) enum Source {
     Epoch,
     Clock,
     Derived(String),
+    /// `Dockerfile:LINE FROM …` / `Dockerfile:LINE LABEL key`.
+    Dockerfile(String),
 }
 
 impl Source {
@@ -79,6 +83,7 @@ impl fmt::Display for Source {
             Source::Epoch => f.write_str("env SOURCE_DATE_EPOCH"),
             Source::Clock => f.write_str("clock (now)"),
             Source::Derived(what) => f.write_str(what),
+            Source::Dockerfile(what) => f.write_str(what),
         }
     }
 }
@@ -154,6 +159,8 @@ pub(crate) struct CollectOptions {
     /// Full keys (short names expanded) or extension names.
     pub(crate) require: Vec<String>,
     pub(crate) require_clean: bool,
+    /// `--dockerfile`, `--target`, `--build-arg`, `--resolve-base`, `--from-dockerfile-labels`.
+    pub(crate) dockerfile: from_dockerfile::Options,
 }
 
 /// What collection found: the facts, and findings about the collection itself.
@@ -322,6 +329,10 @@ pub(crate) struct Context<'a> {
     /// tag rules need its name too), and the project files that could not be read.
     pub(crate) project: Option<project::ProjectFacts>,
     pub(crate) project_problems: Vec<project::ProjectProblem>,
+    /// The build's Dockerfile, read once (`None`: there is none).
+    pub(crate) dockerfile: Option<from_dockerfile::Loaded>,
+    /// `--resolve-base`: the registry lookup the command layer provides.
+    pub(crate) resolve: Option<from_dockerfile::ResolveDigest<'a>>,
 }
 
 impl Context<'_> {
@@ -352,9 +363,17 @@ const PRECEDENCE: &[(&str, SourceFn)] = &[
         "created: --created, SOURCE_DATE_EPOCH, HEAD's committer time, now",
         created,
     ),
+    (
+        "Dockerfile LABELs (--from-dockerfile-labels)",
+        from_dockerfile::labels,
+    ),
     ("git: HEAD, remote, exact tag, branch, status", from_git),
     ("CI environment", from_ci),
     ("project file", from_project),
+    (
+        "Dockerfile FROM: base.name, base.digest",
+        from_dockerfile::base,
+    ),
     ("derived from the source URL", derived),
     ("git describe", describe),
     ("checkout directory name", directory_name),
@@ -364,6 +383,15 @@ const PRECEDENCE: &[(&str, SourceFn)] = &[
 /// Collects every fact for `opts`: [`PRECEDENCE`] applied, then the label-schema mirror and
 /// `--require`.
 pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Error> {
+    collect_with(opts, env, None)
+}
+
+/// [`collect`], with the registry lookup `--resolve-base` uses.
+pub(crate) fn collect_with(
+    opts: &CollectOptions,
+    env: &Env,
+    resolve: Option<from_dockerfile::ResolveDigest<'_>>,
+) -> Result<Collected, Error> {
     // A mistyped --repo is an error, not "no git here": it must name a directory.
     match std::fs::metadata(&opts.repo) {
         Ok(m) if m.is_dir() => {}
@@ -403,11 +431,14 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         root,
         project,
         project_problems,
+        dockerfile: from_dockerfile::load(opts)?,
+        resolve,
     };
     for (_, source) in PRECEDENCE {
         source(&cx, &mut c)?;
     }
     label_schema(&cx, &mut c);
+    from_dockerfile::conflicts(&cx, &mut c);
     require(&cx, &mut c);
     Ok(c)
 }

@@ -52,7 +52,25 @@ pub(crate) fn collect_valid(
     env: &Env,
     levels: &Levels,
 ) -> Result<Option<(Valid, Vec<Diagnostic>)>, Error> {
-    let collected = crate::collect::collect(opts, env)?;
+    // --resolve-base: collection may not reach into the targets, so the registry lookup is
+    // handed in from here.
+    let lookup = |reference: &str| {
+        let registry = crate::targets::registry::Options {
+            tag: None,
+            insecure: false,
+            ca_files: Vec::new(),
+            env,
+        };
+        crate::targets::registry::manifest_digest(reference, &registry).map_err(|e| match e {
+            crate::error::Error::Registry { message, .. } => message,
+            other => other.to_string(),
+        })
+    };
+    let collected = if opts.dockerfile.resolve_base {
+        crate::collect::collect_with(opts, env, Some(&lookup))?
+    } else {
+        crate::collect::collect(opts, env)?
+    };
     let mut diagnostics = collected.diagnostics.clone();
     let (valid, findings) = rules::validate(&collected.annotations(), levels);
     diagnostics.extend(findings);

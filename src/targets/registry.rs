@@ -114,6 +114,19 @@ pub(crate) fn annotate(
     }
 }
 
+/// The digest of what an image reference (`REGISTRY/REPO:TAG`) names in its registry: the
+/// index digest for a multi-platform image. For `--resolve-base`, via the command layer.
+pub(crate) fn manifest_digest(reference: &str, opts: &Options) -> Result<String, Error> {
+    let target = RegistryTarget::parse(reference)?;
+    #[cfg(feature = "registry")]
+    return client::manifest_digest(&target, &target.reference, opts);
+    #[cfg(not(feature = "registry"))]
+    {
+        let _ = (target, opts);
+        unreachable!("RegistryTarget::parse refuses without the registry feature")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

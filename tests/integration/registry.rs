@@ -1369,3 +1369,167 @@ fn a_manifest_larger_than_the_registry_accepts() {
     );
     assert_no_blob_upload(&reg.requests_since(mark));
 }
+
+/// `collect --resolve-base`: the tag of the Dockerfile's base is looked up in its registry,
+/// for `base.digest` — the index digest of a multi-platform image — anonymously, and with the
+/// credentials of a Docker config when the registry wants them.
+#[test]
+fn resolve_base_looks_the_tag_up() {
+    if !have_registry_tools() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Registry::start(&sb, "registry", Access::Plain);
+    reg.push(
+        &sb,
+        &multi_source(),
+        "base/multi:1",
+        &["--preserve-digests"],
+    );
+    reg.push(
+        &sb,
+        &single_source(),
+        "base/single:1",
+        &["--preserve-digests"],
+    );
+    let multi = reg.raw(&sb, "base/multi:1");
+    assert!(json(&multi)["manifests"].is_array(), "an index: {multi}");
+    let repo = sb.repo("app");
+    repo.write(
+        "Dockerfile",
+        format!(
+            "ARG REG={}\nFROM $REG/base/multi:1 AS build\nFROM build\n",
+            reg.host()
+        ),
+    );
+    repo.commit("initial");
+    let base_name = "org.opencontainers.image.base.name";
+    let base_digest = "org.opencontainers.image.base.digest";
+
+    // Without --resolve-base, no registry is asked and there is no digest.
+    let mark = reg.mark();
+    let out = repo.stamp(["collect", "--format", "json"]).run();
+    out.ok();
+    assert!(!out.annotations().contains_key(base_digest), "{out}");
+    assert!(reg.requests_since(mark).is_empty());
+
+    let out = repo
+        .stamp(["collect", "--format", "json", "--explain", "--resolve-base"])
+        .run();
+    out.ok();
+    let j = out.json();
+    assert_eq!(
+        j["annotations"][base_name],
+        format!("{}/base/multi:1", reg.host()),
+        "{out}"
+    );
+    assert_eq!(
+        j["annotations"][base_digest],
+        sha256(multi.as_bytes()),
+        "{out}"
+    );
+    let note = j["sources"][base_digest]["note"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(note.contains("--resolve-base"), "{out}");
+    assert!(
+        reg.requests_since(mark).iter().all(|r| !r.contains("PUT")),
+        "read only"
+    );
+
+    // A single-platform base: its manifest's digest.
+    let single = reg.raw(&sb, "base/single:1");
+    let out = repo
+        .stamp([
+            "collect",
+            "--format",
+            "json",
+            "--resolve-base",
+            "--build-arg",
+            &format!("REG={}", reg.host()),
+        ])
+        .run();
+    out.ok();
+    assert_eq!(out.annotations()[base_digest], sha256(multi.as_bytes()));
+    let repo2 = sb.repo("app2");
+    repo2.write("Dockerfile", format!("FROM {}/base/single:1\n", reg.host()));
+    repo2.commit("initial");
+    let out = repo2
+        .stamp(["collect", "--format", "json", "--resolve-base"])
+        .env("OCI_STAMP_RESOLVE_BASE", "1")
+        .run();
+    out.ok();
+    assert_eq!(out.annotations()[base_digest], sha256(single.as_bytes()));
+
+    // A tag the registry does not have: a warning, no digest; --require makes it fatal.
+    let missing = format!("REG={}/nope", reg.host());
+    let out = repo
+        .stamp([
+            "collect",
+            "--format",
+            "json",
+            "--resolve-base",
+            "--build-arg",
+            &missing,
+        ])
+        .run();
+    out.ok();
+    assert!(
+        out.line("base-lookup-failed").contains("no tag `1`"),
+        "{out}"
+    );
+    assert!(!out.annotations().contains_key(base_digest), "{out}");
+    repo.stamp([
+        "collect",
+        "--resolve-base",
+        "--build-arg",
+        &missing,
+        "--require",
+        "base.digest",
+    ])
+    .run()
+    .status(1);
+
+    // A registry that wants credentials: they come from the Docker config.
+    if !have("openssl") {
+        return;
+    }
+    let tokens = TokenServer::start(&sb, &sb.path().join("tokens"));
+    let secured = Registry::start(
+        &sb,
+        "secured",
+        Access::Token {
+            realm: tokens.realm(),
+            bundle: tokens.bundle.clone(),
+        },
+    );
+    secured.push(&sb, &multi_source(), "team/base:2", &["--preserve-digests"]);
+    let index = secured.raw(&sb, "team/base:2");
+    let repo3 = sb.repo("app3");
+    repo3.write(
+        "Dockerfile",
+        format!("FROM {}/team/base:2\n", secured.host()),
+    );
+    repo3.commit("initial");
+    let anonymous = repo3
+        .stamp(["collect", "--format", "json", "--resolve-base"])
+        .run();
+    anonymous.ok();
+    assert!(
+        anonymous.line("base-lookup-failed").contains("credentials"),
+        "{anonymous}"
+    );
+    assert!(!anonymous.stderr.contains(PASSWORD));
+    let config = docker_config(&sb, "docker", &secured.host(), PASSWORD);
+    let out = repo3
+        .stamp(["collect", "--format", "json", "--resolve-base"])
+        .env("DOCKER_CONFIG", s(&config))
+        .run();
+    out.ok();
+    assert_eq!(
+        out.annotations()[base_digest],
+        sha256(index.as_bytes()),
+        "{out}"
+    );
+    assert!(!out.stderr.contains(PASSWORD));
+}

@@ -519,6 +519,25 @@ fn media_type_of(text: &str) -> Option<&'static str> {
     }
 }
 
+/// The digest of the manifest (or index) `reference` names, as its registry serves it:
+/// fetched with the same connection rules and credentials as a target.
+pub(super) fn manifest_digest(
+    target: &RegistryTarget,
+    reference: &Reference,
+    opts: &Options,
+) -> Result<String, Error> {
+    let (conn, bytes) = connect(target, reference, opts)?;
+    let digest = oci::sha256_digest(&bytes);
+    match reference.digest() {
+        Some(d) if oci::digest_like(d, &bytes).unwrap_or_else(|| digest.clone()) != d => Err(conn
+            .error(format!(
+                "the registry sent a manifest that does not hash to {d}"
+            ))),
+        Some(d) => Ok(d.to_string()),
+        None => Ok(digest),
+    }
+}
+
 /// Stamps the image at a registry reference.
 pub(super) fn annotate(
     target: &RegistryTarget,
