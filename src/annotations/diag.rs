@@ -41,6 +41,7 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("not-a-mapping", "error", "a Kubernetes object's `metadata` or `metadata.annotations` is not a mapping"),
     ("not-reverse-domain", "warning", "a key that is not a reverse-domain name"),
     ("project-file", "warning", "a project file that could not be read"),
+    ("project-value", "warning", "a value in a project file that could not be read as written (an undefined property, a dynamic version not found) is left out"),
     ("ref-name-level", "warning", "`ref.name` anywhere but on index.json descriptors"),
     ("referrers-stale", "warning", "a referrers tag lists referrers of a manifest whose digest changed"),
     ("remote-not-url", "warning", "a git remote that is not a URL others can reach; no source from it"),
