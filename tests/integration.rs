@@ -57,3 +57,6 @@ mod examples;
 
 #[path = "integration/projects.rs"]
 mod projects;
+
+#[path = "integration/helm.rs"]
+mod helm;

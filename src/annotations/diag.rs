@@ -11,6 +11,8 @@ use serde::Serialize;
 pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("annotations-not-object", "error", "a target's `annotations` is not a JSON object / YAML mapping"),
     ("artifacts-skipped", "warning", "`annotate` left artifact manifests (signatures, SBOMs, non-image configs) of a layout as they are"),
+    ("chart-annotations", "error", "a Helm chart's `annotations` that is not a mapping"),
+    ("chart-own-key", "warning", "`title` and `version` are not written into a Helm chart's annotations: `helm push` sets them from the chart's name and version"),
     ("describe-gave-up", "warning", "no tag within the bounded walk from HEAD, so no version from git describe"),
     ("digest-reference", "error", "a registry image addressed by digest cannot change in place; give `--tag`"),
     ("dirty-tree", "error", "`--require-clean` and the working tree has modified tracked files"),

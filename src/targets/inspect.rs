@@ -156,6 +156,15 @@ pub(crate) fn annotation_maps(target: &Target) -> Result<(Vec<Found>, Vec<Diagno
             std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?,
             None,
         ),
+        Target::Chart(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+            let maps = super::helm::annotation_maps(&p.display().to_string(), &text)
+                .map_err(|message| Error::BadInput {
+                    path: p.clone(),
+                    message,
+                })?;
+            return Ok((maps, findings));
+        }
         Target::Yaml(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
             let maps = super::kube::annotation_maps(&p.display().to_string(), &text).map_err(

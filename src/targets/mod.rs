@@ -5,6 +5,7 @@
 
 #[cfg(feature = "registry")]
 pub(crate) mod auth;
+pub(crate) mod helm;
 pub(crate) mod inspect;
 pub(crate) mod kube;
 pub(crate) mod layout;
@@ -80,6 +81,8 @@ pub(crate) enum Target {
     File(PathBuf),
     /// A YAML file of Kubernetes objects.
     Yaml(PathBuf),
+    /// A Helm chart's `Chart.yaml`.
+    Chart(PathBuf),
     /// `-`: standard input to standard output.
     Stdin,
     /// An image in a registry: `docker://REGISTRY/REPO:TAG` or `…@sha256:…`.
@@ -160,6 +163,9 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
         return Ok(files.into_iter().map(Target::Yaml).collect());
     }
     if path.is_file() {
+        if helm::is_chart_file(path) {
+            return Ok(vec![Target::Chart(path.to_path_buf())]);
+        }
         if is_yaml_name(path) {
             return Ok(vec![Target::Yaml(path.to_path_buf())]);
         }
@@ -426,6 +432,7 @@ pub(crate) fn annotate(
 ) -> Result<(Outcome, Option<String>), Error> {
     match target {
         Target::Registry(r) => Ok((registry::annotate(r, stamp, registry, dry_run)?, None)),
+        Target::Chart(path) => Ok((helm::annotate_file(path, stamp, dry_run)?, None)),
         Target::Yaml(path) => {
             // Concurrent runs on one file apply one after the other (the lock is on the
             // directory, since the file itself is replaced by a rename).
