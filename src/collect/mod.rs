@@ -746,15 +746,12 @@ fn package_tag(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         return Ok(());
     }
     let dir = p.dir.to_string_lossy().replace('\\', "/");
-    for tag in g.tags_at_head().iter().rev() {
-        if let Some(v) = project::golang::tag_version(&dir, tag) {
-            c.offer(
-                spec::ANNOTATION_VERSION,
-                v,
-                Source::Git(format!("tag {tag} (the module in {dir})")),
-            );
-            break;
-        }
+    if let Some((tag, v)) = project::golang::best_tag(&dir, &g.tags_at_head()) {
+        c.offer(
+            spec::ANNOTATION_VERSION,
+            v,
+            Source::Git(format!("tag {tag} (the module in {dir})")),
+        );
     }
     Ok(())
 }

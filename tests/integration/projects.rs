@@ -228,6 +228,7 @@ fn a_nested_go_module_takes_its_own_tag() {
         )
         .commit("one");
     repo.git(&["tag", "v1.4.0"]);
+    repo.git(&["tag", "cmd/tool/v2.0.3-rc.1"]);
     repo.git(&["tag", "cmd/tool/v2.0.3"]);
     let (e, _) = explain(&repo, "cmd/tool");
     assert_eq!(value(&e, "title").as_deref(), Some("tool"));

@@ -87,6 +87,21 @@ pub(crate) fn tag_version<'t>(dir: &str, tag: &'t str) -> Option<&'t str> {
     v.starts_with(|c: char| c.is_ascii_digit()).then_some(v)
 }
 
+/// The release among `tags` (all on one commit) that names the module in `dir`: the highest
+/// version, a release above its pre-releases (`v0.23.0` above `v0.23.0-pre.2`).
+pub(crate) fn best_tag<'t>(dir: &str, tags: &'t [String]) -> Option<(&'t str, &'t str)> {
+    let rank = |v: &str| {
+        let (core, pre) = v
+            .split_once(['-', '+'])
+            .map_or((v, false), |(c, _)| (c, true));
+        let nums: Vec<u64> = core.split('.').map(|n| n.parse().unwrap_or(0)).collect();
+        (nums, !pre, v.to_string())
+    };
+    tags.iter()
+        .filter_map(|t| tag_version(dir, t).map(|v| (t.as_str(), v)))
+        .max_by_key(|(_, v)| rank(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +140,14 @@ mod tests {
         assert_eq!(tag_version("cmd/tool", "v1.0.0"), None);
         assert_eq!(tag_version("cmd/tool", "cmd/tool/vnext"), None);
         assert_eq!(tag_version("", "v1.0.0"), None);
+        let tags: Vec<String> = [
+            "gopls/v0.23.0-pre.2",
+            "gopls/v0.23.0",
+            "gopls/v0.9.5",
+            "v0.47.0",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(best_tag("gopls", &tags), Some(("gopls/v0.23.0", "0.23.0")));
     }
 }
