@@ -69,3 +69,8 @@ mod layering;
 
 #[path = "integration/completions.rs"]
 mod completions;
+#[path = "integration/projects.rs"]
+mod projects;
+
+#[path = "integration/helm.rs"]
+mod helm;

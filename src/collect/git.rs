@@ -294,6 +294,16 @@ impl GitRepo {
         map
     }
 
+    /// Every tag on HEAD, sorted.
+    pub(crate) fn tags_at_head(&self) -> Vec<String> {
+        let mut tags = self
+            .head
+            .and_then(|h| self.tags_by_commit().get(&h).cloned())
+            .unwrap_or_default();
+        tags.sort();
+        tags
+    }
+
     /// The tag on HEAD; with several, a version-like one, highest first.
     pub(crate) fn exact_tag(&self) -> Option<String> {
         let head = self.head?;

@@ -51,7 +51,8 @@ pub(crate) enum Source {
     AnnotationFile(String),
     Git(String),
     Ci(&'static str),
-    Project(&'static str, &'static str),
+    /// A project file (relative to the repository root) and its field.
+    Project(String, &'static str),
     LicenseFile(String),
     Epoch,
     Clock,
@@ -367,6 +368,10 @@ const PRECEDENCE: &[(&str, SourceFn)] = &[
         "Dockerfile LABELs (--from-dockerfile-labels)",
         from_dockerfile::labels,
     ),
+    (
+        "the package's own tag (a Go module in DIR: DIR/vX.Y.Z)",
+        package_tag,
+    ),
     ("git: HEAD, remote, exact tag, branch, status", from_git),
     ("CI environment", from_ci),
     ("project file", from_project),
@@ -421,7 +426,7 @@ pub(crate) fn collect_with(
     let (project, project_problems) = if git.as_ref().is_some_and(|g| g.bare) {
         (None, Vec::new())
     } else {
-        project::read(&root)
+        project::read(&opts.repo, &root)
     };
     let cx = Context {
         opts,
@@ -653,7 +658,7 @@ fn from_ci(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     Ok(())
 }
 
-/// The project file (Cargo.toml, pyproject.toml, package.json).
+/// The package's project file (the nearest to `--repo`; see [`project::FILES`]).
 fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     for p in &cx.project_problems {
         c.diagnostics.push(Diagnostic::warning(
@@ -663,21 +668,43 @@ fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         ));
     }
     if let Some(p) = &cx.project {
-        let file = p.file;
-        let src = |field: &'static str| Source::Project(file, field);
+        let file = &p.file;
+        let src = |field: &'static str| Source::Project(file.clone(), field);
+        let put = |c: &mut Collected, key: &str, value: &str, field: &'static str| {
+            c.offer_fact(
+                key,
+                Fact {
+                    value: value.to_string(),
+                    source: src(field),
+                    note: p.note(field),
+                    levels: None,
+                },
+            );
+        };
+        for w in &p.warnings {
+            c.diagnostics.push(
+                Diagnostic::warning("project-value", project_key(w.field), w.message.clone())
+                    .hint(w.hint.clone()),
+            );
+        }
         if let Some(v) = &p.version {
-            c.offer(spec::ANNOTATION_VERSION, v.clone(), src("version"));
+            put(c, spec::ANNOTATION_VERSION, v, "version");
         }
         if let Some(l) = &p.license {
             if !c.decided(spec::ANNOTATION_LICENSES) {
                 match annotations::spdx::canonicalise_declared(l) {
                     Ok((expr, original)) => {
+                        let note = original
+                            .map(|o| format!("canonicalised from `{o}`"))
+                            .into_iter()
+                            .chain(p.note("license"))
+                            .collect::<Vec<_>>();
                         c.offer_fact(
                             spec::ANNOTATION_LICENSES,
                             Fact {
                                 value: expr,
                                 source: src("license"),
-                                note: original.map(|o| format!("canonicalised from `{o}`")),
+                                note: (!note.is_empty()).then(|| note.join("; ")),
                                 levels: None,
                             },
                         );
@@ -694,29 +721,64 @@ fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
             }
         }
         if let Some(v) = &p.description {
-            c.offer(spec::ANNOTATION_DESCRIPTION, v.clone(), src("description"));
+            put(c, spec::ANNOTATION_DESCRIPTION, v, "description");
         }
         if let Some(v) = &p.homepage {
-            c.offer(spec::ANNOTATION_URL, v.clone(), src("homepage"));
+            put(c, spec::ANNOTATION_URL, v, "homepage");
         }
         if let Some(v) = &p.documentation {
-            c.offer(
-                spec::ANNOTATION_DOCUMENTATION,
-                v.clone(),
-                src("documentation"),
-            );
+            put(c, spec::ANNOTATION_DOCUMENTATION, v, "documentation");
         }
         if let Some(v) = &p.repository {
             if let Some(url) = remote::normalise(v) {
-                c.offer(spec::ANNOTATION_SOURCE, url, src("repository"));
+                put(c, spec::ANNOTATION_SOURCE, &url, "repository");
             }
         }
         if let Some(v) = &p.authors {
-            c.offer(spec::ANNOTATION_AUTHORS, v.clone(), src("authors"));
+            put(c, spec::ANNOTATION_AUTHORS, v, "authors");
+        }
+        if let Some(v) = &p.vendor {
+            put(c, spec::ANNOTATION_VENDOR, v, "vendor");
         }
         if let Some(v) = &p.name {
-            c.offer(spec::ANNOTATION_TITLE, v.clone(), src("name"));
+            put(c, spec::ANNOTATION_TITLE, v, "name");
         }
+    }
+    Ok(())
+}
+
+/// The annotation a [`project::ProjectFacts`] field fills.
+fn project_key(field: &str) -> &'static str {
+    match field {
+        "version" => spec::ANNOTATION_VERSION,
+        "license" => spec::ANNOTATION_LICENSES,
+        "description" => spec::ANNOTATION_DESCRIPTION,
+        "homepage" => spec::ANNOTATION_URL,
+        "documentation" => spec::ANNOTATION_DOCUMENTATION,
+        "repository" => spec::ANNOTATION_SOURCE,
+        "authors" => spec::ANNOTATION_AUTHORS,
+        "vendor" => spec::ANNOTATION_VENDOR,
+        "name" => spec::ANNOTATION_TITLE,
+        _ => "",
+    }
+}
+
+/// `version` from the package's own tag on HEAD, where its ecosystem prefixes tags with the
+/// package's directory: a Go module in `cmd/tool` is released as `cmd/tool/v0.3.0`.
+fn package_tag(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
+    let (Some(g), Some(p)) = (&cx.git, &cx.project) else {
+        return Ok(());
+    };
+    if p.ecosystem != "go" || c.decided(spec::ANNOTATION_VERSION) {
+        return Ok(());
+    }
+    let dir = p.dir.to_string_lossy().replace('\\', "/");
+    if let Some((tag, v)) = project::golang::best_tag(&dir, &g.tags_at_head()) {
+        c.offer(
+            spec::ANNOTATION_VERSION,
+            v,
+            Source::Git(format!("tag {tag} (the module in {dir})")),
+        );
     }
     Ok(())
 }
@@ -911,7 +973,7 @@ mod tests {
         assert!(!c.offer(
             spec::ANNOTATION_URL,
             "example.com",
-            Source::Project("Cargo.toml", "homepage")
+            Source::Project("Cargo.toml".into(), "homepage")
         ));
         assert_eq!(c.diagnostics[0].code, "ignored-value");
         assert!(c.offer(

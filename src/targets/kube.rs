@@ -72,7 +72,7 @@ fn existing(meta: &Mapping) -> Vec<(String, String)> {
 /// The entries of `meta.annotations` whose value is a string to every YAML reader: quoted or
 /// a block scalar. kubectl reads YAML 1.1, where a plain `y`, `no` or `1_000` is not a
 /// string, so an equal plain value still has to be rewritten.
-fn settled(meta: &Mapping) -> Vec<(String, String)> {
+pub(super) fn settled(meta: &Mapping) -> Vec<(String, String)> {
     let Some(ann) = meta.get_mapping("annotations") else {
         return Vec::new();
     };
@@ -87,7 +87,7 @@ fn settled(meta: &Mapping) -> Vec<(String, String)> {
 /// A key as written: quoted when a YAML 1.1 reader (kubectl) would take it plain for a bool,
 /// null or number (`y`, `off`, `1_000`, `0x1F`), which yaml-edit, going by YAML 1.2, writes
 /// plain. Double quotes, as a document written as JSON (which kubectl reads as JSON) needs.
-fn key_scalar(key: &str) -> ScalarValue {
+pub(super) fn key_scalar(key: &str) -> ScalarValue {
     const WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", "off", "null"];
     if WORDS.contains(&key.to_ascii_lowercase().as_str())
         || key.starts_with(|c: char| c.is_ascii_digit())
@@ -133,7 +133,7 @@ fn double_quoted(value: &str) -> String {
 
 /// The scalar node for `value` written by [`double_quoted`], to be copied into the tree as
 /// it is.
-fn value_scalar(value: &str) -> Option<Scalar> {
+pub(super) fn value_scalar(value: &str) -> Option<Scalar> {
     let file = YamlFile::parse(&format!("v: {}\n", double_quoted(value))).tree();
     let node = file.documents().next()?.as_mapping()?.get("v")?;
     let scalar = node.as_scalar()?.clone();
@@ -646,7 +646,7 @@ pub(crate) fn annotate(
 }
 
 /// Entries added at the very end bring a line break the text did not end with.
-fn keep_missing_final_newline(text: &str, out: &mut String) {
+pub(super) fn keep_missing_final_newline(text: &str, out: &mut String) {
     if !text.ends_with('\n') {
         if let Some(cut) = out.strip_suffix('\n') {
             out.truncate(cut.strip_suffix('\r').unwrap_or(cut).len());

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "registry")]
 pub(crate) mod auth;
+pub(crate) mod helm;
 pub(crate) mod kube;
 pub(crate) mod layout;
 pub(crate) mod manifest;
@@ -82,6 +83,8 @@ pub(crate) enum Target {
     File(PathBuf),
     /// A YAML file of Kubernetes objects.
     Yaml(PathBuf),
+    /// A Helm chart's `Chart.yaml`.
+    Chart(PathBuf),
     /// `-`: standard input to standard output.
     Stdin,
     /// An image in a registry: `docker://REGISTRY/REPO:TAG` or `…@sha256:…`.
@@ -162,6 +165,9 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
         return Ok(files.into_iter().map(Target::Yaml).collect());
     }
     if path.is_file() {
+        if helm::is_chart_file(path) {
+            return Ok(vec![Target::Chart(path.to_path_buf())]);
+        }
         if is_yaml_name(path) {
             return Ok(vec![Target::Yaml(path.to_path_buf())]);
         }
@@ -258,6 +264,15 @@ pub(crate) fn annotation_maps(target: &Target) -> Result<(Vec<Found>, Vec<Diagno
             Ok((maps, findings))
         }
         Target::Yaml(p) => kube_maps(&p.display().to_string(), &read_text(p)?),
+        Target::Chart(p) => {
+            let maps = helm::annotation_maps(&p.display().to_string(), &read_text(p)?).map_err(
+                |message| Error::BadInput {
+                    path: p.clone(),
+                    message,
+                },
+            )?;
+            Ok((maps, Vec::new()))
+        }
         Target::Registry(r) => Err(Error::Usage(format!(
             "{}: validate does not read registries; `annotate --dry-run` shows what would change there",
             r.given
@@ -335,6 +350,7 @@ pub(crate) fn annotate(
 ) -> Result<(Outcome, Option<String>), Error> {
     match target {
         Target::Registry(r) => Ok((registry::annotate(r, stamp, registry, dry_run)?, None)),
+        Target::Chart(path) => Ok((helm::annotate_file(path, stamp, dry_run)?, None)),
         Target::Yaml(path) => {
             // Concurrent runs on one file apply one after the other (the lock is on the
             // directory, since the file itself is replaced by a rename).
