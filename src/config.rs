@@ -54,6 +54,7 @@ impl Config {
             Command::Flags(c) => Some(&c.collect),
             Command::Exec(c) => Some(&c.collect),
             Command::Annotate(c) => Some(&c.collect),
+            Command::Verify(c) => Some(&c.collect),
             Command::Validate(_) | Command::Completions { .. } | Command::Man(_) => None,
         };
         let collect = collect

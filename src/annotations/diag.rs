@@ -9,6 +9,8 @@ use serde::Serialize;
 /// Every code the binary can emit: code, usual severity, what it means. README's table lists
 /// exactly these (a test holds both, and that every code in the sources is here).
 pub(crate) const CODES: &[(&str, &str, &str)] = &[
+    ("annotation-mismatch", "error", "`verify`: a target carries another value for a key than the one expected"),
+    ("annotation-missing", "error", "`verify`: a target lacks a key at a place that must carry it"),
     ("annotations-not-object", "error", "a target's `annotations` is not a JSON object / YAML mapping"),
     ("artifacts-skipped", "warning", "`annotate` left artifact manifests (signatures, SBOMs, non-image configs) of a layout as they are"),
     ("describe-gave-up", "warning", "no tag within the bounded walk from HEAD, so no version from git describe"),
@@ -33,12 +35,13 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("kubernetes-size", "error", "with `--kubernetes`: the annotations of one object exceed 262,144 bytes"),
     ("level-not-found", "error", "a target has nothing at a level asked for"),
     ("levels-unsupported", "warning", "the build tool has no annotation levels; entries go to the image manifest only"),
-    ("missing-required", "error", "`--require KEY` and no source provided KEY"),
+    ("missing-required", "error", "`--require KEY` and no source provided KEY (`verify`: the target does not carry KEY)"),
     ("misspelled-oci-key", "error", "a near miss of a predefined key (`oci.opencontainers.image.revision`)"),
     ("multiline-value", "error", "a value spanning lines, in a format that cannot hold it"),
     ("no-git", "warning", "the directory is not in a git repository; collection goes on from the other sources"),
     ("no-objects", "error", "a YAML target holds no Kubernetes object"),
     ("not-a-mapping", "error", "a Kubernetes object's `metadata` or `metadata.annotations` is not a mapping"),
+    ("not-expected", "error", "`verify`: a key to compare has no expected value (a warning for the default keys)"),
     ("not-reverse-domain", "warning", "a key that is not a reverse-domain name"),
     ("project-file", "warning", "a project file that could not be read"),
     ("ref-name-level", "warning", "`ref.name` anywhere but on index.json descriptors"),
@@ -46,6 +49,7 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("remote-not-url", "warning", "a git remote that is not a URL others can reach; no source from it"),
     ("reserved-key", "error", "an `org.opencontainers.*` key outside the predefined image keys"),
     ("revision-not-hash", "warning", "a revision that is not a 40- or 64-character hash"),
+    ("revision-unknown", "error", "`verify`: a target's revision is no commit of this repository"),
     ("runtime-key", "warning", "a key the image-spec defines for runtime bundles only (`…image.os`, `…stopSignal`)"),
     ("shallow-clone", "warning", "a shallow clone: tags and describe may be incomplete"),
     ("subject-stale", "warning", "a signature or attestation refers to a manifest whose digest changed"),

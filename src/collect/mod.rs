@@ -6,6 +6,7 @@
 //! declared homepage over the forge page derived from the remote.) An explicit empty value
 //! removes a key so that nothing lower fills it.
 
+pub(crate) mod ancestry;
 pub(crate) mod ci;
 pub(crate) mod git;
 pub(crate) mod license;

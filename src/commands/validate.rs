@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::output;
 use crate::targets;
 
-pub(crate) fn run(cmd: &ValidateCmd) -> Result<Outcome, Error> {
+pub(crate) fn run(cmd: &ValidateCmd, env: &crate::env::Env) -> Result<Outcome, Error> {
     let mut args: Vec<AnnotationArg> = cmd.annotation.clone();
     if let Some(path) = &cmd.annotation_file {
         args.extend(collect::read_annotation_file(path)?);
@@ -24,8 +24,14 @@ pub(crate) fn run(cmd: &ValidateCmd) -> Result<Outcome, Error> {
     for t in &cmd.targets {
         targets.extend(targets::parse_targets(t)?);
     }
+    let registry = targets::registry::Options {
+        tag: None,
+        insecure: cmd.registry.insecure,
+        ca_files: cmd.registry.ca_file.clone(),
+        env,
+    };
     for target in &targets {
-        let (maps, findings) = targets::annotation_maps(target)?;
+        let (maps, findings) = targets::annotation_maps(target, &registry)?;
         diagnostics.extend(findings);
         for found in maps.iter().filter(|f| !f.pairs.is_empty()) {
             let pairs = found.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
