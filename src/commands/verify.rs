@@ -102,11 +102,7 @@ fn target_name(t: &Target) -> String {
 
 /// The expected set: collected here, or (`--no-collect`) only what `-a` and the annotation
 /// file give. `None` when it is invalid (the findings are printed).
-fn expectations(
-    opts: &CollectOptions,
-    env: &Env,
-    cmd: &VerifyCmd,
-) -> Result<Option<Valid>, Error> {
+fn expectations(opts: &CollectOptions, env: &Env, cmd: &VerifyCmd) -> Result<Option<Valid>, Error> {
     let levels = &cmd.levels.level;
     if !cmd.no_collect {
         // `--require` is about what the targets carry, not about what is collected here.
@@ -146,7 +142,10 @@ fn selected_keys(cmd: &VerifyCmd, expected: &Valid) -> (Vec<String>, Vec<Diagnos
     let (keys, explicit): (Vec<String>, bool) = if given.contains(&"all") {
         (have.clone(), true)
     } else if !given.is_empty() {
-        (given.iter().map(|k| annotations::expand_key(k)).collect(), true)
+        (
+            given.iter().map(|k| annotations::expand_key(k)).collect(),
+            true,
+        )
     } else if cmd.no_collect {
         (have.clone(), true)
     } else {
@@ -228,7 +227,10 @@ impl Verifier<'_> {
                         platform.as_ref().is_some_and(|p| {
                             p.os == want.os
                                 && p.arch == want.arch
-                                && want.variant.as_ref().is_none_or(|v| p.variant.as_ref() == Some(v))
+                                && want
+                                    .variant
+                                    .as_ref()
+                                    .is_none_or(|v| p.variant.as_ref() == Some(v))
                         })
                     })
             }),
@@ -307,7 +309,12 @@ impl Verifier<'_> {
     }
 
     /// Verifies one target's maps.
-    fn target(&self, name: String, maps: Vec<Placed>, mut findings: Vec<Diagnostic>) -> TargetReport {
+    fn target(
+        &self,
+        name: String,
+        maps: Vec<Placed>,
+        mut findings: Vec<Diagnostic>,
+    ) -> TargetReport {
         let mut checks = Vec::new();
         let mut labels = Vec::new();
         let mut covered: BTreeSet<&str> = BTreeSet::new();
@@ -376,7 +383,9 @@ impl Verifier<'_> {
                 Diagnostic::error(
                     "no-objects",
                     key,
-                    format!("{name}: no Kubernetes object (of the kinds asked for) to carry `{key}`"),
+                    format!(
+                        "{name}: no Kubernetes object (of the kinds asked for) to carry `{key}`"
+                    ),
                 )
             } else {
                 Diagnostic::error(
@@ -384,7 +393,9 @@ impl Verifier<'_> {
                     key,
                     format!("{name}: nothing at level `{levels}` to carry `{key}`"),
                 )
-                .hint("give the levels the image was stamped at with --level, or -a LEVELS:KEY=VALUE")
+                .hint(
+                    "give the levels the image was stamped at with --level, or -a LEVELS:KEY=VALUE",
+                )
             });
         }
         TargetReport {
@@ -479,7 +490,10 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &VerifyCmd) -> Result<O
         print_findings(&r.findings);
         if let Some(e) = &r.error {
             if github {
-                output::report(&format!("::error title=oci-stamp verify::{}\n", escape_data(e)));
+                output::report(&format!(
+                    "::error title=oci-stamp verify::{}\n",
+                    escape_data(e)
+                ));
             } else {
                 output::error(e);
             }

@@ -55,7 +55,9 @@ pub(crate) struct Placed {
 
 /// A digest cut to 12 hex digits, for tables.
 fn short(digest: &str) -> String {
-    let alg = digest.split_once(':').map_or(0, |(a, _)| a.chars().count() + 1);
+    let alg = digest
+        .split_once(':')
+        .map_or(0, |(a, _)| a.chars().count() + 1);
     digest.chars().take(alg + 12).collect()
 }
 
@@ -149,7 +151,10 @@ impl<'a, S: Source + ?Sized> Walk<'a, S> {
     /// Reads the document behind `desc` and everything below it.
     pub(crate) fn visit(&mut self, desc: &Node, depth: usize) -> Result<(), Error> {
         let Some(digest) = desc.get_str("digest") else {
-            return Err(layout::bad(self.source.name(), "a descriptor has no digest"));
+            return Err(layout::bad(
+                self.source.name(),
+                "a descriptor has no digest",
+            ));
         };
         if !self.seen.insert(digest.to_string()) {
             return Ok(());
@@ -278,10 +283,7 @@ fn layout_maps(
         let location = format!("{} → descriptor {}", index_path.display(), d);
         let p = pairs_of(entry, &location, &mut findings);
         walk.maps.push(placed(
-            Place::Level(
-                LevelKind::IndexDescriptor,
-                oci::descriptor_platform(entry),
-            ),
+            Place::Level(LevelKind::IndexDescriptor, oci::descriptor_platform(entry)),
             d,
             location,
             p,
@@ -359,7 +361,10 @@ fn yaml_maps(name: &str, text: &str) -> Result<(Vec<Placed>, Vec<Diagnostic>), E
                 Some(o) => (o, true),
                 None => (object, false),
             };
-            let kind = object.split_once('/').map_or(object, |(k, _)| k).to_string();
+            let kind = object
+                .split_once('/')
+                .map_or(object, |(k, _)| k)
+                .to_string();
             let label = found
                 .location
                 .strip_prefix(&prefix)

@@ -119,7 +119,13 @@ pub(crate) fn annotate(
 pub(crate) fn read(
     target: &RegistryTarget,
     opts: &Options,
-) -> Result<(Vec<super::inspect::Placed>, Vec<crate::annotations::Diagnostic>), Error> {
+) -> Result<
+    (
+        Vec<super::inspect::Placed>,
+        Vec<crate::annotations::Diagnostic>,
+    ),
+    Error,
+> {
     #[cfg(feature = "registry")]
     return client::read(target, &target.reference, opts);
     #[cfg(not(feature = "registry"))]

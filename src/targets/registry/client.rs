@@ -640,8 +640,8 @@ pub(super) fn read(
     let (conn, root_bytes) = connect(target, reference, opts)?;
     let root_digest = match reference.digest() {
         Some(d) => {
-            let actual = oci::digest_like(d, &root_bytes)
-                .unwrap_or_else(|| oci::sha256_digest(&root_bytes));
+            let actual =
+                oci::digest_like(d, &root_bytes).unwrap_or_else(|| oci::sha256_digest(&root_bytes));
             if d != actual {
                 return Err(conn.error(format!(
                     "the registry sent a manifest that hashes to {actual}, not {d}"
