@@ -142,6 +142,10 @@ pub(crate) struct CollectArgs {
     /// Fail (exit 1) when tracked files are modified.
     #[arg(long, env = "OCI_STAMP_REQUIRE_CLEAN", value_parser = BoolishValueParser::new())]
     pub(crate) require_clean: bool,
+
+    /// The policy file (default: `oci-stamp.toml` at the repository root, when there is one).
+    #[arg(long, env = "OCI_STAMP_POLICY", value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
 }
 
 /// Levels for entries that do not name their own.

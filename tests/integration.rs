@@ -63,3 +63,6 @@ mod layering;
 
 #[path = "integration/verify.rs"]
 mod verify;
+
+#[path = "integration/policy.rs"]
+mod policy;

@@ -35,6 +35,8 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("kubernetes-size", "error", "with `--kubernetes`: the annotations of one object exceed 262,144 bytes"),
     ("level-not-found", "error", "a target has nothing at a level asked for"),
     ("levels-unsupported", "warning", "the build tool has no annotation levels; entries go to the image manifest only"),
+    ("license-denied", "error", "the policy file's `[licenses] deny` names a license or exception that `licenses` needs"),
+    ("license-not-allowed", "error", "`licenses` needs a license or exception the policy file's `[licenses] allow` does not list"),
     ("missing-required", "error", "`--require KEY` and no source provided KEY (`verify`: the target does not carry KEY)"),
     ("misspelled-oci-key", "error", "a near miss of a predefined key (`oci.opencontainers.image.revision`)"),
     ("multiline-value", "error", "a value spanning lines, in a format that cannot hold it"),

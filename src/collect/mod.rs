@@ -10,6 +10,7 @@ pub(crate) mod ancestry;
 pub(crate) mod ci;
 pub(crate) mod git;
 pub(crate) mod license;
+pub(crate) mod policy;
 pub(crate) mod project;
 pub(crate) mod remote;
 pub(crate) mod time;
@@ -48,6 +49,8 @@ impl fmt::Display for Origin {
 pub(crate) enum Source {
     Option(Origin),
     AnnotationFile(String),
+    /// The policy file (`oci-stamp.toml`, `--policy`).
+    Policy(String),
     Git(String),
     Ci(&'static str),
     Project(&'static str, &'static str),
@@ -63,7 +66,7 @@ impl Source {
     fn is_explicit(&self) -> bool {
         matches!(
             self,
-            Source::Option(_) | Source::AnnotationFile(_) | Source::Epoch
+            Source::Option(_) | Source::AnnotationFile(_) | Source::Policy(_) | Source::Epoch
         )
     }
 }
@@ -73,6 +76,7 @@ impl fmt::Display for Source {
         match self {
             Source::Option(o) => write!(f, "{o}"),
             Source::AnnotationFile(p) => write!(f, "annotation file {p}"),
+            Source::Policy(p) => write!(f, "policy file {p}"),
             Source::Git(what) => write!(f, "git {what}"),
             Source::Ci(var) => write!(f, "env {var}"),
             Source::Project(file, field) => write!(f, "{file} {field}"),
@@ -155,6 +159,8 @@ pub(crate) struct CollectOptions {
     /// Full keys (short names expanded) or extension names.
     pub(crate) require: Vec<String>,
     pub(crate) require_clean: bool,
+    /// The policy file, when there is one (its defaults are already in the fields above).
+    pub(crate) policy: Option<policy::Policy>,
 }
 
 /// What collection found: the facts, and findings about the collection itself.
@@ -349,6 +355,7 @@ type SourceFn = fn(&Context<'_>, &mut Collected) -> Result<(), Error>;
 const PRECEDENCE: &[(&str, SourceFn)] = &[
     ("flags and OCI_STAMP_* variables", explicit),
     ("--annotation-file", annotation_file),
+    ("policy file", policy::offer),
     (
         "created: --created, SOURCE_DATE_EPOCH, HEAD's committer time, now",
         created,
@@ -410,6 +417,7 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
     }
     label_schema(&cx, &mut c);
     require(&cx, &mut c);
+    policy::check_licenses(&cx, &mut c);
     Ok(c)
 }
 
