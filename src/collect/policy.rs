@@ -348,6 +348,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_a_valid_policy() {
+        let p = parsed(include_str!("../../examples/oci-stamp.toml")).unwrap();
+        assert_eq!(p.require, ["revision", "source"]);
+        assert!(p.allow.is_some() && !p.deny.is_empty());
+    }
+
+    #[test]
     fn every_malformed_file_names_its_line() {
         let cases = [
             (

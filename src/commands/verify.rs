@@ -443,7 +443,14 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &VerifyCmd) -> Result<O
             .map(|(k, e)| (k.to_string(), e.levels.to_string()))
             .collect(),
         keys,
-        require: opts.require.clone(),
+        require: opts
+            .require
+            .iter()
+            .map(|k| match opts.namespace.as_deref() {
+                Some(ns) if collect::EXTENSIONS.contains(&k.as_str()) => format!("{ns}.{k}"),
+                _ => annotations::expand_key(k),
+            })
+            .collect(),
         history,
         kinds: cmd
             .kind
