@@ -424,6 +424,7 @@ run_step() {
     set_output bake-file "$(native_path "$bake")"
 
     annotate_targets
+    verify_targets
 }
 
 # `annotate`: one path per line (blank lines skipped, surrounding blanks trimmed), each one
@@ -450,6 +451,34 @@ EOF
     report "$work/stderr"
     if [ "$status" != 0 ]; then
         error "oci-stamp annotate failed (exit $status)"
+        exit "$status"
+    fi
+}
+
+# `verify`: one target per line, as for `annotate`; findings become annotations through
+# `report` (so the binary prints plain lines, not workflow commands, here).
+verify_targets() {
+    set --
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line%"$cr"}
+        line=${line#"${line%%[! 	]*}"}
+        line=${line%"${line##*[! 	]}"}
+        case $line in
+        '') continue ;;
+        -) die "input \`verify\`: \`-\` (standard input) is not a target here" ;;
+        esac
+        set -- "$@" "$line"
+    done <<EOF
+${INPUT_VERIFY:-}
+EOF
+    [ "$#" -gt 0 ] || return 0
+
+    status=0
+    GITHUB_ACTIONS=false "$bin" verify -- "$@" >"$work/verify" 2>"$work/stderr" || status=$?
+    if [ -s "$work/verify" ]; then show_untrusted "$work/verify"; fi
+    report "$work/stderr"
+    if [ "$status" != 0 ]; then
+        error "oci-stamp verify failed (exit $status)"
         exit "$status"
     fi
 }

@@ -54,6 +54,20 @@ pub(crate) enum Command {
     Annotate(AnnotateCmd),
     /// Check annotations against the OCI (and optionally Kubernetes) rules.
     Validate(ValidateCmd),
+    /// Check that targets carry what `collect` gives here (revision, source, version): the
+    /// deploy gate. Nothing is written.
+    ///
+    /// Which places must carry the keys: in an image, every place `annotate` stamps with the
+    /// same levels (each entry's own, else --level, default manifest: every image manifest,
+    /// one per platform; `-a index:KEY=…` the index too); attestations and artifacts
+    /// (signatures, SBOMs) are left out, as annotate leaves them. In Kubernetes YAML, every
+    /// object (of the --kind given), and with --pod-template the pod templates too. A key
+    /// missing or with another value is a finding; so is a level with no place to check.
+    /// The targets' own annotations are validated, and --require applies to what they carry
+    /// at --level. Under GitHub Actions the findings are `::error` annotations.
+    ///
+    /// Exit status: 0 everything matches, 1 any finding, 2 a target cannot be read.
+    Verify(VerifyCmd),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -152,6 +166,10 @@ pub(crate) struct CollectArgs {
     /// flags and the annotation file and above git.
     #[arg(long, env = "OCI_STAMP_FROM_DOCKERFILE_LABELS", value_parser = BoolishValueParser::new())]
     pub(crate) from_dockerfile_labels: bool,
+
+    /// The policy file (default: `oci-stamp.toml` at the repository root, when there is one).
+    #[arg(long, env = "OCI_STAMP_POLICY", value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
 }
 
 /// Levels for entries that do not name their own.
@@ -336,11 +354,88 @@ pub(crate) struct ValidateCmd {
     )]
     pub(crate) repo: PathBuf,
 
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+
     /// Check the annotations already in these targets: OCI layouts (`DIR`, `DIR:REF`),
-    /// manifest or index JSON files, Kubernetes YAML files or directories of them, `-` for
-    /// standard input (JSON or YAML).
+    /// manifest or index JSON files, Kubernetes YAML files or directories of them, Helm
+    /// charts, `-` for standard input (JSON or YAML), or a registry image (`docker://…`: the
+    /// index and each platform's manifest, read only).
     #[arg(value_name = "TARGET")]
     pub(crate) targets: Vec<String>,
+}
+
+#[derive(Debug, PartialEq, Args)]
+pub(crate) struct VerifyCmd {
+    #[command(flatten)]
+    pub(crate) collect: CollectArgs,
+
+    /// Levels the expected entries go to (as for `annotate`), unless an entry names its own.
+    #[command(flatten)]
+    pub(crate) levels: LevelArgs,
+
+    /// The keys to compare: `KEY,…` (short names allowed), or `all` for every key expected.
+    /// Default: revision, source, version (with --no-collect: every `-a` key).
+    #[arg(
+        long,
+        env = "OCI_STAMP_VERIFY_KEYS",
+        value_name = "KEY,…|all",
+        value_delimiter = ','
+    )]
+    pub(crate) keys: Vec<String>,
+
+    /// Accept a found `revision` that is the expected one or any ancestor of it (an image
+    /// built from this branch's history).
+    #[arg(long, env = "OCI_STAMP_ANCESTOR", value_parser = BoolishValueParser::new())]
+    pub(crate) ancestor: bool,
+
+    /// Collect nothing: the expectations are only the `-a` values (and --annotation-file).
+    #[arg(long, env = "OCI_STAMP_NO_COLLECT", value_parser = BoolishValueParser::new())]
+    pub(crate) no_collect: bool,
+
+    /// Also apply the Kubernetes annotation rules to what the targets carry.
+    #[arg(long)]
+    pub(crate) kubernetes: bool,
+
+    /// Kubernetes: pod templates of workloads must carry the keys too.
+    #[arg(long, env = "OCI_STAMP_POD_TEMPLATE", value_parser = BoolishValueParser::new())]
+    pub(crate) pod_template: bool,
+
+    /// Kubernetes: only objects of these kinds must carry the keys (`Deployment,StatefulSet`).
+    #[arg(
+        long,
+        env = "OCI_STAMP_KIND",
+        value_name = "KIND,…",
+        value_delimiter = ','
+    )]
+    pub(crate) kind: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+
+    /// Output format: a table per target, or JSON.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub(crate) format: DiagnosticFormat,
+
+    /// What to check: what `annotate` takes — an OCI layout (`DIR`, `DIR:REF`), a manifest
+    /// or index JSON file, Kubernetes YAML (a file or a directory), `-`, or a registry image
+    /// (`docker://REGISTRY/REPO:TAG`, `…@sha256:…`).
+    #[arg(required = true, value_name = "TARGET")]
+    pub(crate) targets: Vec<String>,
+}
+
+/// How `validate` and `verify` reach registries (they only read).
+#[derive(Debug, PartialEq, Args)]
+pub(crate) struct RegistryArgs {
+    /// Registry: allow plain HTTP (tried when HTTPS cannot connect). Loopback registries
+    /// (localhost, 127.0.0.1, ::1) get this without asking.
+    #[arg(long, env = "OCI_STAMP_INSECURE", value_parser = BoolishValueParser::new())]
+    pub(crate) insecure: bool,
+
+    /// Registry: also trust the CA certificates in FILE (PEM; repeatable). SSL_CERT_FILE is
+    /// read too.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_file: Vec<PathBuf>,
 }
 
 #[cfg(test)]

@@ -47,13 +47,14 @@ impl Config {
         let matches = command(env)
             .try_get_matches_from(args)
             .map_err(ConfigError::Clap)?;
-        let cli = Cli::from_arg_matches(&matches).map_err(ConfigError::Clap)?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(ConfigError::Clap)?;
         let sub = matches.subcommand().map_or(&matches, |(_, m)| m);
         let collect = match &cli.command {
             Command::Collect(c) => Some(&c.collect),
             Command::Flags(c) => Some(&c.collect),
             Command::Exec(c) => Some(&c.collect),
             Command::Annotate(c) => Some(&c.collect),
+            Command::Verify(c) => Some(&c.collect),
             Command::Validate(_) | Command::Completions { .. } | Command::Man(_) => None,
         };
         let mut collect = collect
@@ -65,6 +66,21 @@ impl Config {
             (&mut collect, &cli.command)
         {
             o.dockerfile.labels_passed = tool.labels;
+        }
+        // The policy's levels, unless --level (or OCI_STAMP_LEVEL) was given.
+        let policy_levels = collect
+            .as_ref()
+            .and_then(|c| c.policy.as_ref())
+            .and_then(|p| p.levels.clone());
+        if let Some(levels) = policy_levels.filter(|_| !given(sub, "level")) {
+            match &mut cli.command {
+                Command::Collect(c) => c.levels.level = levels,
+                Command::Flags(c) => c.tool.levels.level = levels,
+                Command::Exec(c) => c.tool.levels.level = levels,
+                Command::Annotate(c) => c.levels.level = levels,
+                Command::Verify(c) => c.levels.level = levels,
+                _ => {}
+            }
         }
         Ok(Config {
             command: cli.command,
@@ -90,6 +106,14 @@ pub(crate) fn command(env: &Env) -> clap::Command {
         .mut_subcommands(|sub| detach_empty(sub, env))
     }
     detach_empty(crate::cli::command(), env)
+}
+
+/// Whether an option was given, on the command line or through its variable.
+fn given(m: &ArgMatches, id: &str) -> bool {
+    matches!(
+        m.try_get_raw(id).ok().and(m.value_source(id)),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
 }
 
 fn origin(m: &ArgMatches, id: &str, flag: &'static str, var: &'static str) -> Origin {
@@ -125,7 +149,14 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
             }
         }
     }
-    let namespace = match args.namespace.as_deref().map(|n| n.trim_end_matches('.')) {
+    let policy = crate::collect::policy::load(args.policy.as_deref(), &args.repo)?;
+    let from_policy = policy.as_ref().and_then(|p| p.namespace.as_deref());
+    let namespace = match args
+        .namespace
+        .as_deref()
+        .or(from_policy)
+        .map(|n| n.trim_end_matches('.'))
+    {
         Some(ns) => {
             let probe = format!("{ns}.branch");
             let problem = if !ns.contains('.') {
@@ -195,15 +226,29 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
             .clone()
             .map(|l| (l, origin(m, "licenses", "--licenses", "OCI_STAMP_LICENSES"))),
         namespace,
-        label_schema: args.label_schema,
+        // Flags and variables win over the policy; `--require` adds to the policy's list.
+        label_schema: match &policy {
+            Some(p) if !given(m, "label_schema") => p.label_schema.unwrap_or(args.label_schema),
+            _ => args.label_schema,
+        },
         no_detect: args.no_detect,
-        require: args
-            .require
+        require: policy
             .iter()
+            .flat_map(|p| p.require.iter())
+            .chain(&args.require)
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
-            .collect(),
-        require_clean: args.require_clean,
+            .fold(Vec::new(), |mut v, k| {
+                if !v.contains(&k) {
+                    v.push(k);
+                }
+                v
+            }),
+        require_clean: match &policy {
+            Some(p) if !given(m, "require_clean") => p.require_clean.unwrap_or(args.require_clean),
+            _ => args.require_clean,
+        },
+        policy,
     })
 }
 

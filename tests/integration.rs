@@ -74,3 +74,8 @@ mod projects;
 
 #[path = "integration/helm.rs"]
 mod helm;
+#[path = "integration/verify.rs"]
+mod verify;
+
+#[path = "integration/policy.rs"]
+mod policy;

@@ -7,6 +7,7 @@
 pub(crate) mod diag;
 pub(crate) mod kubernetes;
 pub(crate) mod levels;
+pub(crate) mod license_policy;
 pub(crate) mod reference;
 pub(crate) mod spdx;
 pub(crate) mod time;

@@ -6,11 +6,13 @@
 //! declared homepage over the forge page derived from the remote.) An explicit empty value
 //! removes a key so that nothing lower fills it.
 
+pub(crate) mod ancestry;
 pub(crate) mod ci;
 pub(crate) mod dockerfile;
 pub(crate) mod from_dockerfile;
 pub(crate) mod git;
 pub(crate) mod license;
+pub(crate) mod policy;
 pub(crate) mod project;
 pub(crate) mod remote;
 pub(crate) mod time;
@@ -49,6 +51,8 @@ impl fmt::Display for Origin {
 pub(crate) enum Source {
     Option(Origin),
     AnnotationFile(String),
+    /// The policy file (`oci-stamp.toml`, `--policy`).
+    Policy(String),
     Git(String),
     Ci(&'static str),
     /// A project file (relative to the repository root) and its field.
@@ -67,7 +71,7 @@ impl Source {
     fn is_explicit(&self) -> bool {
         matches!(
             self,
-            Source::Option(_) | Source::AnnotationFile(_) | Source::Epoch
+            Source::Option(_) | Source::AnnotationFile(_) | Source::Policy(_) | Source::Epoch
         )
     }
 }
@@ -77,6 +81,7 @@ impl fmt::Display for Source {
         match self {
             Source::Option(o) => write!(f, "{o}"),
             Source::AnnotationFile(p) => write!(f, "annotation file {p}"),
+            Source::Policy(p) => write!(f, "policy file {p}"),
             Source::Git(what) => write!(f, "git {what}"),
             Source::Ci(var) => write!(f, "env {var}"),
             Source::Project(file, field) => write!(f, "{file} {field}"),
@@ -162,6 +167,8 @@ pub(crate) struct CollectOptions {
     pub(crate) require_clean: bool,
     /// `--dockerfile`, `--target`, `--build-arg`, `--resolve-base`, `--from-dockerfile-labels`.
     pub(crate) dockerfile: from_dockerfile::Options,
+    /// The policy file, when there is one (its defaults are already in the fields above).
+    pub(crate) policy: Option<policy::Policy>,
 }
 
 /// What collection found: the facts, and findings about the collection itself.
@@ -360,6 +367,7 @@ type SourceFn = fn(&Context<'_>, &mut Collected) -> Result<(), Error>;
 const PRECEDENCE: &[(&str, SourceFn)] = &[
     ("flags and OCI_STAMP_* variables", explicit),
     ("--annotation-file", annotation_file),
+    ("policy file", policy::offer),
     (
         "created: --created, SOURCE_DATE_EPOCH, HEAD's committer time, now",
         created,
@@ -445,6 +453,7 @@ pub(crate) fn collect_with(
     label_schema(&cx, &mut c);
     from_dockerfile::conflicts(&cx, &mut c);
     require(&cx, &mut c);
+    policy::check_licenses(&cx, &mut c);
     Ok(c)
 }
 

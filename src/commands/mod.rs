@@ -7,6 +7,7 @@ mod docs;
 mod exec;
 mod flags;
 mod validate;
+pub(crate) mod verify;
 
 use crate::annotations::validate::has_errors;
 use crate::annotations::{validate as rules, Diagnostic, Levels, Valid};
@@ -40,6 +41,7 @@ pub(crate) fn run(config: &Config, env: &Env) -> Result<Outcome, Error> {
         Command::Exec(cmd) => exec::run(opts()?, env, cmd),
         Command::Annotate(cmd) => annotate::run(opts()?, env, cmd),
         Command::Validate(cmd) => validate::run(cmd, env),
+        Command::Verify(cmd) => verify::run(opts()?, env, cmd),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man(cmd) => docs::man(cmd),
     }

@@ -23,8 +23,14 @@ pub(crate) fn run(cmd: &ValidateCmd, env: &Env) -> Result<Outcome, Error> {
     for t in &cmd.targets {
         targets.extend(targets::parse_targets(t)?);
     }
+    let registry = targets::registry::Options {
+        tag: None,
+        insecure: cmd.registry.insecure,
+        ca_files: cmd.registry.ca_file.clone(),
+        env,
+    };
     for target in &targets {
-        let (maps, findings) = targets::annotation_maps(target)?;
+        let (maps, findings) = targets::annotation_maps(target, &registry)?;
         diagnostics.extend(findings);
         for found in maps.iter().filter(|f| !f.pairs.is_empty()) {
             let pairs = found.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));

@@ -66,6 +66,12 @@ pub(crate) struct LayoutSource<'a> {
     dir: &'a Path,
 }
 
+impl<'a> LayoutSource<'a> {
+    pub(crate) fn new(dir: &'a Path) -> Self {
+        LayoutSource { dir }
+    }
+}
+
 impl Source for LayoutSource<'_> {
     fn name(&self) -> &Path {
         self.dir

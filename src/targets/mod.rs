@@ -10,6 +10,7 @@
 #[cfg(feature = "registry")]
 pub(crate) mod auth;
 pub(crate) mod helm;
+pub(crate) mod inspect;
 pub(crate) mod kube;
 pub(crate) mod layout;
 pub(crate) mod manifest;
@@ -247,9 +248,24 @@ pub(crate) struct Found {
 
 /// Every annotation map in a target, and the structural findings met on the way.
 /// Annotations found here never make `annotate` fail; `validate` reports them as findings.
-pub(crate) fn annotation_maps(target: &Target) -> Result<(Vec<Found>, Vec<Diagnostic>), Error> {
+/// A layout narrowed to one `ref.name` (`DIR:REF`) and a registry image are read as
+/// `annotate` walks them ([`inspect`]): the entries named, the index and each platform's
+/// manifest.
+pub(crate) fn annotation_maps(
+    target: &Target,
+    registry: &registry::Options,
+) -> Result<(Vec<Found>, Vec<Diagnostic>), Error> {
+    let found = |(maps, findings): (Vec<inspect::Placed>, Vec<Diagnostic>)| {
+        (maps.into_iter().map(|p| p.found).collect(), findings)
+    };
     match target {
-        Target::Layout { dir, .. } => layout::annotation_maps(dir),
+        Target::Layout {
+            dir,
+            reference: None,
+        } => layout::annotation_maps(dir),
+        Target::Layout { .. } | Target::Registry(_) => {
+            inspect::placed_maps(target, registry).map(found)
+        }
         Target::File(p) => {
             let name = p.display().to_string();
             let (mut maps, findings) = manifest::annotation_maps(&name, &read_text(p)?)?;
@@ -257,7 +273,10 @@ pub(crate) fn annotation_maps(target: &Target) -> Result<(Vec<Found>, Vec<Diagno
             // descriptors, where ref.name belongs.
             if p.file_name().is_some_and(|n| n == "index.json") && is_layout(parent_dir(p)) {
                 let descriptor = format!("{name} → descriptor");
-                for f in maps.iter_mut().filter(|f| f.location.starts_with(&descriptor)) {
+                for f in maps
+                    .iter_mut()
+                    .filter(|f| f.location.starts_with(&descriptor))
+                {
                     f.index_descriptor = true;
                 }
             }
@@ -273,10 +292,6 @@ pub(crate) fn annotation_maps(target: &Target) -> Result<(Vec<Found>, Vec<Diagno
             )?;
             Ok((maps, Vec::new()))
         }
-        Target::Registry(r) => Err(Error::Usage(format!(
-            "{}: validate does not read registries; `annotate --dry-run` shows what would change there",
-            r.given
-        ))),
         Target::Stdin => {
             let text = crate::stdin::read_text("the target `-`")?;
             if is_oci_json(&text) {

@@ -127,6 +127,30 @@ pub(crate) fn manifest_digest(reference: &str, opts: &Options) -> Result<String,
     }
 }
 
+/// Reads the annotations of the image at a registry reference (the index and every
+/// platform's manifest); writes nothing.
+pub(crate) fn read(
+    target: &RegistryTarget,
+    opts: &Options,
+) -> Result<
+    (
+        Vec<super::inspect::Placed>,
+        Vec<crate::annotations::Diagnostic>,
+    ),
+    Error,
+> {
+    #[cfg(feature = "registry")]
+    return client::read(target, &target.reference, opts);
+    #[cfg(not(feature = "registry"))]
+    {
+        let _ = opts;
+        Err(Error::Usage(format!(
+            "{}: this oci-stamp was built without registry support",
+            target.given
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1304,3 +1304,46 @@ fn the_script_is_posix_sh() {
     assert!(PathBuf::from(&outputs["bake-file"]).starts_with(&temp));
     workflow_commands(&stdout);
 }
+
+#[test]
+fn verify_checks_the_targets_after_collection() {
+    let sb = Sandbox::new();
+    let workspace = sb.dir("workspace", &[]);
+    let (repo, _) = hello(&sb, "workspace/app");
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec: {}\n";
+    repo.write("k8s/stamped.yaml", deployment);
+    repo.write("k8s/plain.yaml", deployment);
+    let runner = Runner::new(&sb, &workspace);
+    // Stamped in the same step, then verified: the step succeeds.
+    let run = runner.run(&[
+        ("binary", BIN),
+        ("working-directory", "app"),
+        ("annotate", "k8s/stamped.yaml"),
+        ("verify", "  k8s/stamped.yaml\r\n\n"),
+    ]);
+    run.ok();
+    assert!(run.step("run").stdout.contains("all match"), "{run}");
+    // A target that lacks the keys fails the step, each finding an annotation.
+    let run = runner.run(&[
+        ("binary", BIN),
+        ("working-directory", "app"),
+        ("verify", "k8s/stamped.yaml\nk8s/plain.yaml\n"),
+    ]);
+    assert_eq!(run.status, 1, "{run}");
+    let errors = run.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("annotation-missing") && e.contains("plain.yaml")),
+        "{run}"
+    );
+    assert!(errors.iter().any(|e| e.contains("verify failed")), "{run}");
+    run.commands();
+    // `-` is no target here either.
+    let run = runner.run(&[
+        ("binary", BIN),
+        ("working-directory", "app"),
+        ("verify", "-"),
+    ]);
+    assert_eq!(run.status, 2, "{run}");
+}

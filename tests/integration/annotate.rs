@@ -39,7 +39,7 @@ fn oci(path: &Path, reference: Option<&str>) -> String {
 }
 
 /// Copies a tree, making every copy writable (the corpus may be read-only).
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("create directory");
     for entry in fs::read_dir(from).expect("read fixture directory") {
         let entry = entry.expect("directory entry");

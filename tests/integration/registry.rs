@@ -1533,3 +1533,94 @@ fn resolve_base_looks_the_tag_up() {
     );
     assert!(!out.stderr.contains(PASSWORD));
 }
+
+// ---------------------------------------------------------------------------------------
+// verify and validate read registries (and write nothing)
+
+#[test]
+fn verify_and_validate_read_a_registry_image() {
+    if !have_registry_tools() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let reg = Registry::start(&sb, "registry", Access::Plain);
+    reg.push(&sb, &multi_source(), "multi:1", &["--preserve-digests"]);
+    let target = reg.reference("multi:1");
+    let v = ["-a", "version=9.9.9"];
+    let verify = |args: &[&str]| {
+        let mut all = vec!["verify", "--created", EPOCH];
+        all.extend_from_slice(args);
+        repo.stamp(all).run()
+    };
+
+    // Unstamped: every platform manifest lacks the keys.
+    let mark = reg.mark();
+    let out = verify(&[&v[..], &["--format", "json", &target]].concat());
+    out.status(1);
+    let doc = out.json();
+    let checks = doc["targets"][0]["checks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(checks.len(), 4, "{out}"); // two platforms, revision and version
+    assert!(checks.iter().all(|c| c["result"] == "missing"), "{out}");
+    let requests = reg.requests_since(mark);
+    assert!(puts(&requests).is_empty(), "{requests:#?}");
+
+    // Stamped at the index and the manifests: verify both levels.
+    annotate(
+        &repo,
+        &[],
+        &[&v[..], &["--level", "index,manifest", &target]].concat(),
+    )
+    .ok();
+    let mark = reg.mark();
+    let out = verify(
+        &[
+            &v[..],
+            &["--level", "index,manifest", "--format", "json", &target],
+        ]
+        .concat(),
+    );
+    out.ok();
+    let doc = out.json();
+    let places: Vec<&str> = doc["targets"][0]["checks"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["place"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        places.contains(&"index") && places.contains(&"manifest linux/arm64"),
+        "{out}"
+    );
+    assert!(puts(&reg.requests_since(mark)).is_empty());
+
+    // Another commit: the revision differs, on every place.
+    let old = repo.head();
+    repo.commit("two");
+    let out = verify(&[&v[..], &["--level", "index,manifest", &target]].concat());
+    out.status(1);
+    let mismatches = out
+        .codes()
+        .iter()
+        .filter(|c| **c == "annotation-mismatch")
+        .count();
+    assert_eq!(mismatches, 3, "{out}");
+    // --no-collect, as a CD job runs it.
+    let out = sb
+        .stamp([
+            "verify",
+            "--no-collect",
+            "-a",
+            &format!("revision={old}"),
+            &target,
+        ])
+        .run();
+    out.ok();
+
+    // validate reads it too.
+    let out = repo.stamp(["validate", &target]).run();
+    out.ok();
+    // A tag that is not there cannot be read: exit 2.
+    verify(&[&v[..], &[&reg.reference("multi:nope")]].concat()).status(2);
+}

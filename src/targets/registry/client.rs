@@ -700,6 +700,40 @@ pub(super) fn annotate(
     Ok(outcome)
 }
 
+/// Reads the image at a registry reference, as the stamping walk would go through it:
+/// the same connection, credentials and digest checks as `annotate`; nothing is pushed.
+pub(super) fn read(
+    target: &RegistryTarget,
+    reference: &Reference,
+    opts: &Options,
+) -> Result<(Vec<super::super::inspect::Placed>, Vec<Diagnostic>), Error> {
+    let (conn, root_bytes) = connect(target, reference, opts)?;
+    let root_digest = match reference.digest() {
+        Some(d) => {
+            let actual =
+                oci::digest_like(d, &root_bytes).unwrap_or_else(|| oci::sha256_digest(&root_bytes));
+            if d != actual {
+                return Err(conn.error(format!(
+                    "the registry sent a manifest that hashes to {actual}, not {d}"
+                )));
+            }
+            actual
+        }
+        None => oci::sha256_digest(&root_bytes),
+    };
+    let size = root_bytes.len();
+    let source = RegistrySource {
+        conn: &conn,
+        name: PathBuf::from(&target.given),
+        cache: RefCell::new(BTreeMap::from([(root_digest.clone(), root_bytes)])),
+    };
+    let desc_text = format!(r#"{{"digest":"{root_digest}","size":{size}}}"#);
+    let desc = json_edit::parse(&desc_text).map_err(|e| conn.error(e.to_string()))?;
+    let mut walk = super::super::inspect::Walk::new(&source);
+    walk.visit(&desc, 0)?;
+    Ok((walk.maps, walk.findings))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
