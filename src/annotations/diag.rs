@@ -9,6 +9,7 @@ use serde::Serialize;
 /// Every code the binary can emit: code, usual severity, what it means. README's table lists
 /// exactly these (a test holds both, and that every code in the sources is here).
 pub(crate) const CODES: &[(&str, &str, &str)] = &[
+    ("ambiguous-license", "warning", "a license name that stands for several licenses (`BSD`, `GPL`), or a text shared by several (`GPL-3.0-only`/`-or-later`), that nothing decides; `licenses` left out"),
     ("annotations-not-object", "error", "a target's `annotations` is not a JSON object / YAML mapping"),
     ("artifacts-skipped", "warning", "`annotate` left artifact manifests (signatures, SBOMs, non-image configs) of a layout as they are"),
     ("describe-gave-up", "warning", "no tag within the bounded walk from HEAD, so no version from git describe"),
@@ -33,6 +34,8 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("kubernetes-size", "error", "with `--kubernetes`: the annotations of one object exceed 262,144 bytes"),
     ("level-not-found", "error", "a target has nothing at a level asked for"),
     ("levels-unsupported", "warning", "the build tool has no annotation levels; entries go to the image manifest only"),
+    ("license-canonicalised", "warning", "a declared license that is not strict SPDX, read as its one canonical form (`MIT/Apache-2.0` → `MIT OR Apache-2.0`) or resolved by the license text (`BSD` → `BSD-3-Clause`)"),
+    ("license-not-recognised", "warning", "a license file whose text is not recognised; `licenses` left out"),
     ("missing-required", "error", "`--require KEY` and no source provided KEY"),
     ("misspelled-oci-key", "error", "a near miss of a predefined key (`oci.opencontainers.image.revision`)"),
     ("multiline-value", "error", "a value spanning lines, in a format that cannot hold it"),

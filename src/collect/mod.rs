@@ -161,6 +161,8 @@ pub(crate) struct CollectOptions {
 pub(crate) struct Collected {
     /// Key → fact; `None` marks a key removed by an explicit empty value.
     facts: BTreeMap<String, Option<Fact>>,
+    /// Keys an explicit empty value removed, and by which source.
+    removed: BTreeMap<String, String>,
     pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
@@ -186,6 +188,8 @@ impl Collected {
             // An explicit empty value removes the key; an empty found value is no value.
             if fact.source.is_explicit() {
                 self.facts.insert(key.to_string(), None);
+                self.removed
+                    .insert(key.to_string(), fact.source.to_string());
             }
             return false;
         }
@@ -208,6 +212,11 @@ impl Collected {
         }
         self.facts.insert(key.to_string(), Some(fact));
         true
+    }
+
+    /// Decides `key` without a value: nothing lower fills it (a value left out on purpose).
+    fn withhold(&mut self, key: &str) {
+        self.facts.entry(key.to_string()).or_insert(None);
     }
 
     fn value(&self, key: &str) -> Option<&str> {
@@ -641,28 +650,13 @@ fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         if let Some(v) = &p.version {
             c.offer(spec::ANNOTATION_VERSION, v.clone(), src("version"));
         }
-        if let Some(l) = &p.license {
-            if !c.decided(spec::ANNOTATION_LICENSES) {
-                match annotations::spdx::canonicalise_declared(l) {
-                    Ok((expr, original)) => {
-                        c.offer_fact(
-                            spec::ANNOTATION_LICENSES,
-                            Fact {
-                                value: expr,
-                                source: src("license"),
-                                note: original.map(|o| format!("canonicalised from `{o}`")),
-                                levels: None,
-                            },
-                        );
-                    }
-                    Err(e) => c.diagnostics.push(
-                        Diagnostic::warning(
-                            "ignored-value",
-                            spec::ANNOTATION_LICENSES,
-                            format!("ignored the license in {file}: {e}"),
-                        )
-                        .hint("declare an SPDX expression, or pass --licenses"),
-                    ),
+        if !c.decided(spec::ANNOTATION_LICENSES) {
+            if let Some(l) = &p.license {
+                project_license(cx, c, file, l);
+            } else if let Some(f) = &p.license_file {
+                if cx.has_files() {
+                    let d = license::detect_file(&cx.root, f);
+                    offer_detection(c, d, Some(file));
                 }
             }
         }
@@ -692,6 +686,257 @@ fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The license a project file declares: strict SPDX as it is; a lenient form with exactly
+/// one meaning canonicalised, with a warning; a name of several licenses resolved by the
+/// license text when it is one of them, else left out with a warning.
+fn project_license(cx: &Context<'_>, c: &mut Collected, file: &'static str, l: &str) {
+    use annotations::spdx::Declared;
+    let key = spec::ANNOTATION_LICENSES;
+    let offer = |c: &mut Collected, value: String, note: Option<String>| {
+        c.offer_fact(
+            key,
+            Fact {
+                value,
+                source: Source::Project(file, "license"),
+                note,
+                levels: None,
+            },
+        );
+    };
+    match annotations::spdx::read_declared(l) {
+        Declared::Strict(v) => offer(c, v, None),
+        Declared::Canonical {
+            expression,
+            original,
+        } => {
+            c.diagnostics.push(
+                Diagnostic::warning(
+                    "license-canonicalised",
+                    key,
+                    format!(
+                        "{file} declares the license `{}`, which is not a strict SPDX expression; read as `{expression}`",
+                        original.escape_debug()
+                    ),
+                )
+                .hint(format!("declare `{expression}` in {file}")),
+            );
+            offer(
+                c,
+                expression,
+                Some(format!("canonicalised from `{}`", original.escape_debug())),
+            );
+        }
+        Declared::Ambiguous {
+            original,
+            term,
+            candidates,
+        } => {
+            // The text decides only for a whole value (`BSD`), not for a part (`MIT OR BSD`).
+            let whole = term == original;
+            let detection =
+                (whole && !cx.opts.no_detect && cx.has_files()).then(|| license::detect(&cx.root));
+            let (resolved, text_says) = resolve_by_text(candidates, detection.as_ref());
+            let shown = original.escape_debug().to_string();
+            if let Some((id, files)) = resolved {
+                c.diagnostics.push(
+                    Diagnostic::warning(
+                        "license-canonicalised",
+                        key,
+                        format!(
+                            "{file} declares the license `{shown}`, which names several licenses; the text of {files} is `{id}`: read as `{id}`"
+                        ),
+                    )
+                    .hint(format!("declare `{id}` in {file}")),
+                );
+                offer(
+                    c,
+                    id,
+                    Some(format!("`{shown}` resolved by the text of {files}")),
+                );
+                return;
+            }
+            let why = match (&detection, text_says) {
+                (_, Some(says)) => says,
+                (None, _) if !whole => format!("`{}` is a part of it", term.escape_debug()),
+                (None, _) if cx.opts.no_detect => {
+                    "--no-detect: the license text is not read".into()
+                }
+                _ => "no license text in the checkout tells which".into(),
+            };
+            c.diagnostics.push(
+                Diagnostic::warning(
+                    "ambiguous-license",
+                    key,
+                    format!(
+                        "{file} declares the license `{shown}`, which names several licenses ({}); {why}; licenses left out",
+                        candidates.join(", ")
+                    ),
+                )
+                .hint(format!(
+                    "declare the SPDX identifier meant in {file} (such as `{}`), or pass --licenses",
+                    candidates.last().copied().unwrap_or_default()
+                )),
+            );
+            c.withhold(key);
+        }
+        Declared::NoLicense(v) | Declared::Invalid { original: v, .. } => c.diagnostics.push(
+            Diagnostic::warning(
+                "ignored-value",
+                key,
+                format!(
+                    "ignored the license in {file}: `{}` is not an SPDX expression",
+                    v.escape_debug()
+                ),
+            )
+            .hint("declare an SPDX expression, or pass --licenses"),
+        ),
+    }
+}
+
+/// The one candidate the license text is, with its files; else what the text says.
+fn resolve_by_text(
+    candidates: &[&str],
+    detection: Option<&license::Detection>,
+) -> (Option<(String, String)>, Option<String>) {
+    let is_candidate = |expr: &str| {
+        let license = expr.split(" WITH ").next().unwrap_or(expr);
+        candidates.contains(&license)
+    };
+    match detection {
+        Some(license::Detection::Found(d)) => {
+            let files = d.files.join(" + ");
+            if is_candidate(&d.expression) {
+                (Some((d.expression.clone(), files)), None)
+            } else {
+                (
+                    None,
+                    Some(format!(
+                        "the text of {files} is `{}`, not one of them",
+                        d.expression
+                    )),
+                )
+            }
+        }
+        Some(license::Detection::Ambiguous {
+            files,
+            candidates: c2,
+        }) => {
+            let both: Vec<&String> = c2.iter().filter(|c| is_candidate(c)).collect();
+            let files = files.join(" + ");
+            match both.as_slice() {
+                [one] => (Some(((*one).clone(), files)), None),
+                [] => (
+                    None,
+                    Some(format!(
+                        "the text of {files} is {}, not one of them",
+                        c2.join(" or ")
+                    )),
+                ),
+                more => (
+                    None,
+                    Some(format!(
+                        "the text of {files} is shared by {}",
+                        more.iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    )),
+                ),
+            }
+        }
+        Some(license::Detection::NotRecognised { files, .. }) => (
+            None,
+            Some(format!(
+                "the text of {} is not recognised",
+                files.join(", ")
+            )),
+        ),
+        Some(license::Detection::Nothing) | None => (None, None),
+    }
+}
+
+/// What detection found, offered as `licenses` or reported; `declared_in` names the project
+/// file that pointed at the license file.
+fn offer_detection(c: &mut Collected, d: license::Detection, declared_in: Option<&str>) {
+    let key = spec::ANNOTATION_LICENSES;
+    let withhold_if_declared = |c: &mut Collected| {
+        if declared_in.is_some() {
+            c.withhold(key);
+        }
+    };
+    match d {
+        license::Detection::Found(d) => {
+            let note = match declared_in {
+                Some(f) => format!("named by {f}; {:.0}% text match", d.score * 100.0),
+                None => format!("{:.0}% text match; {}", d.score * 100.0, d.rule),
+            };
+            c.offer_fact(
+                key,
+                Fact {
+                    value: d.expression,
+                    source: Source::LicenseFile(d.files.join(" + ")),
+                    note: Some(note),
+                    levels: None,
+                },
+            );
+        }
+        license::Detection::Ambiguous { files, candidates } => {
+            c.diagnostics.push(
+                Diagnostic::warning(
+                    "ambiguous-license",
+                    key,
+                    format!(
+                        "the text of {} is shared by several licenses ({}); which applies is said in the sources' notices; licenses left out",
+                        files.join(" + "),
+                        candidates.join(", ")
+                    ),
+                )
+                .hint(format!(
+                    "declare the one meant (such as `{}`) in the project file, or pass --licenses",
+                    candidates.last().map(String::as_str).unwrap_or_default()
+                )),
+            );
+            withhold_if_declared(c);
+        }
+        license::Detection::NotRecognised { files, others } => {
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    others
+                        .iter()
+                        .map(|(f, id)| format!("{f} is `{id}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            c.diagnostics.push(
+                Diagnostic::warning(
+                    "license-not-recognised",
+                    key,
+                    format!(
+                        "the license file {} is not a license text oci-stamp recognises{others}; licenses left out",
+                        files.join(", ")
+                    ),
+                )
+                .hint("declare the license in the project file, or pass --licenses EXPR"),
+            );
+            withhold_if_declared(c);
+        }
+        license::Detection::Nothing => {
+            if let Some(f) = declared_in {
+                c.diagnostics.push(Diagnostic::warning(
+                    "license-not-recognised",
+                    key,
+                    format!("{f} names a license file that cannot be read; licenses left out"),
+                ));
+                c.withhold(key);
+            }
+        }
+    }
 }
 
 /// `url` (a forge's page) and `title` (the repository's name) from the source URL.
@@ -771,17 +1016,7 @@ fn directory_name(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
 /// `licenses` detected from the license files' text, when nothing declared one.
 fn detected_license(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     if !c.decided(spec::ANNOTATION_LICENSES) && !cx.opts.no_detect && cx.has_files() {
-        if let Some(d) = license::detect(&cx.root) {
-            c.offer_fact(
-                spec::ANNOTATION_LICENSES,
-                Fact {
-                    value: d.expression,
-                    source: Source::LicenseFile(d.files.join(" + ")),
-                    note: Some(format!("{:.0}% text match", d.score * 100.0)),
-                    levels: None,
-                },
-            );
-        }
+        offer_detection(c, license::detect(&cx.root), None);
     }
     Ok(())
 }
@@ -815,25 +1050,51 @@ fn require(cx: &Context<'_>, c: &mut Collected) {
         .as_deref()
         .map(|n| n.trim_end_matches('.'));
     for key in &cx.opts.require {
+        let is_extension = EXTENSIONS.contains(&key.as_str());
         let full = match ns {
-            Some(n) if EXTENSIONS.contains(&key.as_str()) => format!("{n}.{key}"),
+            Some(n) if is_extension => format!("{n}.{key}"),
             _ => annotations::expand_key(key),
         };
+        // A name is checked as `-a` checks a key: `revison` is a near miss of `revision`.
+        if !is_extension {
+            if let Some(d) = validate::check_key(&full).filter(Diagnostic::is_error) {
+                c.diagnostics.push(Diagnostic {
+                    message: format!("--require {}: {}", key.escape_debug(), d.message),
+                    ..d
+                });
+                continue;
+            }
+        }
         if c.value(&full).is_none() {
-            let hint = if ns.is_none() && EXTENSIONS.contains(&key.as_str()) {
-                // `-a branch=…` would only make a key named `branch`
-                format!("`{key}` is collected only under --namespace NS (as `NS.{key}`); add --namespace")
-            } else {
-                format!("pass -a {key}=… or run where it can be found (a git checkout, a CI job)")
-            };
-            c.diagnostics.push(
-                Diagnostic::error(
-                    "missing-required",
-                    &full,
-                    format!("`{full}` is required (--require) but no source provided it"),
+            let removed_by = c.removed.get(&full).cloned();
+            let (message, hint) = if let Some(by) = removed_by {
+                (
+                    format!(
+                        "`{full}` is required (--require) but {by} removed it with an empty value"
+                    ),
+                    format!("drop the empty `{key}=` or drop `{key}` from --require"),
                 )
-                .hint(hint),
-            );
+            } else if ns.is_none() && is_extension {
+                // `-a branch=…` would only make a key named `branch`
+                (
+                    format!("`{full}` is required (--require) but no source provided it"),
+                    format!("`{key}` is collected only under --namespace NS (as `NS.{key}`); add --namespace"),
+                )
+            } else if full == spec::ANNOTATION_LICENSES {
+                (
+                    format!("`{full}` is required (--require) but no source provided it"),
+                    "declare the license in the project file or pass --licenses EXPR (an SPDX expression)".to_string(),
+                )
+            } else {
+                (
+                    format!("`{full}` is required (--require) but no source provided it"),
+                    format!(
+                        "pass -a {key}=… or run where it can be found (a git checkout, a CI job)"
+                    ),
+                )
+            };
+            c.diagnostics
+                .push(Diagnostic::error("missing-required", &full, message).hint(hint));
         }
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct ProjectFacts {
     pub(crate) name: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) license: Option<String>,
+    /// The license file a project file points at instead (npm's `SEE LICENSE IN <file>`).
+    pub(crate) license_file: Option<String>,
     pub(crate) description: Option<String>,
     pub(crate) homepage: Option<String>,
     pub(crate) repository: Option<String>,
@@ -57,6 +59,13 @@ pub(crate) fn read(root: &Path) -> (Option<ProjectFacts>, Vec<ProjectProblem>) {
         }
     }
     (None, problems)
+}
+
+/// A file named by a project file, inside the checkout (`./LICENSE.md` → `LICENSE.md`).
+fn relative_file(name: &str) -> Option<String> {
+    let rel = name.trim().trim_start_matches("./");
+    (!rel.is_empty() && !rel.starts_with('/') && !rel.split('/').any(|p| p == ".."))
+        .then(|| rel.to_string())
 }
 
 fn nonempty(s: Option<&str>) -> Option<String> {
@@ -112,10 +121,15 @@ fn read_cargo(text: &str) -> Result<Option<ProjectFacts>, String> {
     };
     let s = |key: &str| nonempty(field(key).and_then(Toml::as_str));
     let authors = field("authors").and_then(toml_authors);
+    let license = s("license");
+    let license_file = s("license-file")
+        .filter(|_| license.is_none())
+        .and_then(|f| relative_file(&f));
     Ok(Some(ProjectFacts {
         name: s("name"),
         version: s("version"),
-        license: s("license"),
+        license,
+        license_file,
         description: s("description"),
         homepage: s("homepage"),
         repository: s("repository"),
@@ -165,6 +179,12 @@ fn read_pyproject(text: &str) -> Result<Option<ProjectFacts>, String> {
             Some(Toml::Table(t)) => nonempty(toml_str(t, "text")),
             _ => None,
         };
+        // `license = { file = "LICENSE.txt" }`: the license is that file's text.
+        let license_file = project
+            .get("license")
+            .and_then(Toml::as_table)
+            .filter(|_| license.is_none())
+            .and_then(|t| relative_file(toml_str(t, "file")?));
         let authors = project
             .get("authors")
             .and_then(Toml::as_array)
@@ -174,6 +194,7 @@ fn read_pyproject(text: &str) -> Result<Option<ProjectFacts>, String> {
             name: nonempty(toml_str(project, "name")),
             version: nonempty(toml_str(project, "version")),
             license,
+            license_file,
             description: nonempty(toml_str(project, "description")),
             homepage: url(&["homepage", "home"]),
             repository: url(&[
@@ -251,11 +272,43 @@ fn read_package_json(text: &str) -> Result<Option<ProjectFacts>, String> {
         return Err("the top level is not a JSON object".into());
     };
     let s = |k: &str| nonempty(o.get(k).and_then(Json::as_str));
-    let license = match o.get("license") {
-        Some(Json::String(s)) => nonempty(Some(s)),
-        Some(Json::Object(l)) => nonempty(l.get("type").and_then(Json::as_str)),
+    let license_type = |v: &Json| match v {
+        Json::String(s) => nonempty(Some(s)),
+        Json::Object(l) => nonempty(l.get("type").and_then(Json::as_str)),
         _ => None,
     };
+    let mut license = o.get("license").and_then(license_type);
+    // The legacy `licenses` array: a choice of the licenses listed.
+    if license.is_none() {
+        let listed: Vec<String> = o
+            .get("licenses")
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(license_type).collect())
+            .unwrap_or_default();
+        license = match listed.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            more => Some(
+                more.iter()
+                    .map(|l| {
+                        if l.contains(' ') {
+                            format!("({l})")
+                        } else {
+                            l.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" OR "),
+            ),
+        };
+    }
+    // `SEE LICENSE IN <file>`: the license is that file's text.
+    let license_file = license
+        .as_deref()
+        .and_then(|l| relative_file(l.strip_prefix("SEE LICENSE IN ")?));
+    if license_file.is_some() {
+        license = None;
+    }
     let repository = match o.get("repository") {
         Some(Json::String(s)) => nonempty(Some(s)).map(|s| npm_repository(&s)),
         Some(Json::Object(r)) => nonempty(r.get("url").and_then(Json::as_str)),
@@ -271,6 +324,7 @@ fn read_package_json(text: &str) -> Result<Option<ProjectFacts>, String> {
         name: s("name"),
         version: s("version"),
         license,
+        license_file,
         description: s("description"),
         homepage: s("homepage"),
         repository,
@@ -369,6 +423,18 @@ Documentation = "https://docs.pkg.example"
         assert_eq!(f.license.as_deref(), Some("ISC"));
         assert_eq!(f.repository.as_deref(), Some("https://github.com/o/web"));
         assert_eq!(f.authors.as_deref(), Some("Bo <bo@x>"));
+        let f = read_package_json(r#"{"name":"a","license":"SEE LICENSE IN ./LICENSE.md"}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (f.license, f.license_file.as_deref()),
+            (None, Some("LICENSE.md"))
+        );
+        let f =
+            read_package_json(r#"{"name":"a","licenses":[{"type":"MIT"},{"type":"Apache-2.0"}]}"#)
+                .unwrap()
+                .unwrap();
+        assert_eq!(f.license.as_deref(), Some("MIT OR Apache-2.0"));
         assert!(read_package_json("[1]").is_err());
         assert!(read_package_json("{").is_err());
     }
