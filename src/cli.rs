@@ -128,6 +128,11 @@ pub(crate) struct CollectArgs {
     /// Fail (exit 1) when tracked files are modified.
     #[arg(long, env = "OCI_STAMP_REQUIRE_CLEAN", value_parser = BoolishValueParser::new())]
     pub(crate) require_clean: bool,
+
+    /// Release tags are PREFIX then a version (`release-` for `release-9.0.0`). Default: the
+    /// package's name (`tokio-1.53.1`, `@scope/pkg@3.1.0`), else bare versions (`v1.2.3`).
+    #[arg(long, env = "OCI_STAMP_TAG_PREFIX", value_name = "PREFIX")]
+    pub(crate) tag_prefix: Option<String>,
 }
 
 /// Levels for entries that do not name their own.

@@ -159,6 +159,7 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
             .filter(|s| !s.is_empty())
             .collect(),
         require_clean: args.require_clean,
+        tag_prefix: args.tag_prefix.clone().filter(|p| !p.is_empty()),
     })
 }
 

@@ -57,3 +57,6 @@ mod examples;
 
 #[path = "integration/licenses.rs"]
 mod licenses;
+
+#[path = "integration/versions.rs"]
+mod versions;

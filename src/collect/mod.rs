@@ -12,6 +12,7 @@ pub(crate) mod license;
 pub(crate) mod project;
 pub(crate) mod remote;
 pub(crate) mod time;
+pub(crate) mod version;
 pub(crate) mod worktree;
 
 use std::collections::BTreeMap;
@@ -154,6 +155,8 @@ pub(crate) struct CollectOptions {
     /// Full keys (short names expanded) or extension names.
     pub(crate) require: Vec<String>,
     pub(crate) require_clean: bool,
+    /// `--tag-prefix`: release tags are this prefix and a version.
+    pub(crate) tag_prefix: Option<String>,
 }
 
 /// What collection found: the facts, and findings about the collection itself.
@@ -334,6 +337,9 @@ pub(crate) struct Context<'a> {
     /// tag rules need its name too), and the project files that could not be read.
     pub(crate) project: Option<project::ProjectFacts>,
     pub(crate) project_problems: Vec<project::ProjectProblem>,
+    /// This package's release tags, and HEAD described from them (both read when first asked).
+    releases: std::cell::OnceCell<Option<version::Releases>>,
+    described: std::cell::OnceCell<Option<git::Describe>>,
 }
 
 impl Context<'_> {
@@ -343,6 +349,53 @@ impl Context<'_> {
             .namespace
             .as_deref()
             .map(|n| format!("{}.{name}", n.trim_end_matches('.')))
+    }
+
+    /// What selects this package's release tags: `--tag-prefix`, the project's name, the
+    /// package's directory in the repository.
+    fn tag_rule(&self) -> version::TagRule {
+        let dir = self
+            .opts
+            .repo
+            .canonicalize()
+            .ok()
+            .zip(self.root.canonicalize().ok())
+            .and_then(|(repo, root)| {
+                repo.strip_prefix(root)
+                    .ok()
+                    .and_then(|r| r.to_str())
+                    .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
+            })
+            .filter(|d| !d.is_empty());
+        version::TagRule {
+            prefix: self.opts.tag_prefix.clone(),
+            package: self.project.as_ref().and_then(|p| p.name.clone()),
+            dir,
+        }
+    }
+
+    fn releases(&self) -> Option<&version::Releases> {
+        self.releases
+            .get_or_init(|| {
+                let g = self.git.as_ref()?;
+                Some(self.tag_rule().releases(g.tag_names()))
+            })
+            .as_ref()
+    }
+
+    /// HEAD described from the nearest of this package's release tags.
+    fn described(&self) -> Option<&git::Describe> {
+        self.described
+            .get_or_init(|| {
+                let (g, rel) = (self.git.as_ref()?, self.releases()?);
+                if !rel.any() {
+                    return Some(git::Describe::NoTags);
+                }
+                Some(g.describe(&|t| rel.version(t).is_some(), &|names| {
+                    rel.best(names).map(str::to_string)
+                }))
+            })
+            .as_ref()
     }
 
     /// Whether the files of the checkout can be read (not a bare repository).
@@ -415,6 +468,8 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         root,
         project,
         project_problems,
+        releases: std::cell::OnceCell::new(),
+        described: std::cell::OnceCell::new(),
     };
     for (_, source) in PRECEDENCE {
         source(&cx, &mut c)?;
@@ -542,15 +597,65 @@ fn from_git(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         }
     }
     if !c.decided(spec::ANNOTATION_VERSION) {
-        if let Some(tag) = &g.exact_tag() {
-            if let Some(v) = git::version_from_tag(tag) {
-                c.offer(
-                    spec::ANNOTATION_VERSION,
-                    v,
-                    Source::Git(format!("tag {tag}")),
-                );
+        // A tag on HEAD gives the version when it is one of this package's releases.
+        if let Some(rel) = cx.releases() {
+            let tags = g.tags_at_head();
+            if let Some(tag) = rel.best(&tags) {
+                if let Some(v) = rel.version(tag) {
+                    c.offer(
+                        spec::ANNOTATION_VERSION,
+                        v,
+                        Source::Git(format!("tag {tag}")),
+                    );
+                }
             }
         }
+    }
+    let bad = g.packed_refs_problems();
+    if !bad.is_empty() {
+        let lines: Vec<String> = bad.iter().take(5).map(ToString::to_string).collect();
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "packed-refs",
+                "",
+                format!(
+                    "{} line{} of .git/packed-refs cannot be read (line {}); the refs there are missing",
+                    bad.len(),
+                    if bad.len() == 1 { "" } else { "s" },
+                    lines.join(", ")
+                ),
+            )
+            .hint("repair the file (`git pack-refs --all` rewrites it from the refs git can read)"),
+        );
+    }
+    if g.bare {
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "bare-repository",
+                "",
+                format!(
+                    "{} is a bare repository: no work tree, so no project or license files and no dirty check",
+                    g.root.display()
+                ),
+            )
+            .hint("run in a checkout (`git worktree add`), or pass the values with -a"),
+        );
+    }
+    if g.head.is_none() {
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "unborn-head",
+                spec::ANNOTATION_REVISION,
+                format!(
+                    "HEAD{} has no commit yet: no revision, tag or commit time from git",
+                    g.branch
+                        .as_deref()
+                        .map(|b| format!(" (branch `{b}`)"))
+                        .unwrap_or_default()
+                ),
+            )
+            .hint("commit first, or pass -a revision=…"),
+        );
     }
     if let Some(key) = cx.ext("branch") {
         if let Some(b) = &g.branch {
@@ -613,8 +718,8 @@ fn from_ci(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         c.offer(spec::ANNOTATION_SOURCE, v.value.clone(), Source::Ci(v.var));
     }
     if let Some(v) = &cx.ci.tag {
-        if let Some(version) = git::version_from_tag(&v.value) {
-            c.offer(spec::ANNOTATION_VERSION, version, Source::Ci(v.var));
+        if !c.decided(spec::ANNOTATION_VERSION) {
+            ci_tag(cx, c, v);
         }
     }
     if let Some(key) = cx.ext("branch") {
@@ -635,6 +740,52 @@ fn from_ci(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     Ok(())
 }
 
+/// A CI tag variable gives the version only when the CI's commit is HEAD: a job may check out
+/// another commit than the one its tag names.
+fn ci_tag(cx: &Context<'_>, c: &mut Collected, v: &ci::CiValue) {
+    let tag = &v.value;
+    let rule = cx.tag_rule();
+    let rel = match &cx.git {
+        Some(g) => rule.releases(g.tag_names().chain(std::iter::once(tag.as_str()))),
+        None => rule.releases(std::iter::once(tag.as_str())),
+    };
+    let Some(version) = rel.version(tag) else {
+        return;
+    };
+    let head = cx.git.as_ref().and_then(|g| g.head);
+    let ci_commit = cx.ci.revision.as_ref();
+    let at_head = match (head, ci_commit) {
+        (None, _) => true,
+        (Some(h), Some(r)) => r.value.eq_ignore_ascii_case(&h.to_string()),
+        (Some(_), None) => false,
+    };
+    if at_head {
+        c.offer(spec::ANNOTATION_VERSION, version, Source::Ci(v.var));
+        return;
+    }
+    let why = match (head, ci_commit) {
+        (Some(h), Some(r)) => format!(
+            "{} is `{}`, not HEAD (`{}`)",
+            r.var,
+            r.value.escape_debug(),
+            &h.to_string()[..12]
+        ),
+        _ => "the CI names no commit to check it against HEAD".into(),
+    };
+    c.diagnostics.push(
+        Diagnostic::warning(
+            "ci-tag-not-head",
+            spec::ANNOTATION_VERSION,
+            format!(
+                "ignored {} `{}`: {why}; the tag may name another commit than this checkout",
+                v.var,
+                tag.escape_debug()
+            ),
+        )
+        .hint("check out the tagged commit, or pass -a version=…"),
+    );
+}
+
 /// The project file (Cargo.toml, pyproject.toml, package.json).
 fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     for p in &cx.project_problems {
@@ -648,7 +799,19 @@ fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         let file = p.file;
         let src = |field: &'static str| Source::Project(file, field);
         if let Some(v) = &p.version {
-            c.offer(spec::ANNOTATION_VERSION, v.clone(), src("version"));
+            // Past a release, the project file still says the release (or an older one)
+            // until it is bumped: then the development version from git describe is right.
+            let past_release = !c.decided(spec::ANNOTATION_VERSION)
+                && match (cx.described(), cx.releases()) {
+                    (Some(git::Describe::Found { tag, distance, .. }), Some(rel)) => {
+                        *distance > 0
+                            && rel.version(tag).is_some_and(|tv| !version::is_ahead(v, tv))
+                    }
+                    _ => false,
+                };
+            if !past_release {
+                c.offer(spec::ANNOTATION_VERSION, v.clone(), src("version"));
+            }
         }
         if !c.decided(spec::ANNOTATION_LICENSES) {
             if let Some(l) = &p.license {
@@ -960,41 +1123,82 @@ fn derived(_cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     Ok(())
 }
 
-/// `version` from the nearest tag, as `git describe --tags` would name HEAD.
+/// `version` from the nearest of this package's release tags: the release at it, else the
+/// development version of a commit past it ([`version::development`]).
 fn describe(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
-    let Some(g) = &cx.git else {
+    if c.decided(spec::ANNOTATION_VERSION) {
+        return Ok(());
+    }
+    let (Some(described), Some(rel)) = (cx.described(), cx.releases()) else {
         return Ok(());
     };
-    // An exact tag that is not a version (`nightly`) gave none: describe as git would.
-    if !c.decided(spec::ANNOTATION_VERSION) {
-        match g.describe() {
-            git::Describe::Found {
-                tag,
-                distance,
-                short,
-            } => {
-                let base = git::version_from_tag(&tag).unwrap_or(&tag);
-                let value = if distance == 0 {
-                    base.to_string()
-                } else {
-                    format!("{base}-{distance}-g{short}")
-                };
-                c.offer(
-                    spec::ANNOTATION_VERSION,
-                    value,
-                    Source::Git(format!("describe (tag {tag})")),
-                );
-            }
-            git::Describe::GaveUp { walked } => c.diagnostics.push(
-                Diagnostic::warning(
-                    "describe-gave-up",
-                    spec::ANNOTATION_VERSION,
-                    format!("no tag within {walked} commits of HEAD; no version from git describe"),
+    let rule = cx.tag_rule();
+    let tag_hint = "pass --tag-prefix PREFIX for tags such as `release-1.0.0`, or -a version=…";
+    match described {
+        git::Describe::Found {
+            tag,
+            distance,
+            short,
+        } => {
+            let base = rel.version(tag).unwrap_or(tag);
+            let (value, note) = if *distance == 0 {
+                (base.to_string(), None)
+            } else {
+                let passed = cx
+                    .project
+                    .as_ref()
+                    .and_then(|p| p.version.as_ref().map(|v| (p.file, v)))
+                    .map(|(f, v)| format!("; {f} says {v}, the release's or older"))
+                    .unwrap_or_default();
+                (
+                    version::development(base, *distance, short),
+                    Some(format!(
+                        "development version: {distance} commit{} past {tag}{passed}",
+                        if *distance == 1 { "" } else { "s" }
+                    )),
                 )
-                .hint("pass -a version=… or tag the release"),
-            ),
-            git::Describe::NoTags => {}
+            };
+            c.offer_fact(
+                spec::ANNOTATION_VERSION,
+                Fact {
+                    value,
+                    source: Source::Git(format!("describe (tag {tag})")),
+                    note,
+                    levels: None,
+                },
+            );
         }
+        git::Describe::GaveUp { walked } => c.diagnostics.push(
+            Diagnostic::warning(
+                "describe-gave-up",
+                spec::ANNOTATION_VERSION,
+                format!(
+                    "no release tag ({}) within {walked} commits of HEAD; no version from git describe",
+                    rule.describe()
+                ),
+            )
+            .hint(format!("tag the release, or {tag_hint}")),
+        ),
+        git::Describe::NoTags if rel.tags > 0 => {
+            let message = if rel.any() {
+                format!(
+                    "none of this package's release tags ({}) is in HEAD's history; no version from git",
+                    rule.describe()
+                )
+            } else {
+                format!(
+                    "the repository has {} tag{}, but none is a release tag of this package ({}); no version from git",
+                    rel.tags,
+                    if rel.tags == 1 { "" } else { "s" },
+                    rule.describe()
+                )
+            };
+            c.diagnostics.push(
+                Diagnostic::warning("no-release-tag", spec::ANNOTATION_VERSION, message)
+                    .hint(tag_hint),
+            );
+        }
+        git::Describe::NoTags => {}
     }
     Ok(())
 }
