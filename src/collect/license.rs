@@ -62,6 +62,7 @@ pub(crate) struct Detected {
 
 /// What the license files of a checkout say.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(not(feature = "license-detection"), allow(dead_code))]
 pub(crate) enum Detection {
     /// No license file.
     Nothing,
@@ -343,10 +344,8 @@ impl Stores {
             return Some(found);
         }
         let at_top = self.license_at_top(text);
-        if let Some((id, score, exception)) = &at_top {
-            if let Some(exception) = exception {
-                return Some((format!("{id} WITH {exception}"), *score));
-            }
+        if let Some((id, score, Some(exception))) = &at_top {
+            return Some((format!("{id} WITH {exception}"), *score));
         }
         [
             from_common.filter(|(_, s)| *s >= CONFIDENCE),

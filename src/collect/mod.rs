@@ -435,10 +435,15 @@ pub(crate) fn collect(opts: &CollectOptions, env: &Env) -> Result<Collected, Err
         Ok(_) => {
             return Err(Error::BadInput {
                 path: opts.repo.clone(),
-                message: "not a directory (--repo names the checkout to describe)".into(),
+                message: "not a directory (--repo, -C, names the checkout to describe)".into(),
             })
         }
-        Err(e) => return Err(Error::io(&opts.repo, e)),
+        Err(e) => {
+            return Err(Error::Usage(format!(
+                "--repo (-C, OCI_STAMP_REPO) {}: {e}",
+                opts.repo.display()
+            )))
+        }
     }
     let mut c = Collected::default();
     let git = git::GitRepo::discover(&opts.repo).map_err(Error::Git)?;
@@ -505,7 +510,14 @@ fn explicit(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
 fn annotation_file(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     if let Some(path) = &cx.opts.annotation_file {
         let shown = path.display().to_string();
-        for arg in read_annotation_file(path)? {
+        let args = read_annotation_file(path).map_err(|e| match e {
+            Error::Io { path, source } => Error::Usage(format!(
+                "--annotation-file (OCI_STAMP_ANNOTATION_FILE) {}: {source}",
+                path.display()
+            )),
+            other => other,
+        })?;
+        for arg in args {
             c.offer_fact(
                 &arg.key,
                 Fact {
@@ -824,7 +836,19 @@ fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
             }
         }
         if let Some(v) = &p.description {
-            c.offer(spec::ANNOTATION_DESCRIPTION, v.clone(), src("description"));
+            // One line: a TOML or JSON description may hold line breaks, which most output
+            // formats cannot carry. Values given with -a stay exactly as given.
+            let folded = v.split_whitespace().collect::<Vec<_>>().join(" ");
+            let note = (folded != *v).then(|| "folded to one line".to_string());
+            c.offer_fact(
+                spec::ANNOTATION_DESCRIPTION,
+                Fact {
+                    value: folded,
+                    source: src("description"),
+                    note,
+                    levels: None,
+                },
+            );
         }
         if let Some(v) = &p.homepage {
             c.offer(spec::ANNOTATION_URL, v.clone(), src("homepage"));

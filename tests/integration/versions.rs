@@ -212,3 +212,63 @@ fn corrupt_packed_refs_lines_are_a_warning() {
     // the readable tags are still read
     assert_eq!(version(&out).as_deref(), Some("1.0.0"));
 }
+
+#[test]
+fn a_project_description_is_folded_to_one_line_and_a_flag_value_is_not() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("rgdesc");
+    repo.write(
+        "Cargo.toml",
+        "[package]\nname = \"rg\"\nversion = \"1.0.0\"\ndescription = \"\"\"\nripgrep is a line-oriented search tool that recursively searches the current\ndirectory for a regex pattern while respecting gitignore rules.   \n\"\"\"\n",
+    )
+    .commit("one");
+    let out = repo.stamp(EXPLAIN).run();
+    let j = out.ok().quiet().json();
+    assert_eq!(
+        j["annotations"][key("description")],
+        "ripgrep is a line-oriented search tool that recursively searches the current directory for a regex pattern while respecting gitignore rules."
+    );
+    assert_eq!(
+        j["sources"][key("description")]["note"],
+        "folded to one line"
+    );
+    let out = repo.stamp(["collect", "-f", "labels"]).run();
+    out.ok().quiet();
+    assert!(out.stdout.contains("respecting gitignore rules."), "{out}");
+    // -a values stay exactly as given
+    let out = repo
+        .stamp(["collect", "-f", "json", "-a", "description=two\n  lines"])
+        .run();
+    assert_eq!(out.ok().annotations()[&key("description")], "two\n  lines");
+}
+
+#[test]
+fn messages_name_the_option_or_variable() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("msgs");
+    repo.write("a", "1").commit("one");
+    let out = repo
+        .stamp(["collect"])
+        .env("OCI_STAMP_REQUIRE_CLEAN", "maybe")
+        .run();
+    out.status(2);
+    assert!(
+        out.stderr.contains(
+            "OCI_STAMP_REQUIRE_CLEAN=`maybe` is not a valid value for --require-clean; accepted:"
+        ),
+        "{out}"
+    );
+    let out = repo.stamp(["collect", "--annotation-file", "/nope"]).run();
+    out.status(2);
+    assert!(
+        out.stderr
+            .contains("--annotation-file (OCI_STAMP_ANNOTATION_FILE) /nope:"),
+        "{out}"
+    );
+    let out = repo.stamp(["collect", "-C", "/nope"]).run();
+    out.status(2);
+    assert!(
+        out.stderr.contains("--repo (-C, OCI_STAMP_REPO) /nope:"),
+        "{out}"
+    );
+}
