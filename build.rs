@@ -1,7 +1,8 @@
 //! With the `license-detection` feature: cut the spdx crate's license store down to the
 //! licenses most projects use, so that detecting them loads ~30 entries instead of ~700.
 //! Detection tries this small store first and loads the full one only when nothing in it
-//! matches closely (see src/collect/license.rs).
+//! matches closely (see src/collect/license.rs). It also writes a store of the SPDX license
+//! exceptions, which detection looks for beside a license text.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -61,12 +62,21 @@ mod common {
                 );
             }
         }
-        let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
-            .join("common-licenses.bin.zstd");
+        save(&small, "common-licenses.bin.zstd");
+        // The SPDX license exceptions (LLVM-exception, Classpath-exception-2.0, …), from the
+        // spdx crate's texts: detection looks for one beside a license text.
+        let mut exceptions = Store::new();
+        for (name, text) in spdx::text::EXCEPTION_TEXTS {
+            exceptions.add_license((*name).to_string(), spdx::detection::TextData::new(text));
+        }
+        save(&exceptions, "exceptions.bin.zstd");
+    }
+
+    fn save(store: &Store, name: &str) {
+        let out =
+            std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join(name);
         let mut cache = Vec::new();
-        small
-            .to_cache(&mut cache)
-            .expect("the small store serialises");
+        store.to_cache(&mut cache).expect("the store serialises");
         std::fs::write(&out, with_content_size(&cache)).expect("OUT_DIR is writable");
     }
 

@@ -170,6 +170,10 @@ pub(crate) struct CollectArgs {
     /// The policy file (default: `oci-stamp.toml` at the repository root, when there is one).
     #[arg(long, env = "OCI_STAMP_POLICY", value_name = "FILE")]
     pub(crate) policy: Option<PathBuf>,
+    /// Release tags are PREFIX then a version (`release-` for `release-9.0.0`). Default: the
+    /// package's name (`tokio-1.53.1`, `@scope/pkg@3.1.0`), else bare versions (`v1.2.3`).
+    #[arg(long, env = "OCI_STAMP_TAG_PREFIX", value_name = "PREFIX")]
+    pub(crate) tag_prefix: Option<String>,
 }
 
 /// Levels for entries that do not name their own.

@@ -44,9 +44,11 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let matches = command(env)
-            .try_get_matches_from(args)
-            .map_err(ConfigError::Clap)?;
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let matches = match command(env).try_get_matches_from(args.clone()) {
+            Ok(m) => m,
+            Err(e) => return Err(env_value_error(&e, &args, env).unwrap_or(ConfigError::Clap(e))),
+        };
         let mut cli = Cli::from_arg_matches(&matches).map_err(ConfigError::Clap)?;
         let sub = matches.subcommand().map_or(&matches, |(_, m)| m);
         let collect = match &cli.command {
@@ -87,6 +89,60 @@ impl Config {
             collect,
         })
     }
+}
+
+/// A value clap refuses that came from an `OCI_STAMP_*` variable, not from the command line:
+/// the message names the variable, its value and what it accepts.
+fn env_value_error(e: &clap::Error, args: &[OsString], env: &Env) -> Option<ConfigError> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let shown = match e.get(ContextKind::InvalidArg)? {
+        ContextValue::String(s) => s.clone(),
+        _ => return None,
+    };
+    let long = shown.split([' ', '=', '<']).next()?.trim_start_matches('-');
+    let cmd = command(env);
+    let mut stack: Vec<&clap::Command> = vec![&cmd];
+    while let Some(c) = stack.pop() {
+        stack.extend(c.get_subcommands());
+        let Some(arg) = c.get_arguments().find(|a| a.get_long() == Some(long)) else {
+            continue;
+        };
+        let Some(var) = arg.get_env().and_then(|v| v.to_str()) else {
+            continue;
+        };
+        let Some(value) = env.get(var) else {
+            continue;
+        };
+        let flag = format!("--{long}");
+        let on_command_line = args.iter().any(|a| {
+            a.to_str()
+                .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+        });
+        if on_command_line {
+            return None;
+        }
+        let possible: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .map(|p| p.get_name().to_string())
+            .collect();
+        let accepted = if possible.is_empty() {
+            "see --help".to_string()
+        } else {
+            possible.join(", ")
+        };
+        return Some(ConfigError::Other(Error::Usage(format!(
+            "{var}=`{}` is not a valid value for {flag}; accepted: {accepted}",
+            value.escape_debug()
+        ))));
+    }
+    None
 }
 
 /// The clap command, with the options whose variable is set but empty cut loose from it.
@@ -249,6 +305,7 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
             _ => args.require_clean,
         },
         policy,
+        tag_prefix: args.tag_prefix.clone().filter(|p| !p.is_empty()),
     })
 }
 
@@ -331,6 +388,12 @@ mod tests {
                 other => panic!("{ns}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn tag_prefix_from_the_flag() {
+        let o = collect_options(&["collect", "--tag-prefix", "release-"], &env(&[]));
+        assert_eq!(o.tag_prefix.as_deref(), Some("release-"));
     }
 
     #[test]

@@ -77,5 +77,10 @@ mod helm;
 #[path = "integration/verify.rs"]
 mod verify;
 
+#[path = "integration/licenses.rs"]
+mod licenses;
 #[path = "integration/policy.rs"]
 mod policy;
+
+#[path = "integration/versions.rs"]
+mod versions;

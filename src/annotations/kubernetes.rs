@@ -31,9 +31,12 @@ fn is_qualified_name_part(n: &str) -> bool {
             .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'-' | b'_' | b'.'))
 }
 
-/// Checks one key against the Kubernetes annotation-key rules.
+/// Checks one key against the Kubernetes annotation-key rules. As apimachinery's
+/// `ValidateAnnotations` does, the key is lower-cased before the qualified-name check, so
+/// `Example.COM/MyKey` is valid.
 pub(crate) fn check_key(key: &str) -> Option<Diagnostic> {
-    let (prefix, name) = match key.split_once('/') {
+    let lowered = key.to_lowercase();
+    let (prefix, name) = match lowered.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
@@ -126,7 +129,14 @@ mod tests {
 
     #[test]
     fn key_rules() {
-        for ok in ["a", "example.com/x", "x.y_z-1", "k8s.io/a.b", "A1"] {
+        for ok in [
+            "a",
+            "example.com/x",
+            "x.y_z-1",
+            "k8s.io/a.b",
+            "A1",
+            "Example.COM/MyKey",
+        ] {
             assert!(check_key(ok).is_none(), "{ok}");
         }
         let long_name = "a".repeat(64);
@@ -134,7 +144,6 @@ mod tests {
         for bad in [
             "",
             "/x",
-            "Example.com/x",
             "-a.com/x",
             "a.com/",
             "a.com/-x",

@@ -31,6 +31,8 @@ pub(crate) struct GitRepo {
     /// Tag names by the commit they point at, read once (both `exact_tag` and `describe` use
     /// them, and a repository may have thousands).
     tags: OnceCell<HashMap<Oid, Vec<String>>>,
+    /// The numbers of `packed-refs` lines that could not be read (reading the tags fills it).
+    packed_problems: std::cell::RefCell<Vec<usize>>,
 }
 
 /// The remote `source` comes from.
@@ -121,6 +123,7 @@ impl GitRepo {
             detached,
             shallow,
             tags: OnceCell::new(),
+            packed_problems: std::cell::RefCell::new(Vec::new()),
         };
         if git.detached {
             git.branch = git.branch_at_head();
@@ -252,7 +255,7 @@ impl GitRepo {
         let mut tags: Vec<(String, Oid)> = Vec::new();
         // Whether the last line was a tag, so that a `^` line peels it.
         let mut last_is_tag = false;
-        for line in lines {
+        for (n, line) in lines.enumerate() {
             if let Some(peeled) = line.strip_prefix('^') {
                 if let (true, Some(oid), Some(last)) =
                     (last_is_tag, oid_from_hex(peeled.trim()), tags.last_mut())
@@ -266,9 +269,18 @@ impl GitRepo {
             if line.starts_with('#') {
                 continue;
             }
-            let (hex, refname) = line.split_once(' ')?;
-            if let (Some(name), Some(oid)) = (refname.strip_prefix("refs/tags/"), oid_from_hex(hex))
-            {
+            // A line that is not `HEX REFNAME` is reported (line numbers from 1, after the
+            // header), and the others are still read.
+            let Some((hex, refname)) = line.split_once(' ') else {
+                self.packed_problems.borrow_mut().push(n + 2);
+                continue;
+            };
+            let oid = oid_from_hex(hex);
+            if oid.is_none() || refname.is_empty() {
+                self.packed_problems.borrow_mut().push(n + 2);
+                continue;
+            }
+            if let (Some(name), Some(oid)) = (refname.strip_prefix("refs/tags/"), oid) {
                 tags.push((name.to_string(), oid));
                 last_is_tag = true;
             }
@@ -294,26 +306,13 @@ impl GitRepo {
         map
     }
 
-    /// Every tag on HEAD, sorted.
-    pub(crate) fn tags_at_head(&self) -> Vec<String> {
-        let mut tags = self
-            .head
-            .and_then(|h| self.tags_by_commit().get(&h).cloned())
-            .unwrap_or_default();
-        tags.sort();
-        tags
-    }
-
-    /// The tag on HEAD; with several, a version-like one, highest first.
-    pub(crate) fn exact_tag(&self) -> Option<String> {
-        let head = self.head?;
-        let mut tags = self.tags_by_commit().get(&head)?.clone();
-        tags.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
-        tags.into_iter().next()
-    }
-
-    /// `git describe --tags`, bounded, counting version-like tags only when there are any.
-    pub(crate) fn describe(&self) -> Describe {
+    /// `git describe --tags`, bounded, counting only the tags `accept` takes (this package's
+    /// releases, [`super::version`]); with several on one commit, `best` picks.
+    pub(crate) fn describe(
+        &self,
+        accept: &dyn Fn(&str) -> bool,
+        best: &dyn Fn(&[String]) -> Option<String>,
+    ) -> Describe {
         let Some(head) = self.head else {
             return Describe::NoTags;
         };
@@ -327,23 +326,16 @@ impl GitRepo {
         if walk.push(head).is_err() {
             return Describe::NoTags;
         }
-        let short = head.to_string()[..7].to_string();
-        // Version-like tags only, when the repository has any: a `nightly` or `latest` tag
-        // on HEAD says nothing about which release this is.
-        let any_version = tags
-            .values()
-            .flatten()
-            .any(|t| version_from_tag(t).is_some());
-        let counts = |names: &&Vec<String>| {
-            !any_version || names.iter().any(|t| version_from_tag(t).is_some())
-        };
+        let short = self.abbrev(head);
+        let counts = |names: &&Vec<String>| names.iter().any(|t| accept(t));
         let mut walked = 0;
         for oid in walk.filter_map(Result::ok) {
             if let Some(names) = tags.get(&oid).filter(counts) {
-                let mut names = names.clone();
-                names.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
+                let Some(tag) = best(names) else {
+                    continue;
+                };
                 return Describe::Found {
-                    tag: names.swap_remove(0),
+                    tag,
                     distance: self.distance(head, oid).unwrap_or(walked),
                     short,
                 };
@@ -354,6 +346,53 @@ impl GitRepo {
             }
         }
         Describe::NoTags
+    }
+
+    /// The abbreviated name of a commit as `git describe` prints it: unique in the
+    /// repository, at least `core.abbrev` (7) digits.
+    pub(crate) fn abbrev(&self, oid: Oid) -> String {
+        let hex = oid.to_string();
+        let unique = self
+            .repo
+            .find_object(oid, None)
+            .ok()
+            .and_then(|o| o.short_id().ok())
+            .and_then(|b| b.as_str().ok().map(str::len))
+            .unwrap_or(7);
+        // git's `core.abbrev=auto` (the default): enough digits for the repository's size,
+        // half the bits of its packed object count, rounded up, at least 7.
+        let auto = self
+            .repo
+            .config()
+            .ok()
+            .and_then(|c| c.get_string("core.abbrev").ok())
+            .is_none_or(|v| v == "auto");
+        let sized = if auto {
+            let count = packed_object_count(&self.repo.commondir().join("objects/pack"));
+            let bits = (u64::BITS - count.leading_zeros()) as usize;
+            bits.div_ceil(2).max(7)
+        } else {
+            7
+        };
+        hex[..unique.max(sized).min(hex.len())].to_string()
+    }
+
+    /// Every tag name of the repository.
+    pub(crate) fn tag_names(&self) -> impl Iterator<Item = &str> {
+        self.tags_by_commit().values().flatten().map(String::as_str)
+    }
+
+    /// The tags on HEAD.
+    pub(crate) fn tags_at_head(&self) -> Vec<String> {
+        self.head
+            .and_then(|h| self.tags_by_commit().get(&h).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The `packed-refs` lines that could not be read, by number (after the tags are read).
+    pub(crate) fn packed_refs_problems(&self) -> Vec<usize> {
+        let _ = self.tags_by_commit();
+        self.packed_problems.borrow().clone()
     }
 
     /// How many commits are in `head`'s history but not in `base`'s, as `git describe`
@@ -484,6 +523,27 @@ fn oid_from_hex(hex: &str) -> Option<Oid> {
     Oid::from_bytes(&raw).ok()
 }
 
+/// The objects in a repository's packs, from the pack indexes' headers (version 2: the last
+/// fan-out entry), as git counts them for `core.abbrev=auto`.
+fn packed_object_count(pack_dir: &Path) -> u64 {
+    let mut count = 0u64;
+    for e in std::fs::read_dir(pack_dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "idx") {
+            continue;
+        }
+        let mut head = [0u8; 8 + 256 * 4];
+        let ok = std::fs::File::open(&path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok();
+        if ok && head[..4] == [0xff, b't', b'O', b'c'] {
+            let last = &head[8 + 255 * 4..];
+            count += u64::from(u32::from_be_bytes([last[0], last[1], last[2], last[3]]));
+        }
+    }
+    count
+}
+
 /// How many modified paths, and the first three.
 fn summary(paths: BTreeSet<String>) -> (usize, Vec<String>) {
     (paths.len(), paths.into_iter().take(3).collect())
@@ -491,25 +551,6 @@ fn summary(paths: BTreeSet<String>) -> (usize, Vec<String>) {
 
 /// Beyond this many suspect paths, one full work-tree status is cheaper than a path list.
 const PATHSPEC_LIMIT: usize = 256;
-
-/// Ranks tags: version-like (`v1.2.3`, `1.2`) above others, then by numeric components.
-fn tag_rank(tag: &str) -> (bool, Vec<u64>, String) {
-    let v = version_from_tag(tag);
-    let is_version = v.is_some();
-    let nums = v
-        .unwrap_or(tag)
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().unwrap_or(0))
-        .collect();
-    (is_version, nums, tag.to_string())
-}
-
-/// The version a tag names: `v1.2.3` → `1.2.3`, `1.2.3` → `1.2.3`; `release-x` → none.
-pub(crate) fn version_from_tag(tag: &str) -> Option<&str> {
-    let t = tag.strip_prefix(['v', 'V']).unwrap_or(tag);
-    t.starts_with(|c: char| c.is_ascii_digit()).then_some(t)
-}
 
 #[cfg(test)]
 mod tests {
@@ -523,20 +564,5 @@ mod tests {
         for bad in ["", "9878f34", &hex.replace('d', "g"), &format!("{hex}0")] {
             assert_eq!(oid_from_hex(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn versions_from_tags() {
-        assert_eq!(version_from_tag("v1.2.3"), Some("1.2.3"));
-        assert_eq!(version_from_tag("1.0"), Some("1.0"));
-        assert_eq!(version_from_tag("vnext"), None);
-        assert_eq!(version_from_tag("release"), None);
-    }
-
-    #[test]
-    fn version_like_tags_rank_first() {
-        let mut tags = vec!["latest", "v1.9.0", "v1.10.0", "1.2"];
-        tags.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
-        assert_eq!(tags, ["v1.10.0", "v1.9.0", "1.2", "latest"]);
     }
 }

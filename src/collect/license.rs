@@ -1,8 +1,24 @@
-//! License detection from `LICENSE`/`COPYING` text when nothing is declared (the SPDX
-//! rules themselves are the model's: [`crate::annotations::spdx`]).
+//! License detection from the license files of a checkout (the SPDX rules themselves are the
+//! model's: [`crate::annotations::spdx`]).
 //!
 //! Detection loads the spdx crate's inline license store (a few MB decompressed), so it runs
-//! only when no license was declared by flag, annotation file or project file.
+//! only when no license was declared by flag, annotation file or project file, or when the
+//! declared name stands for several licenses (`BSD`) and the text may tell which.
+//!
+//! The rule, as `collect --explain` shows it:
+//! - `LICENSES/` (REUSE): each file names its license by its file name (`MIT.txt`); the
+//!   checkout is under all of them: `… AND …`.
+//! - Else the files at the root whose name is LICENSE, LICENCE, COPYING, COPYRIGHT or
+//!   UNLICENSE, alone or followed by `.ext` or `-WHAT` (`LICENSE-MIT`, `LICENSE.txt`; third-party
+//!   `NOTICE` files aside). Each one's text is matched; several different licenses side by side
+//!   are a choice, the convention of dual licensing: `… OR …` (`LICENSE-MIT` +
+//!   `LICENSE-APACHE` → `MIT OR Apache-2.0`).
+//! - A file's license is the one its text starts with (a short header may precede it); what
+//!   follows, such as third-party notices, is not the checkout's license, except an SPDX
+//!   exception, which is kept: `Apache-2.0 WITH LLVM-exception`.
+//! - A file that is present but not recognised leaves the key out (`license-not-recognised`),
+//!   and so does a text shared by several identifiers (`GPL-3.0-only` and
+//!   `GPL-3.0-or-later` have one text; which applies is said in the source files).
 
 use std::path::Path;
 
@@ -18,9 +34,280 @@ const CONFIDENCE: f32 = 0.93;
 #[cfg(feature = "license-detection")]
 const FAST_CONFIDENCE: f32 = 0.99;
 
+/// A license text found at the top of a file may follow at most this many lines of header.
+#[cfg(feature = "license-detection")]
+const HEADER_LINES: usize = 20;
+
+/// The step, in lines, of the search for the license a text starts with.
+#[cfg(feature = "license-detection")]
+const STEP: usize = 4;
+
 /// The common licenses, cut from the spdx crate's store by build.rs.
 #[cfg(feature = "license-detection")]
 const COMMON_STORE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/common-licenses.bin.zstd"));
+
+/// The SPDX license exceptions, made a store by build.rs.
+#[cfg(feature = "license-detection")]
+const EXCEPTION_STORE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/exceptions.bin.zstd"));
+
+/// A license found in files: the SPDX expression, the files, the lowest match score, and how
+/// the files were combined.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Detected {
+    pub(crate) expression: String,
+    pub(crate) files: Vec<String>,
+    pub(crate) score: f32,
+    pub(crate) rule: String,
+}
+
+/// What the license files of a checkout say.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(not(feature = "license-detection"), allow(dead_code))]
+pub(crate) enum Detection {
+    /// No license file.
+    Nothing,
+    Found(Detected),
+    /// The text is shared by several identifiers (`GPL-3.0-only`, `GPL-3.0-or-later`).
+    Ambiguous {
+        files: Vec<String>,
+        candidates: Vec<String>,
+    },
+    /// Files that are present but not recognised, and what the others are.
+    NotRecognised {
+        files: Vec<String>,
+        others: Vec<(String, String)>,
+    },
+}
+
+#[cfg(feature = "license-detection")]
+/// The file names looked at, upper-cased: the stem, then nothing, `.ext`, `-WHAT` or `_WHAT`.
+fn is_license_file_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    if ["NOTICE", "THIRD", "3RD"].iter().any(|w| upper.contains(w)) {
+        return false;
+    }
+    ["LICENSE", "LICENCE", "COPYING", "COPYRIGHT", "UNLICENSE"]
+        .iter()
+        .any(|stem| {
+            upper.strip_prefix(stem).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with(['.', '-', '_']) && rest.len() > 1
+            })
+        })
+}
+
+#[cfg(feature = "license-detection")]
+/// The license files at `root`, by name; and the REUSE `LICENSES/` files.
+fn license_files(root: &Path) -> (Vec<String>, Vec<String>) {
+    let list = |dir: &Path, keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| keep(n))
+            .collect();
+        names.sort();
+        names
+    };
+    let reuse = list(&root.join("LICENSES"), &|n| !n.starts_with('.'));
+    (list(root, &is_license_file_name), reuse)
+}
+
+#[cfg(feature = "license-detection")]
+/// The texts shared by an `-only` and an `-or-later` identifier: both.
+fn family(id: &str) -> Option<Vec<String>> {
+    let base = id
+        .strip_suffix("-only")
+        .or_else(|| id.strip_suffix("-or-later"))?;
+    Some(vec![format!("{base}-only"), format!("{base}-or-later")])
+}
+
+/// Detects the license of a checkout from its license files.
+#[cfg(not(feature = "license-detection"))]
+pub(crate) fn detect(_root: &Path) -> Detection {
+    Detection::Nothing
+}
+
+#[cfg(feature = "license-detection")]
+/// REUSE: `LICENSES/<SPDX-ID>.<ext>` names the license; all of them apply.
+fn reuse(names: &[String]) -> Detection {
+    let mut ids: Vec<String> = Vec::new();
+    let mut bad: Vec<String> = Vec::new();
+    for n in names {
+        let id = n.rsplit_once('.').map_or(n.as_str(), |(stem, _)| stem);
+        let is_license = spdx::Expression::parse(id).is_ok()
+            && !id.contains(' ')
+            && spdx::exception_id(id).is_none();
+        if is_license {
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_string());
+            }
+        } else {
+            bad.push(format!("LICENSES/{n}"));
+        }
+    }
+    if !bad.is_empty() {
+        return Detection::NotRecognised {
+            files: bad,
+            others: Vec::new(),
+        };
+    }
+    let files = names.iter().map(|n| format!("LICENSES/{n}")).collect();
+    Detection::Found(Detected {
+        expression: ids.join(" AND "),
+        files,
+        score: 1.0,
+        rule: "REUSE: each file in LICENSES/ names a license that applies; all of them (AND)"
+            .into(),
+    })
+}
+
+/// Detects the license of a checkout from its license files (see the module's rule).
+#[cfg(feature = "license-detection")]
+pub(crate) fn detect(root: &Path) -> Detection {
+    let (files, reuse_files) = license_files(root);
+    if !reuse_files.is_empty() {
+        return reuse(&reuse_files);
+    }
+    if files.is_empty() {
+        return Detection::Nothing;
+    }
+    let (Ok(common), Ok(exceptions)) = (
+        spdx::detection::Store::from_cache(COMMON_STORE),
+        spdx::detection::Store::from_cache(EXCEPTION_STORE),
+    ) else {
+        return Detection::Nothing;
+    };
+    let mut stores = Stores {
+        common,
+        full: None,
+        exceptions,
+    };
+    let mut found: Vec<(String, Outcome)> = Vec::new();
+    for f in &files {
+        let outcome = match std::fs::read(root.join(f)) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                stores.license_of(&spdx::detection::TextData::new(&text))
+            }
+            Err(_) => None,
+        };
+        found.push((
+            f.clone(),
+            outcome.map_or(Outcome::NotRecognised, Outcome::Found),
+        ));
+    }
+    combine(found)
+}
+
+/// Detects the license of one named file (npm's `SEE LICENSE IN <file>`).
+#[cfg(not(feature = "license-detection"))]
+pub(crate) fn detect_file(_root: &Path, _file: &str) -> Detection {
+    Detection::Nothing
+}
+
+/// Detects the license of one named file (npm's `SEE LICENSE IN <file>`).
+#[cfg(feature = "license-detection")]
+pub(crate) fn detect_file(root: &Path, file: &str) -> Detection {
+    let Ok(bytes) = std::fs::read(root.join(file)) else {
+        return Detection::Nothing;
+    };
+    let (Ok(common), Ok(exceptions)) = (
+        spdx::detection::Store::from_cache(COMMON_STORE),
+        spdx::detection::Store::from_cache(EXCEPTION_STORE),
+    ) else {
+        return Detection::Nothing;
+    };
+    let mut stores = Stores {
+        common,
+        full: None,
+        exceptions,
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let outcome = stores
+        .license_of(&spdx::detection::TextData::new(&text))
+        .map_or(Outcome::NotRecognised, Outcome::Found);
+    combine(vec![(file.to_string(), outcome)])
+}
+
+#[cfg(feature = "license-detection")]
+#[derive(Debug, Clone)]
+enum Outcome {
+    Found((String, f32)),
+    NotRecognised,
+}
+
+/// Several files at the root: each file's license once, joined with OR.
+#[cfg(feature = "license-detection")]
+fn combine(found: Vec<(String, Outcome)>) -> Detection {
+    let not_recognised: Vec<String> = found
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::NotRecognised))
+        .map(|(f, _)| f.clone())
+        .collect();
+    let recognised: Vec<(String, String, f32)> = found
+        .iter()
+        .filter_map(|(f, o)| match o {
+            Outcome::Found((id, s)) => Some((f.clone(), id.clone(), *s)),
+            Outcome::NotRecognised => None,
+        })
+        .collect();
+    if !not_recognised.is_empty() {
+        return Detection::NotRecognised {
+            files: not_recognised,
+            others: recognised.into_iter().map(|(f, id, _)| (f, id)).collect(),
+        };
+    }
+    let files: Vec<String> = recognised.iter().map(|(f, _, _)| f.clone()).collect();
+    let mut ids: Vec<String> = Vec::new();
+    for (_, id, _) in &recognised {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    if let [one] = ids.as_slice() {
+        let license = one.split(" WITH ").next().unwrap_or(one);
+        if let Some(candidates) = family(license) {
+            let with = one.strip_prefix(license).unwrap_or("");
+            return Detection::Ambiguous {
+                files,
+                candidates: candidates
+                    .into_iter()
+                    .map(|c| format!("{c}{with}"))
+                    .collect(),
+            };
+        }
+    }
+    if let Some(f) = ids
+        .iter()
+        .find(|id| family(id.split(" WITH ").next().unwrap_or(id)).is_some())
+    {
+        let candidates = family(f.split(" WITH ").next().unwrap_or(f)).unwrap_or_default();
+        return Detection::Ambiguous { files, candidates };
+    }
+    let score = recognised.iter().map(|(_, _, s)| *s).fold(1.0f32, f32::min);
+    let rule = if ids.len() > 1 {
+        "several license texts at the root: a choice of them (OR), the convention of dual licensing"
+    } else if files.len() > 1 {
+        "several license files, one license"
+    } else {
+        "the license text of the file"
+    };
+    Detection::Found(Detected {
+        expression: ids.join(" OR "),
+        files,
+        score,
+        rule: rule.into(),
+    })
+}
+
+#[cfg(feature = "license-detection")]
+struct Stores {
+    common: spdx::detection::Store,
+    full: Option<spdx::detection::Store>,
+    exceptions: spdx::detection::Store,
+}
 
 /// A store's best match for a text, as a strict SPDX identifier, with its score.
 #[cfg(feature = "license-detection")]
@@ -34,111 +321,77 @@ fn best_match(
     Some((id, m.score))
 }
 
-/// The license of one text: a near-exact match among the common licenses; else a near-exact
-/// one in the full store (a close variant such as BSD-3-Clause-Clear); else a confident
-/// common license; else a confident match in the full store. A confident common license is
-/// not replaced by a variant that only scores a little higher: an Apache-2.0 text without
-/// its optional appendix (as most Rust crates ship it) scores 0.95 as Apache-2.0 and 0.98 as
-/// Pixar, the Apache text with one sentence changed and no appendix.
 #[cfg(feature = "license-detection")]
-fn license_of(
-    common: &spdx::detection::Store,
-    full: &mut Option<spdx::detection::Store>,
-    text: &spdx::detection::TextData,
-) -> Option<(String, f32)> {
-    let from_common = best_match(common, text);
-    if let Some(found) = from_common.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
-        return Some(found);
-    }
-    if full.is_none() {
-        *full = spdx::detection::Store::load_inline().ok();
-    }
-    let from_full = full.as_ref().and_then(|store| best_match(store, text));
-    [
-        from_full.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE),
-        from_common.filter(|(_, s)| *s >= CONFIDENCE),
-        from_full.filter(|(_, s)| *s >= CONFIDENCE),
-    ]
-    .into_iter()
-    .flatten()
-    .next()
-}
-
-/// License files looked at, in order, at the repository root.
-#[cfg(feature = "license-detection")]
-const LICENSE_FILES: &[&str] = &[
-    "LICENSE",
-    "LICENSE.md",
-    "LICENSE.txt",
-    "LICENCE",
-    "LICENCE.md",
-    "LICENCE.txt",
-    "COPYING",
-    "COPYING.md",
-    "COPYING.txt",
-];
-
-/// A license found in a file: the SPDX identifier, the file, the match score.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Detected {
-    pub(crate) expression: String,
-    pub(crate) files: Vec<String>,
-    pub(crate) score: f32,
-}
-
-/// Detects the license of a checkout from its license files. `LICENSE-MIT` +
-/// `LICENSE-APACHE` (the Rust convention for a choice of licenses) give `… OR …`.
-#[cfg(not(feature = "license-detection"))]
-pub(crate) fn detect(_root: &Path) -> Option<Detected> {
-    None
-}
-
-/// Detects the license of a checkout from its license files. `LICENSE-MIT` +
-/// `LICENSE-APACHE` (the Rust convention for a choice of licenses) give `… OR …`.
-#[cfg(feature = "license-detection")]
-pub(crate) fn detect(root: &Path) -> Option<Detected> {
-    let mut candidates: Vec<String> = LICENSE_FILES
-        .iter()
-        .filter(|f| root.join(f).is_file())
-        .take(1)
-        .map(|f| (*f).to_string())
-        .collect();
-    if candidates.is_empty() {
-        let mut dual: Vec<String> = std::fs::read_dir(root)
-            .ok()?
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| n.starts_with("LICENSE-") || n.starts_with("LICENCE-"))
-            .collect();
-        dual.sort();
-        candidates = dual;
-    }
-    if candidates.is_empty() {
-        return None;
-    }
-    let texts: Vec<spdx::detection::TextData> = candidates
-        .iter()
-        .map(|f| std::fs::read_to_string(root.join(f)).map(|t| spdx::detection::TextData::new(&t)))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    // The common licenses first (a small store, quick to load); all ~700 only when none of
-    // them is a near-exact match.
-    let common = spdx::detection::Store::from_cache(COMMON_STORE).ok()?;
-    let mut full = None;
-    let mut ids: Vec<String> = Vec::new();
-    let mut score = 1.0f32;
-    for text in &texts {
-        let (id, s) = license_of(&common, &mut full, text)?;
-        score = score.min(s);
-        if !ids.contains(&id) {
-            ids.push(id);
+impl Stores {
+    /// The license of one text: a near-exact match among the common licenses; else a
+    /// near-exact one in the full store (a close variant such as BSD-3-Clause-Clear); else a
+    /// common license the text starts with, followed by an SPDX exception; else a confident
+    /// common license; else a confident match in the full store; else a common license the
+    /// text starts with, followed by other text (notices). A confident common license is not
+    /// replaced by a variant that only scores a little higher: an Apache-2.0 text without its
+    /// optional appendix (as most Rust crates ship it) scores 0.95 as Apache-2.0 and 0.98 as
+    /// Pixar, the Apache text with one sentence changed and no appendix.
+    fn license_of(&mut self, text: &spdx::detection::TextData) -> Option<(String, f32)> {
+        let from_common = best_match(&self.common, text);
+        if let Some(found) = from_common.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
+            return Some(found);
         }
+        if self.full.is_none() {
+            self.full = spdx::detection::Store::load_inline().ok();
+        }
+        let from_full = self.full.as_ref().and_then(|store| best_match(store, text));
+        if let Some(found) = from_full.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
+            return Some(found);
+        }
+        let at_top = self.license_at_top(text);
+        if let Some((id, score, Some(exception))) = &at_top {
+            return Some((format!("{id} WITH {exception}"), *score));
+        }
+        [
+            from_common.filter(|(_, s)| *s >= CONFIDENCE),
+            from_full.filter(|(_, s)| *s >= CONFIDENCE),
+            at_top.map(|(id, s, _)| (id, s)),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
     }
-    Some(Detected {
-        expression: ids.join(" OR "),
-        files: candidates,
-        score,
-    })
+
+    /// The common license a text starts with (within [`HEADER_LINES`]), its score, and the
+    /// SPDX exception elsewhere in the text, if there is one.
+    fn license_at_top(
+        &self,
+        text: &spdx::detection::TextData,
+    ) -> Option<(String, f32, Option<String>)> {
+        let (_, n) = text.lines_view();
+        let mut best: Option<(f32, usize)> = None;
+        let mut end = STEP.min(n);
+        while end <= n {
+            let m = self.common.analyze(&text.with_view(0, end));
+            if best.is_none_or(|(s, _)| m.score > s) {
+                best = Some((m.score, end));
+            }
+            if end == n {
+                break;
+            }
+            end = (end + STEP).min(n);
+        }
+        let (_, end) = best?;
+        let window = text.with_view(0, (end + STEP).min(n));
+        let m = self.common.analyze(&window);
+        let (found, score) = window.optimize_bounds(m.data);
+        if score < CONFIDENCE || found.lines_view().0 > HEADER_LINES {
+            return None;
+        }
+        let id = canonicalise_declared(m.name).ok()?.0;
+        let rest = found.white_out();
+        let e = self.exceptions.analyze(&rest);
+        let (_, e_score) = rest.optimize_bounds(e.data);
+        let exception = (e_score >= CONFIDENCE)
+            .then(|| e.name.to_string())
+            .filter(|e| spdx::Expression::parse(&format!("{id} WITH {e}")).is_ok());
+        Some((id, score, exception))
+    }
 }
 
 #[cfg(all(test, feature = "license-detection"))]
@@ -147,15 +400,146 @@ mod detection_tests {
 
     const APACHE: &str = include_str!("../../tests/fixtures/LICENSE-Apache-2.0.txt");
 
+    fn text(id: &str) -> &'static str {
+        spdx::text::LICENSE_TEXTS
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map(|(_, t)| *t)
+            .unwrap_or_else(|| panic!("no text for {id}"))
+    }
+
+    fn exception(id: &str) -> &'static str {
+        spdx::text::EXCEPTION_TEXTS
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map(|(_, t)| *t)
+            .unwrap_or_else(|| panic!("no text for {id}"))
+    }
+
+    fn detect_files(files: &[(&str, &str)]) -> Detection {
+        let root = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = root.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        detect(root.path())
+    }
+
+    fn found(d: Detection) -> Detected {
+        match d {
+            Detection::Found(d) => d,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn apache_without_its_appendix_is_apache() {
-        let root = std::env::temp_dir().join(format!("oci-stamp-lic-{}", std::process::id()));
-        std::fs::create_dir_all(&root).unwrap();
         let cut = APACHE.find("END OF TERMS AND CONDITIONS").unwrap() + 27;
-        std::fs::write(root.join("LICENSE"), &APACHE[..cut]).unwrap();
-        let d = detect(&root).unwrap();
-        std::fs::remove_dir_all(&root).unwrap();
+        let d = found(detect_files(&[("LICENSE", &APACHE[..cut])]));
         assert_eq!(d.expression, "Apache-2.0");
         assert!(d.score >= CONFIDENCE, "{}", d.score);
+    }
+
+    #[test]
+    fn exceptions_are_kept() {
+        let llvm = format!(
+            "{APACHE}\n\n--- LLVM Exceptions to the Apache 2.0 License ----\n\n{}",
+            exception("LLVM-exception")
+        );
+        assert_eq!(
+            found(detect_files(&[("LICENSE", &llvm)])).expression,
+            "Apache-2.0 WITH LLVM-exception"
+        );
+        let plain = found(detect_files(&[("LICENSE", APACHE)]));
+        assert_eq!(plain.expression, "Apache-2.0");
+    }
+
+    #[test]
+    fn notices_after_the_text_and_a_short_header() {
+        let mit = text("MIT");
+        let with_notices = format!(
+            "{mit}\n\nend of terms and conditions\n\nThe externally maintained libraries are:\n\n- one, licensed as follows:\n\n{}\n\n- two, licensed as follows:\n\n{}\n",
+            text("BSD-3-Clause"),
+            text("ISC")
+        );
+        assert_eq!(
+            found(detect_files(&[("LICENSE", &with_notices)])).expression,
+            "MIT"
+        );
+        let with_header = format!("Project Foo\nCopyright 2020 The Foo Authors\n\n{mit}");
+        assert_eq!(
+            found(detect_files(&[("LICENSE.md", &with_header)])).expression,
+            "MIT"
+        );
+    }
+
+    #[test]
+    fn files_combine_by_the_rule() {
+        let d = found(detect_files(&[
+            ("LICENSE-APACHE", APACHE),
+            ("LICENSE-MIT", text("MIT")),
+        ]));
+        assert_eq!(d.expression, "Apache-2.0 OR MIT");
+        assert!(d.rule.contains("OR"), "{}", d.rule);
+        let d = found(detect_files(&[
+            ("LICENSE-APACHE", APACHE),
+            ("LICENSE-MIT", text("MIT")),
+            ("LICENSE-ZLIB", text("Zlib")),
+        ]));
+        assert_eq!(d.expression, "Apache-2.0 OR MIT OR Zlib");
+        let d = found(detect_files(&[
+            ("UNLICENSE", text("Unlicense")),
+            ("LICENCE", text("MIT")),
+        ]));
+        assert_eq!(d.expression, "MIT OR Unlicense");
+        let d = found(detect_files(&[
+            ("LICENSES/MIT.txt", text("MIT")),
+            ("LICENSES/CC0-1.0.txt", text("CC0-1.0")),
+            ("LICENSE", "see LICENSES/"),
+        ]));
+        assert_eq!(d.expression, "CC0-1.0 AND MIT");
+    }
+
+    #[test]
+    fn unrecognised_and_shared_texts_say_so() {
+        match detect_files(&[("COPYING", "This project may be used by good people only.\n")]) {
+            Detection::NotRecognised { files, .. } => assert_eq!(files, ["COPYING"]),
+            other => panic!("{other:?}"),
+        }
+        match detect_files(&[("COPYING", text("GPL-3.0-only"))]) {
+            Detection::Ambiguous { candidates, .. } => {
+                assert_eq!(candidates, ["GPL-3.0-only", "GPL-3.0-or-later"])
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(detect_files(&[("README", "hi")]), Detection::Nothing);
+    }
+
+    #[test]
+    fn license_file_names() {
+        for yes in [
+            "LICENSE",
+            "LICENSE.md",
+            "license.txt",
+            "LICENCE",
+            "COPYING",
+            "COPYRIGHT",
+            "UNLICENSE",
+            "LICENSE-MIT",
+            "LICENSE_APACHE",
+        ] {
+            assert!(is_license_file_name(yes), "{yes}");
+        }
+        for no in [
+            "LICENSES",
+            "LICENSE-",
+            "README",
+            "THIRD-PARTY-LICENSES",
+            "LICENSE.NOTICE",
+            "licensed.rs",
+        ] {
+            assert!(!is_license_file_name(no), "{no}");
+        }
     }
 }

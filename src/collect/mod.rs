@@ -16,6 +16,7 @@ pub(crate) mod policy;
 pub(crate) mod project;
 pub(crate) mod remote;
 pub(crate) mod time;
+pub(crate) mod version;
 pub(crate) mod worktree;
 
 use std::collections::BTreeMap;
@@ -169,6 +170,8 @@ pub(crate) struct CollectOptions {
     pub(crate) dockerfile: from_dockerfile::Options,
     /// The policy file, when there is one (its defaults are already in the fields above).
     pub(crate) policy: Option<policy::Policy>,
+    /// `--tag-prefix`: release tags are this prefix and a version.
+    pub(crate) tag_prefix: Option<String>,
 }
 
 /// What collection found: the facts, and findings about the collection itself.
@@ -176,6 +179,8 @@ pub(crate) struct CollectOptions {
 pub(crate) struct Collected {
     /// Key → fact; `None` marks a key removed by an explicit empty value.
     facts: BTreeMap<String, Option<Fact>>,
+    /// Keys an explicit empty value removed, and by which source.
+    removed: BTreeMap<String, String>,
     pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
@@ -201,6 +206,8 @@ impl Collected {
             // An explicit empty value removes the key; an empty found value is no value.
             if fact.source.is_explicit() {
                 self.facts.insert(key.to_string(), None);
+                self.removed
+                    .insert(key.to_string(), fact.source.to_string());
             }
             return false;
         }
@@ -223,6 +230,11 @@ impl Collected {
         }
         self.facts.insert(key.to_string(), Some(fact));
         true
+    }
+
+    /// Decides `key` without a value: nothing lower fills it (a value left out on purpose).
+    fn withhold(&mut self, key: &str) {
+        self.facts.entry(key.to_string()).or_insert(None);
     }
 
     fn value(&self, key: &str) -> Option<&str> {
@@ -341,6 +353,9 @@ pub(crate) struct Context<'a> {
     pub(crate) dockerfile: Option<from_dockerfile::Loaded>,
     /// `--resolve-base`: the registry lookup the command layer provides.
     pub(crate) resolve: Option<from_dockerfile::ResolveDigest<'a>>,
+    /// This package's release tags, and HEAD described from them (both read when first asked).
+    releases: std::cell::OnceCell<Option<version::Releases>>,
+    described: std::cell::OnceCell<Option<git::Describe>>,
 }
 
 impl Context<'_> {
@@ -350,6 +365,60 @@ impl Context<'_> {
             .namespace
             .as_deref()
             .map(|n| format!("{}.{name}", n.trim_end_matches('.')))
+    }
+
+    /// What selects this package's release tags: `--tag-prefix`, the project's name, the
+    /// package's directory in the repository.
+    fn tag_rule(&self) -> version::TagRule {
+        // The package's directory: its project file's, else the one collection runs in.
+        let project_dir = self
+            .project
+            .as_ref()
+            .map(|p| p.dir.to_string_lossy().replace('\\', "/"))
+            .filter(|d| !d.is_empty());
+        let dir = project_dir.or_else(|| {
+            self.opts
+                .repo
+                .canonicalize()
+                .ok()
+                .zip(self.root.canonicalize().ok())
+                .and_then(|(repo, root)| {
+                    repo.strip_prefix(root)
+                        .ok()
+                        .and_then(|r| r.to_str())
+                        .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
+                })
+                .filter(|d| !d.is_empty())
+        });
+        version::TagRule {
+            prefix: self.opts.tag_prefix.clone(),
+            package: self.project.as_ref().and_then(|p| p.name.clone()),
+            dir,
+        }
+    }
+
+    fn releases(&self) -> Option<&version::Releases> {
+        self.releases
+            .get_or_init(|| {
+                let g = self.git.as_ref()?;
+                Some(self.tag_rule().releases(g.tag_names()))
+            })
+            .as_ref()
+    }
+
+    /// HEAD described from the nearest of this package's release tags.
+    fn described(&self) -> Option<&git::Describe> {
+        self.described
+            .get_or_init(|| {
+                let (g, rel) = (self.git.as_ref()?, self.releases()?);
+                if !rel.any() {
+                    return Some(git::Describe::NoTags);
+                }
+                Some(g.describe(&|t| rel.version(t).is_some(), &|names| {
+                    rel.best(names).map(str::to_string)
+                }))
+            })
+            .as_ref()
     }
 
     /// Whether the files of the checkout can be read (not a bare repository).
@@ -411,10 +480,15 @@ pub(crate) fn collect_with(
         Ok(_) => {
             return Err(Error::BadInput {
                 path: opts.repo.clone(),
-                message: "not a directory (--repo names the checkout to describe)".into(),
+                message: "not a directory (--repo, -C, names the checkout to describe)".into(),
             })
         }
-        Err(e) => return Err(Error::io(&opts.repo, e)),
+        Err(e) => {
+            return Err(Error::Usage(format!(
+                "--repo (-C, OCI_STAMP_REPO) {}: {e}",
+                opts.repo.display()
+            )))
+        }
     }
     let mut c = Collected::default();
     let git = git::GitRepo::discover(&opts.repo).map_err(Error::Git)?;
@@ -446,6 +520,8 @@ pub(crate) fn collect_with(
         project_problems,
         dockerfile: from_dockerfile::load(opts)?,
         resolve,
+        releases: std::cell::OnceCell::new(),
+        described: std::cell::OnceCell::new(),
     };
     for (_, source) in PRECEDENCE {
         source(&cx, &mut c)?;
@@ -483,7 +559,14 @@ fn explicit(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
 fn annotation_file(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     if let Some(path) = &cx.opts.annotation_file {
         let shown = path.display().to_string();
-        for arg in read_annotation_file(path)? {
+        let args = read_annotation_file(path).map_err(|e| match e {
+            Error::Io { path, source } => Error::Usage(format!(
+                "--annotation-file (OCI_STAMP_ANNOTATION_FILE) {}: {source}",
+                path.display()
+            )),
+            other => other,
+        })?;
+        for arg in args {
             c.offer_fact(
                 &arg.key,
                 Fact {
@@ -574,15 +657,65 @@ fn from_git(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         }
     }
     if !c.decided(spec::ANNOTATION_VERSION) {
-        if let Some(tag) = &g.exact_tag() {
-            if let Some(v) = git::version_from_tag(tag) {
-                c.offer(
-                    spec::ANNOTATION_VERSION,
-                    v,
-                    Source::Git(format!("tag {tag}")),
-                );
+        // A tag on HEAD gives the version when it is one of this package's releases.
+        if let Some(rel) = cx.releases() {
+            let tags = g.tags_at_head();
+            if let Some(tag) = rel.best(&tags) {
+                if let Some(v) = rel.version(tag) {
+                    c.offer(
+                        spec::ANNOTATION_VERSION,
+                        v,
+                        Source::Git(format!("tag {tag}")),
+                    );
+                }
             }
         }
+    }
+    let bad = g.packed_refs_problems();
+    if !bad.is_empty() {
+        let lines: Vec<String> = bad.iter().take(5).map(ToString::to_string).collect();
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "packed-refs",
+                "",
+                format!(
+                    "{} line{} of .git/packed-refs cannot be read (line {}); the refs there are missing",
+                    bad.len(),
+                    if bad.len() == 1 { "" } else { "s" },
+                    lines.join(", ")
+                ),
+            )
+            .hint("repair the file (`git pack-refs --all` rewrites it from the refs git can read)"),
+        );
+    }
+    if g.bare {
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "bare-repository",
+                "",
+                format!(
+                    "{} is a bare repository: no work tree, so no project or license files and no dirty check",
+                    g.root.display()
+                ),
+            )
+            .hint("run in a checkout (`git worktree add`), or pass the values with -a"),
+        );
+    }
+    if g.head.is_none() {
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "unborn-head",
+                spec::ANNOTATION_REVISION,
+                format!(
+                    "HEAD{} has no commit yet: no revision, tag or commit time from git",
+                    g.branch
+                        .as_deref()
+                        .map(|b| format!(" (branch `{b}`)"))
+                        .unwrap_or_default()
+                ),
+            )
+            .hint("commit first, or pass -a revision=…"),
+        );
     }
     if let Some(key) = cx.ext("branch") {
         if let Some(b) = &g.branch {
@@ -645,8 +778,8 @@ fn from_ci(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         c.offer(spec::ANNOTATION_SOURCE, v.value.clone(), Source::Ci(v.var));
     }
     if let Some(v) = &cx.ci.tag {
-        if let Some(version) = git::version_from_tag(&v.value) {
-            c.offer(spec::ANNOTATION_VERSION, version, Source::Ci(v.var));
+        if !c.decided(spec::ANNOTATION_VERSION) {
+            ci_tag(cx, c, v);
         }
     }
     if let Some(key) = cx.ext("branch") {
@@ -665,6 +798,52 @@ fn from_ci(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// A CI tag variable gives the version only when the CI's commit is HEAD: a job may check out
+/// another commit than the one its tag names.
+fn ci_tag(cx: &Context<'_>, c: &mut Collected, v: &ci::CiValue) {
+    let tag = &v.value;
+    let rule = cx.tag_rule();
+    let rel = match &cx.git {
+        Some(g) => rule.releases(g.tag_names().chain(std::iter::once(tag.as_str()))),
+        None => rule.releases(std::iter::once(tag.as_str())),
+    };
+    let Some(version) = rel.version(tag) else {
+        return;
+    };
+    let head = cx.git.as_ref().and_then(|g| g.head);
+    let ci_commit = cx.ci.revision.as_ref();
+    let at_head = match (head, ci_commit) {
+        (None, _) => true,
+        (Some(h), Some(r)) => r.value.eq_ignore_ascii_case(&h.to_string()),
+        (Some(_), None) => false,
+    };
+    if at_head {
+        c.offer(spec::ANNOTATION_VERSION, version, Source::Ci(v.var));
+        return;
+    }
+    let why = match (head, ci_commit) {
+        (Some(h), Some(r)) => format!(
+            "{} is `{}`, not HEAD (`{}`)",
+            r.var,
+            r.value.escape_debug(),
+            &h.to_string()[..12]
+        ),
+        _ => "the CI names no commit to check it against HEAD".into(),
+    };
+    c.diagnostics.push(
+        Diagnostic::warning(
+            "ci-tag-not-head",
+            spec::ANNOTATION_VERSION,
+            format!(
+                "ignored {} `{}`: {why}; the tag may name another commit than this checkout",
+                v.var,
+                tag.escape_debug()
+            ),
+        )
+        .hint("check out the tagged commit, or pass -a version=…"),
+    );
 }
 
 /// The package's project file (the nearest to `--repo`; see [`project::FILES`]).
@@ -697,40 +876,48 @@ fn from_project(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
             );
         }
         if let Some(v) = &p.version {
-            put(c, spec::ANNOTATION_VERSION, v, "version");
-        }
-        if let Some(l) = &p.license {
-            if !c.decided(spec::ANNOTATION_LICENSES) {
-                match annotations::spdx::canonicalise_declared(l) {
-                    Ok((expr, original)) => {
-                        let note = original
-                            .map(|o| format!("canonicalised from `{o}`"))
-                            .into_iter()
-                            .chain(p.note("license"))
-                            .collect::<Vec<_>>();
-                        c.offer_fact(
-                            spec::ANNOTATION_LICENSES,
-                            Fact {
-                                value: expr,
-                                source: src("license"),
-                                note: (!note.is_empty()).then(|| note.join("; ")),
-                                levels: None,
-                            },
-                        );
+            // Past a release, the project file still says the release (or an older one)
+            // until it is bumped: then the development version from git describe is right.
+            let past_release = !c.decided(spec::ANNOTATION_VERSION)
+                && match (cx.described(), cx.releases()) {
+                    (Some(git::Describe::Found { tag, distance, .. }), Some(rel)) => {
+                        *distance > 0
+                            && rel.version(tag).is_some_and(|tv| !version::is_ahead(v, tv))
                     }
-                    Err(e) => c.diagnostics.push(
-                        Diagnostic::warning(
-                            "ignored-value",
-                            spec::ANNOTATION_LICENSES,
-                            format!("ignored the license in {file}: {e}"),
-                        )
-                        .hint("declare an SPDX expression, or pass --licenses"),
-                    ),
+                    _ => false,
+                };
+            if !past_release {
+                put(c, spec::ANNOTATION_VERSION, v, "version");
+            }
+        }
+        if !c.decided(spec::ANNOTATION_LICENSES) {
+            if let Some(l) = &p.license {
+                project_license(cx, c, file, l);
+            } else if let Some(f) = &p.license_file {
+                if cx.has_files() {
+                    let d = license::detect_file(&cx.root.join(&p.dir), f);
+                    offer_detection(c, d, Some(file));
                 }
             }
         }
         if let Some(v) = &p.description {
-            put(c, spec::ANNOTATION_DESCRIPTION, v, "description");
+            // One line: a TOML or JSON description may hold line breaks, which most output
+            // formats cannot carry. Values given with -a stay exactly as given.
+            let folded = v.split_whitespace().collect::<Vec<_>>().join(" ");
+            let note: Vec<String> = (folded != *v)
+                .then(|| "folded to one line".to_string())
+                .into_iter()
+                .chain(p.note("description"))
+                .collect();
+            c.offer_fact(
+                spec::ANNOTATION_DESCRIPTION,
+                Fact {
+                    value: folded,
+                    source: src("description"),
+                    note: (!note.is_empty()).then(|| note.join("; ")),
+                    levels: None,
+                },
+            );
         }
         if let Some(v) = &p.homepage {
             put(c, spec::ANNOTATION_URL, v, "homepage");
@@ -792,6 +979,260 @@ fn package_tag(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     Ok(())
 }
 
+/// The license a project file declares: strict SPDX as it is; a lenient form with exactly
+/// one meaning canonicalised, with a warning; a name of several licenses resolved by the
+/// license text when it is one of them, else left out with a warning.
+fn project_license(cx: &Context<'_>, c: &mut Collected, file: &str, l: &str) {
+    use annotations::spdx::Declared;
+    let key = spec::ANNOTATION_LICENSES;
+    // Where the project file's value came from (an inherited field, the nearest file).
+    let origin = cx.project.as_ref().and_then(|p| p.note("license"));
+    let offer = |c: &mut Collected, value: String, note: Option<String>| {
+        let note: Vec<String> = note.into_iter().chain(origin.clone()).collect();
+        c.offer_fact(
+            key,
+            Fact {
+                value,
+                source: Source::Project(file.to_string(), "license"),
+                note: (!note.is_empty()).then(|| note.join("; ")),
+                levels: None,
+            },
+        );
+    };
+    match annotations::spdx::read_declared(l) {
+        Declared::Strict(v) => offer(c, v, None),
+        Declared::Canonical {
+            expression,
+            original,
+        } => {
+            c.diagnostics.push(
+                Diagnostic::warning(
+                    "license-canonicalised",
+                    key,
+                    format!(
+                        "{file} declares the license `{}`, which is not a strict SPDX expression; read as `{expression}`",
+                        original.escape_debug()
+                    ),
+                )
+                .hint(format!("declare `{expression}` in {file}")),
+            );
+            offer(
+                c,
+                expression,
+                Some(format!("canonicalised from `{}`", original.escape_debug())),
+            );
+        }
+        Declared::Ambiguous {
+            original,
+            term,
+            candidates,
+        } => {
+            // The text decides only for a whole value (`BSD`), not for a part (`MIT OR BSD`).
+            let whole = term == original;
+            let detection =
+                (whole && !cx.opts.no_detect && cx.has_files()).then(|| license::detect(&cx.root));
+            let (resolved, text_says) = resolve_by_text(candidates, detection.as_ref());
+            let shown = original.escape_debug().to_string();
+            if let Some((id, files)) = resolved {
+                c.diagnostics.push(
+                    Diagnostic::warning(
+                        "license-canonicalised",
+                        key,
+                        format!(
+                            "{file} declares the license `{shown}`, which names several licenses; the text of {files} is `{id}`: read as `{id}`"
+                        ),
+                    )
+                    .hint(format!("declare `{id}` in {file}")),
+                );
+                offer(
+                    c,
+                    id,
+                    Some(format!("`{shown}` resolved by the text of {files}")),
+                );
+                return;
+            }
+            let why = match (&detection, text_says) {
+                (_, Some(says)) => says,
+                (None, _) if !whole => format!("`{}` is a part of it", term.escape_debug()),
+                (None, _) if cx.opts.no_detect => {
+                    "--no-detect: the license text is not read".into()
+                }
+                _ => "no license text in the checkout tells which".into(),
+            };
+            c.diagnostics.push(
+                Diagnostic::warning(
+                    "ambiguous-license",
+                    key,
+                    format!(
+                        "{file} declares the license `{shown}`, which names several licenses ({}); {why}; licenses left out",
+                        candidates.join(", ")
+                    ),
+                )
+                .hint(format!(
+                    "declare the SPDX identifier meant in {file} (such as `{}`), or pass --licenses",
+                    candidates.last().copied().unwrap_or_default()
+                )),
+            );
+            c.withhold(key);
+        }
+        Declared::NoLicense(v) | Declared::Invalid { original: v, .. } => c.diagnostics.push(
+            Diagnostic::warning(
+                "ignored-value",
+                key,
+                format!(
+                    "ignored the license in {file}: `{}` is not an SPDX expression",
+                    v.escape_debug()
+                ),
+            )
+            .hint("declare an SPDX expression, or pass --licenses"),
+        ),
+    }
+}
+
+/// The one candidate the license text is, with its files; else what the text says.
+fn resolve_by_text(
+    candidates: &[&str],
+    detection: Option<&license::Detection>,
+) -> (Option<(String, String)>, Option<String>) {
+    let is_candidate = |expr: &str| {
+        let license = expr.split(" WITH ").next().unwrap_or(expr);
+        candidates.contains(&license)
+    };
+    match detection {
+        Some(license::Detection::Found(d)) => {
+            let files = d.files.join(" + ");
+            if is_candidate(&d.expression) {
+                (Some((d.expression.clone(), files)), None)
+            } else {
+                (
+                    None,
+                    Some(format!(
+                        "the text of {files} is `{}`, not one of them",
+                        d.expression
+                    )),
+                )
+            }
+        }
+        Some(license::Detection::Ambiguous {
+            files,
+            candidates: c2,
+        }) => {
+            let both: Vec<&String> = c2.iter().filter(|c| is_candidate(c)).collect();
+            let files = files.join(" + ");
+            match both.as_slice() {
+                [one] => (Some(((*one).clone(), files)), None),
+                [] => (
+                    None,
+                    Some(format!(
+                        "the text of {files} is {}, not one of them",
+                        c2.join(" or ")
+                    )),
+                ),
+                more => (
+                    None,
+                    Some(format!(
+                        "the text of {files} is shared by {}",
+                        more.iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    )),
+                ),
+            }
+        }
+        Some(license::Detection::NotRecognised { files, .. }) => (
+            None,
+            Some(format!(
+                "the text of {} is not recognised",
+                files.join(", ")
+            )),
+        ),
+        Some(license::Detection::Nothing) | None => (None, None),
+    }
+}
+
+/// What detection found, offered as `licenses` or reported; `declared_in` names the project
+/// file that pointed at the license file.
+fn offer_detection(c: &mut Collected, d: license::Detection, declared_in: Option<&str>) {
+    let key = spec::ANNOTATION_LICENSES;
+    let withhold_if_declared = |c: &mut Collected| {
+        if declared_in.is_some() {
+            c.withhold(key);
+        }
+    };
+    match d {
+        license::Detection::Found(d) => {
+            let note = match declared_in {
+                Some(f) => format!("named by {f}; {:.0}% text match", d.score * 100.0),
+                None => format!("{:.0}% text match; {}", d.score * 100.0, d.rule),
+            };
+            c.offer_fact(
+                key,
+                Fact {
+                    value: d.expression,
+                    source: Source::LicenseFile(d.files.join(" + ")),
+                    note: Some(note),
+                    levels: None,
+                },
+            );
+        }
+        license::Detection::Ambiguous { files, candidates } => {
+            c.diagnostics.push(
+                Diagnostic::warning(
+                    "ambiguous-license",
+                    key,
+                    format!(
+                        "the text of {} is shared by several licenses ({}); which applies is said in the sources' notices; licenses left out",
+                        files.join(" + "),
+                        candidates.join(", ")
+                    ),
+                )
+                .hint(format!(
+                    "declare the one meant (such as `{}`) in the project file, or pass --licenses",
+                    candidates.last().map(String::as_str).unwrap_or_default()
+                )),
+            );
+            withhold_if_declared(c);
+        }
+        license::Detection::NotRecognised { files, others } => {
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    others
+                        .iter()
+                        .map(|(f, id)| format!("{f} is `{id}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            c.diagnostics.push(
+                Diagnostic::warning(
+                    "license-not-recognised",
+                    key,
+                    format!(
+                        "the license file {} is not a license text oci-stamp recognises{others}; licenses left out",
+                        files.join(", ")
+                    ),
+                )
+                .hint("declare the license in the project file, or pass --licenses EXPR"),
+            );
+            withhold_if_declared(c);
+        }
+        license::Detection::Nothing => {
+            if let Some(f) = declared_in {
+                c.diagnostics.push(Diagnostic::warning(
+                    "license-not-recognised",
+                    key,
+                    format!("{f} names a license file that cannot be read; licenses left out"),
+                ));
+                c.withhold(key);
+            }
+        }
+    }
+}
+
 /// `url` (a forge's page) and `title` (the repository's name) from the source URL.
 fn derived(_cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     if let Some(source) = c.value(spec::ANNOTATION_SOURCE).map(str::to_string) {
@@ -813,41 +1254,82 @@ fn derived(_cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     Ok(())
 }
 
-/// `version` from the nearest tag, as `git describe --tags` would name HEAD.
+/// `version` from the nearest of this package's release tags: the release at it, else the
+/// development version of a commit past it ([`version::development`]).
 fn describe(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
-    let Some(g) = &cx.git else {
+    if c.decided(spec::ANNOTATION_VERSION) {
+        return Ok(());
+    }
+    let (Some(described), Some(rel)) = (cx.described(), cx.releases()) else {
         return Ok(());
     };
-    // An exact tag that is not a version (`nightly`) gave none: describe as git would.
-    if !c.decided(spec::ANNOTATION_VERSION) {
-        match g.describe() {
-            git::Describe::Found {
-                tag,
-                distance,
-                short,
-            } => {
-                let base = git::version_from_tag(&tag).unwrap_or(&tag);
-                let value = if distance == 0 {
-                    base.to_string()
-                } else {
-                    format!("{base}-{distance}-g{short}")
-                };
-                c.offer(
-                    spec::ANNOTATION_VERSION,
-                    value,
-                    Source::Git(format!("describe (tag {tag})")),
-                );
-            }
-            git::Describe::GaveUp { walked } => c.diagnostics.push(
-                Diagnostic::warning(
-                    "describe-gave-up",
-                    spec::ANNOTATION_VERSION,
-                    format!("no tag within {walked} commits of HEAD; no version from git describe"),
+    let rule = cx.tag_rule();
+    let tag_hint = "pass --tag-prefix PREFIX for tags such as `release-1.0.0`, or -a version=…";
+    match described {
+        git::Describe::Found {
+            tag,
+            distance,
+            short,
+        } => {
+            let base = rel.version(tag).unwrap_or(tag);
+            let (value, note) = if *distance == 0 {
+                (base.to_string(), None)
+            } else {
+                let passed = cx
+                    .project
+                    .as_ref()
+                    .and_then(|p| p.version.as_ref().map(|v| (&p.file, v)))
+                    .map(|(f, v)| format!("; {f} says {v}, the release's or older"))
+                    .unwrap_or_default();
+                (
+                    version::development(base, *distance, short),
+                    Some(format!(
+                        "development version: {distance} commit{} past {tag}{passed}",
+                        if *distance == 1 { "" } else { "s" }
+                    )),
                 )
-                .hint("pass -a version=… or tag the release"),
-            ),
-            git::Describe::NoTags => {}
+            };
+            c.offer_fact(
+                spec::ANNOTATION_VERSION,
+                Fact {
+                    value,
+                    source: Source::Git(format!("describe (tag {tag})")),
+                    note,
+                    levels: None,
+                },
+            );
         }
+        git::Describe::GaveUp { walked } => c.diagnostics.push(
+            Diagnostic::warning(
+                "describe-gave-up",
+                spec::ANNOTATION_VERSION,
+                format!(
+                    "no release tag ({}) within {walked} commits of HEAD; no version from git describe",
+                    rule.describe()
+                ),
+            )
+            .hint(format!("tag the release, or {tag_hint}")),
+        ),
+        git::Describe::NoTags if rel.tags > 0 => {
+            let message = if rel.any() {
+                format!(
+                    "none of this package's release tags ({}) is in HEAD's history; no version from git",
+                    rule.describe()
+                )
+            } else {
+                format!(
+                    "the repository has {} tag{}, but none is a release tag of this package ({}); no version from git",
+                    rel.tags,
+                    if rel.tags == 1 { "" } else { "s" },
+                    rule.describe()
+                )
+            };
+            c.diagnostics.push(
+                Diagnostic::warning("no-release-tag", spec::ANNOTATION_VERSION, message)
+                    .hint(tag_hint),
+            );
+        }
+        git::Describe::NoTags => {}
     }
     Ok(())
 }
@@ -869,17 +1351,7 @@ fn directory_name(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
 /// `licenses` detected from the license files' text, when nothing declared one.
 fn detected_license(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     if !c.decided(spec::ANNOTATION_LICENSES) && !cx.opts.no_detect && cx.has_files() {
-        if let Some(d) = license::detect(&cx.root) {
-            c.offer_fact(
-                spec::ANNOTATION_LICENSES,
-                Fact {
-                    value: d.expression,
-                    source: Source::LicenseFile(d.files.join(" + ")),
-                    note: Some(format!("{:.0}% text match", d.score * 100.0)),
-                    levels: None,
-                },
-            );
-        }
+        offer_detection(c, license::detect(&cx.root), None);
     }
     Ok(())
 }
@@ -913,25 +1385,51 @@ fn require(cx: &Context<'_>, c: &mut Collected) {
         .as_deref()
         .map(|n| n.trim_end_matches('.'));
     for key in &cx.opts.require {
+        let is_extension = EXTENSIONS.contains(&key.as_str());
         let full = match ns {
-            Some(n) if EXTENSIONS.contains(&key.as_str()) => format!("{n}.{key}"),
+            Some(n) if is_extension => format!("{n}.{key}"),
             _ => annotations::expand_key(key),
         };
+        // A name is checked as `-a` checks a key: `revison` is a near miss of `revision`.
+        if !is_extension {
+            if let Some(d) = validate::check_key(&full).filter(Diagnostic::is_error) {
+                c.diagnostics.push(Diagnostic {
+                    message: format!("--require {}: {}", key.escape_debug(), d.message),
+                    ..d
+                });
+                continue;
+            }
+        }
         if c.value(&full).is_none() {
-            let hint = if ns.is_none() && EXTENSIONS.contains(&key.as_str()) {
-                // `-a branch=…` would only make a key named `branch`
-                format!("`{key}` is collected only under --namespace NS (as `NS.{key}`); add --namespace")
-            } else {
-                format!("pass -a {key}=… or run where it can be found (a git checkout, a CI job)")
-            };
-            c.diagnostics.push(
-                Diagnostic::error(
-                    "missing-required",
-                    &full,
-                    format!("`{full}` is required (--require) but no source provided it"),
+            let removed_by = c.removed.get(&full).cloned();
+            let (message, hint) = if let Some(by) = removed_by {
+                (
+                    format!(
+                        "`{full}` is required (--require) but {by} removed it with an empty value"
+                    ),
+                    format!("drop the empty `{key}=` or drop `{key}` from --require"),
                 )
-                .hint(hint),
-            );
+            } else if ns.is_none() && is_extension {
+                // `-a branch=…` would only make a key named `branch`
+                (
+                    format!("`{full}` is required (--require) but no source provided it"),
+                    format!("`{key}` is collected only under --namespace NS (as `NS.{key}`); add --namespace"),
+                )
+            } else if full == spec::ANNOTATION_LICENSES {
+                (
+                    format!("`{full}` is required (--require) but no source provided it"),
+                    "declare the license in the project file or pass --licenses EXPR (an SPDX expression)".to_string(),
+                )
+            } else {
+                (
+                    format!("`{full}` is required (--require) but no source provided it"),
+                    format!(
+                        "pass -a {key}=… or run where it can be found (a git checkout, a CI job)"
+                    ),
+                )
+            };
+            c.diagnostics
+                .push(Diagnostic::error("missing-required", &full, message).hint(hint));
         }
     }
 }

@@ -59,6 +59,12 @@ annotations<<ghadelimiter_00000000000000000000000000000000\n\
 \"; touch pwned; echo \"$(touch pwned)\" `touch pwned` 'x'\n\
 the last line";
 
+/// DESCRIPTION as collected from the project file: folded to one line (the multi-line
+/// values that outputs must carry exactly come with `-a`, such as VENDOR).
+fn folded_description() -> String {
+    DESCRIPTION.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A value ending with a line break (which the runner's reader must not eat).
 const VENDOR: &str = "Example Corp\nvendor<<EOF\n";
 
@@ -713,7 +719,7 @@ fn outputs_are_exact_and_nothing_is_injected() {
     assert_eq!(outputs["title"], "hello");
     assert_eq!(outputs["source"], "https://github.com/example/hello");
     assert_eq!(outputs["url"], "https://github.com/example/hello");
-    assert_eq!(outputs["description"], DESCRIPTION);
+    assert_eq!(outputs["description"], folded_description());
     assert_eq!(outputs["vendor"], VENDOR);
     for absent in [
         "authors",
@@ -726,10 +732,13 @@ fn outputs_are_exact_and_nothing_is_injected() {
     }
     let object = json(&outputs["json"]);
     assert_eq!(object["com.example.cmd"], SHELL_VALUE);
-    assert_eq!(object["org.opencontainers.image.description"], DESCRIPTION);
+    assert_eq!(
+        object["org.opencontainers.image.description"],
+        folded_description()
+    );
     assert_eq!(object["com.example.ci.branch"], "main");
     // The two lists, as build-push-action reads them (tests/integration/list_reader.rs): the
-    // multi-line description is one item; the vendor, ending in a line break that reader
+    // description (folded to one line) is one item; the vendor, ending in a line break that reader
     // trims, is left out (it is exact in `json` and its own output).
     if let Some(reader) = crate::list_reader::ListReader::find() {
         let (read, _) = reader.read(
@@ -745,7 +754,10 @@ fn outputs_are_exact_and_nothing_is_injected() {
                 "index,manifest:org.opencontainers.image.revision={}",
                 commit.hash
             ),
-            format!("index,manifest:org.opencontainers.image.description={DESCRIPTION}"),
+            format!(
+                "index,manifest:org.opencontainers.image.description={}",
+                folded_description()
+            ),
         ] {
             assert!(
                 annotation_items.contains(&want),
@@ -755,7 +767,8 @@ fn outputs_are_exact_and_nothing_is_injected() {
         let label_items = read[1].clone().expect("the labels list parses");
         assert!(label_items.contains(&format!("com.example.cmd={SHELL_VALUE}")));
         assert!(label_items.contains(&format!(
-            "org.opencontainers.image.description={DESCRIPTION}"
+            "org.opencontainers.image.description={}",
+            folded_description()
         )));
         for items in [&annotation_items, &label_items] {
             assert!(items.iter().all(|i| !i.contains("vendor=")), "{items:?}");
@@ -1297,7 +1310,7 @@ fn the_script_is_posix_sh() {
     );
     let (outputs, _) = read_github_output(&std::fs::read_to_string(&output).expect("read"));
     assert_eq!(outputs["revision"], commit.hash);
-    assert_eq!(outputs["description"], DESCRIPTION);
+    assert_eq!(outputs["description"], folded_description());
     let object = json(&outputs["json"]);
     assert_eq!(object["com.example.cmd"], SHELL_VALUE);
     assert_eq!(object["org.label-schema.vcs-ref"], commit.hash.as_str());

@@ -213,9 +213,11 @@ fn detached_head_takes_the_branch_from_github_ref_name() {
     repo.write("a.txt", "a\n").commit("one");
     repo.git(&["checkout", "-q", "--detach"]);
     repo.git(&["branch", "-D", "main"]);
+    let head = repo.head();
     let run = |ref_type: &str, ref_name: &str| {
         repo.stamp(json_args(&["--namespace", "com.example", "--explain"]))
             .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_SHA", &head)
             .env("GITHUB_HEAD_REF", "")
             .env("GITHUB_REF_NAME", ref_name)
             .env("GITHUB_REF_TYPE", ref_type)
@@ -288,7 +290,7 @@ fn untagged_commit_is_described_from_the_older_tag() {
     let explained = out.json();
     assert_eq!(
         explained["annotations"][key("version")],
-        format!("1.0.0-2-g{}", &c.hash[..7])
+        format!("1.0.1-dev.2.g{}", &c.hash[..7])
     );
     assert_eq!(
         explained_source(&explained, "version"),
@@ -297,7 +299,8 @@ fn untagged_commit_is_described_from_the_older_tag() {
 }
 
 /// A tag on HEAD that is not a version (`nightly`) gives no version of its own; describe
-/// then counts from the last version tag. With no version tags at all, any tag counts.
+/// then counts from the last release tag. With no release tags at all, there is no version
+/// from git, and a warning says that the tags are not releases.
 #[test]
 fn a_tag_that_is_not_a_version_is_passed_over() {
     let sb = Sandbox::new();
@@ -307,8 +310,12 @@ fn a_tag_that_is_not_a_version_is_passed_over() {
     repo.write("a.txt", "2\n").commit("two");
     repo.git(&["tag", "nightly"]);
     let out = repo.stamp(JSON).run();
-    out.ok().quiet();
-    assert_eq!(out.annotations()[&key("version")], "nightly");
+    out.ok();
+    assert!(!out.annotations().contains_key(&key("version")), "{out}");
+    assert_eq!(
+        out.line("no-release-tag"),
+        "warning[no-release-tag]: the repository has 2 tags, but none is a release tag of this package (`vVERSION`); no version from git — pass --tag-prefix PREFIX for tags such as `release-1.0.0`, or -a version=…"
+    );
 
     let sb = Sandbox::new();
     let repo = sb.repo("nightly");
@@ -322,7 +329,7 @@ fn a_tag_that_is_not_a_version_is_passed_over() {
     let explained = out.json();
     assert_eq!(
         explained["annotations"][key("version")],
-        format!("2.0.0-2-g{}", &c2.hash[..7])
+        format!("2.0.1-dev.2.g{}", &c2.hash[..7])
     );
     assert_eq!(
         explained_source(&explained, "version"),
@@ -349,7 +356,11 @@ fn describe_counts_like_git_across_a_merge() {
     assert_eq!(described, format!("v1.0.0-3-g{}", &head[..7]));
     let out = repo.stamp(JSON).run();
     out.ok().quiet();
-    assert_eq!(out.annotations()[&key("version")], described[1..]);
+    // git's distance and abbreviation, in the development form
+    assert_eq!(
+        out.annotations()[&key("version")],
+        format!("1.0.1-dev.3.g{}", &described[described.len() - 7..])
+    );
 }
 
 /// `describe` is bounded: a tag more than 500 commits back gives no version and a warning.
@@ -393,7 +404,7 @@ fn describe_gives_up_after_five_hundred_commits() {
     assert_eq!(out.stderr_lines().len(), 1, "{out}");
     assert!(
         out.line("describe-gave-up")
-            .contains("no tag within 500 commits of HEAD"),
+            .contains("no release tag (`vVERSION`) within 500 commits of HEAD"),
         "{out}"
     );
     assert!(!out.annotations().contains_key(&key("version")));
@@ -404,14 +415,14 @@ fn describe_gives_up_after_five_hundred_commits() {
     out.ok().quiet();
     assert_eq!(
         out.annotations()[&key("version")],
-        format!("1.0.0-499-g{}", &repo.head()[..7])
+        format!("1.0.1-dev.499.g{}", &repo.head()[..7])
     );
 }
 
 const CARGO_TOML: &str = r#"[package]
 name = "widget"
 version = "0.4.2"
-license = "MIT/Apache-2.0"
+license = "MIT OR Apache-2.0"
 description = "A widget"
 repository = "https://github.com/acme/widget"
 authors = ["Ann <ann@example.com>", "Bob"]
@@ -505,7 +516,11 @@ fn unborn_branch_has_no_revision_and_the_clock_as_created() {
     let before = now();
     let out = repo.stamp(json_args(&NS)).run();
     let after = now();
-    out.ok().quiet();
+    out.ok();
+    assert_eq!(
+        out.line("unborn-head"),
+        "warning[unborn-head]: HEAD (branch `main`) has no commit yet: no revision, tag or commit time from git — commit first, or pass -a revision=…"
+    );
     let mut got = out.annotations();
     assert_clock(
         &got.remove(&key("created")).expect("created"),
@@ -524,7 +539,7 @@ fn unborn_branch_has_no_revision_and_the_clock_as_created() {
     let out = repo.stamp(json_args(&["--require", "revision"])).run();
     out.status(1);
     assert_eq!(out.stdout, "");
-    assert_eq!(out.codes(), ["missing-required"]);
+    assert_eq!(out.codes(), ["unborn-head", "missing-required"]);
     assert!(out
         .line("missing-required")
         .starts_with("error[missing-required]: `org.opencontainers.image.revision` is required"));
@@ -1159,7 +1174,11 @@ fn switch_variables_take_yes_no_one_zero() {
         .env("OCI_STAMP_REQUIRE_CLEAN", "ture")
         .run();
     out.status(2);
-    assert!(out.stderr.contains("'ture'"), "{out}");
+    assert!(
+        out.stderr
+            .contains("OCI_STAMP_REQUIRE_CLEAN=`ture` is not a valid value for --require-clean"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -1181,7 +1200,7 @@ fn a_worktree_is_a_checkout_of_its_own() {
             ("created", &c.time),
             ("revision", &c.hash),
             ("title", "wt"),
-            ("version", &format!("1.0.0-1-g{}", &c.hash[..7])),
+            ("version", &format!("1.0.1-dev.1.g{}", &c.hash[..7])),
         ])
     );
     wt.write("a.txt", "3\n");
@@ -1238,7 +1257,9 @@ fn a_bare_repository_works() {
             "--require-clean",
         ]))
         .run();
-    out.ok().quiet();
+    out.ok();
+    assert_eq!(out.codes(), ["bare-repository"], "{out}");
+    assert!(out.line("bare-repository").contains("bare.git"), "{out}");
     assert_eq!(
         out.annotations(),
         map(&[
@@ -1259,9 +1280,15 @@ fn a_bare_repository_works() {
 fn cargo_toml_declares_the_project() {
     let sb = Sandbox::new();
     let repo = sb.repo("cargo");
-    let c = repo.write("Cargo.toml", CARGO_TOML).commit("one");
+    let lenient = CARGO_TOML.replace("MIT OR Apache-2.0", "MIT/Apache-2.0");
+    let c = repo.write("Cargo.toml", &lenient).commit("one");
     let out = repo.stamp(json_args(&["--explain"])).run();
-    out.ok().quiet();
+    out.ok();
+    // every canonicalisation is a warning, not only a note
+    assert_eq!(
+        out.line("license-canonicalised"),
+        "warning[license-canonicalised]: Cargo.toml declares the license `MIT/Apache-2.0`, which is not a strict SPDX expression; read as `MIT OR Apache-2.0` — declare `MIT OR Apache-2.0` in Cargo.toml"
+    );
     let explained = out.json();
     assert_eq!(
         crate::harness::to_map(&explained["annotations"]),
@@ -1285,10 +1312,10 @@ fn cargo_toml_declares_the_project() {
         explained["sources"][key("licenses")]["note"],
         "canonicalised from `MIT/Apache-2.0`"
     );
-    assert_eq!(explained["diagnostics"], serde_json::json!([]));
+    assert_eq!(explained["diagnostics"][0]["code"], "license-canonicalised");
 
     let text = repo.stamp(["collect", "-f", "text", "--explain"]).run();
-    text.ok().quiet();
+    text.ok();
     assert_eq!(
         text_row(&text.stdout, "licenses"),
         [
@@ -2025,7 +2052,13 @@ fn a_bad_annotation_file_is_an_operational_error() {
         out.status(2);
         let lines = out.stderr_lines();
         assert_eq!(lines.len(), 1, "{out}");
-        assert!(lines[0].starts_with(&format!("error: {file}: ")), "{out}");
+        // a missing file names the option; a broken one its path and the problem
+        let want = if file.ends_with("missing.json") {
+            format!("error: --annotation-file (OCI_STAMP_ANNOTATION_FILE) {file}: ")
+        } else {
+            format!("error: {file}: ")
+        };
+        assert!(lines[0].starts_with(&want), "{out}");
     }
 }
 
@@ -2219,7 +2252,7 @@ fn a_checkout_owned_by_another_user_works() {
             ("created", &c.time),
             ("revision", &c.hash),
             ("title", "foreign"),
-            ("version", &format!("1.0.0-1-g{}", &c.hash[..7])),
+            ("version", &format!("1.0.1-dev.1.g{}", &c.hash[..7])),
         ])
     );
 }

@@ -352,7 +352,7 @@ fn kubernetes_key_rules() {
     let ok_name = format!("example.com/{}=1", "n".repeat(63));
     #[rustfmt::skip]
     let bad: &[(&str, &str)] = &[
-        ("Example.com/x=1", "the prefix `Example.com` is not a DNS-1123 subdomain"),
+        ("Exa_mple.com/x=1", "the prefix `exa_mple.com` is not a DNS-1123 subdomain"),
         ("example.com/x/y=1", "a key holds at most one `/`"),
         ("example.com/-x=1", "must start and end with a letter or digit"),
         ("/x=1", "the prefix before `/` is empty"),
@@ -373,6 +373,8 @@ fn kubernetes_key_rules() {
     for good in [
         "example.com/build-id=1",
         "io.k8s.description=x",
+        // apimachinery lower-cases the key before the qualified-name check
+        "Example.COM/MyKey=1",
         ok_name.as_str(),
     ] {
         validate(&sb, &["--kubernetes", "-a", good]).ok().quiet();

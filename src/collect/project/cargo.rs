@@ -12,6 +12,7 @@ use super::{nonempty, parse_toml, toml_authors, Input, ProjectFacts};
 const FIELDS: &[&str] = &[
     "version",
     "license",
+    "license-file",
     "description",
     "homepage",
     "repository",
@@ -114,6 +115,7 @@ pub(super) fn read(input: &Input<'_>) -> Result<Option<ProjectFacts>, String> {
         match field {
             "version" => facts.version = s(),
             "license" => facts.license = s(),
+            "license-file" => facts.license_file = s().and_then(|f| super::relative_file(&f)),
             "description" => facts.description = s(),
             "homepage" => facts.homepage = s(),
             "repository" => facts.repository = s(),

@@ -39,6 +39,10 @@ pub(crate) struct ProjectFacts {
     pub(crate) name: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) license: Option<String>,
+    /// The license file a project file points at instead (npm's `SEE LICENSE IN <file>`,
+    /// pyproject's `license = {file = …}`, Cargo's `license-file`), relative to the project
+    /// file's directory.
+    pub(crate) license_file: Option<String>,
     pub(crate) description: Option<String>,
     pub(crate) homepage: Option<String>,
     pub(crate) repository: Option<String>,
@@ -272,6 +276,13 @@ pub(crate) fn read(start: &Path, root: &Path) -> (Option<ProjectFacts>, Vec<Proj
         }
     }
     (None, problems)
+}
+
+/// A file named by a project file, inside the checkout (`./LICENSE.md` → `LICENSE.md`).
+fn relative_file(name: &str) -> Option<String> {
+    let rel = name.trim().trim_start_matches("./");
+    (!rel.is_empty() && !rel.starts_with('/') && !rel.split('/').any(|p| p == ".."))
+        .then(|| rel.to_string())
 }
 
 fn nonempty(s: Option<&str>) -> Option<String> {

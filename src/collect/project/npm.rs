@@ -48,11 +48,43 @@ fn read_text(text: &str) -> Result<Option<ProjectFacts>, String> {
     if s("name").is_none() && s("version").is_none() {
         return Ok(None);
     }
-    let license = match o.get("license") {
-        Some(Json::String(s)) => nonempty(Some(s)),
-        Some(Json::Object(l)) => nonempty(l.get("type").and_then(Json::as_str)),
+    let license_type = |v: &Json| match v {
+        Json::String(s) => nonempty(Some(s)),
+        Json::Object(l) => nonempty(l.get("type").and_then(Json::as_str)),
         _ => None,
     };
+    let mut license = o.get("license").and_then(license_type);
+    // The legacy `licenses` array: a choice of the licenses listed.
+    if license.is_none() {
+        let listed: Vec<String> = o
+            .get("licenses")
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(license_type).collect())
+            .unwrap_or_default();
+        license = match listed.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            more => Some(
+                more.iter()
+                    .map(|l| {
+                        if l.contains(' ') {
+                            format!("({l})")
+                        } else {
+                            l.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" OR "),
+            ),
+        };
+    }
+    // `SEE LICENSE IN <file>`: the license is that file's text.
+    let license_file = license
+        .as_deref()
+        .and_then(|l| super::relative_file(l.strip_prefix("SEE LICENSE IN ")?));
+    if license_file.is_some() {
+        license = None;
+    }
     let repository = match o.get("repository") {
         Some(Json::String(s)) => nonempty(Some(s)).map(|s| npm_repository(&s)),
         Some(Json::Object(r)) => nonempty(r.get("url").and_then(Json::as_str)),
@@ -68,6 +100,7 @@ fn read_text(text: &str) -> Result<Option<ProjectFacts>, String> {
         name: s("name"),
         version: s("version"),
         license,
+        license_file,
         description: s("description"),
         homepage: s("homepage"),
         repository,

@@ -194,12 +194,19 @@ pub(super) fn read_pyproject(input: &Input<'_>) -> Result<Option<ProjectFacts>, 
             Some(Toml::Table(t)) => nonempty(toml_str(t, "text")),
             _ => None,
         };
+        // `license = { file = "LICENSE.txt" }`: the license is that file's text.
+        let license_file = project
+            .get("license")
+            .and_then(Toml::as_table)
+            .filter(|_| license.is_none())
+            .and_then(|t| super::relative_file(toml_str(t, "file")?));
         let authors = pep621_people(project.get("authors"))
             .or_else(|| pep621_people(project.get("maintainers")));
         let mut facts = ProjectFacts {
             name: nonempty(toml_str(project, "name")),
             version: nonempty(toml_str(project, "version")),
             license,
+            license_file,
             description: nonempty(toml_str(project, "description")),
             homepage: labelled_url(urls.iter().copied(), HOMEPAGE),
             repository: labelled_url(urls.iter().copied(), SOURCE),

@@ -1,0 +1,306 @@
+//! Which tags are this package's releases, and the version of a commit past one.
+//!
+//! A release tag is, in this order of preference:
+//! - with `--tag-prefix PREFIX`: `PREFIX` then a version (`release-9.0.0`, `PREFIX` = `release-`);
+//! - the package's name (from its project file), a separator (`-`, `_`, `@`, `/`) and a
+//!   version: `tokio-1.53.1`, `gson-parent-2.14.0`, `@scope/pkg@3.1.0`, `pkg@9.0.0`;
+//! - the package's directory in the repository, `/` and a version, as Go tags modules in
+//!   subdirectories: `cmd/tool/v0.3.0`;
+//! - else, when none of those exist, a bare version: `v1.2.3`, `1.2.3`.
+//!
+//! A version is digits, optionally after `v`; a prefixed one needs a dot (`1.2`), so that
+//! `tokio-stream-0.1.19` is never a `tokio` release. The tags of other packages of a
+//! monorepo are never this package's.
+//!
+//! A commit past a release gets the development version
+//! `NEXT-dev.DISTANCE.gHASH`: NEXT is the release with its last number raised (`1.2.3` →
+//! `1.2.4`; a pre-release such as `1.2.3-rc.1` gets `.dev.…` appended instead), DISTANCE the
+//! commits since the release as `git describe` counts them, HASH the abbreviated commit as
+//! `git describe` prints it. It cannot be mistaken for a release (a SemVer pre-release), sorts
+//! after the release and before the next one, and among builds on one line by distance; it
+//! holds no `+`, so it is also a valid image tag. Go's pseudo-versions and setuptools-scm raise
+//! the last number the same way.
+
+/// What selects this package's release tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TagRule {
+    /// `--tag-prefix`.
+    pub(crate) prefix: Option<String>,
+    /// The package's name, from its project file.
+    pub(crate) package: Option<String>,
+    /// The package's directory in the repository (`cmd/tool`), when not the root.
+    pub(crate) dir: Option<String>,
+}
+
+/// How a tag is a release: the kind of prefix it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Bare,
+    Dir,
+    Package,
+    Explicit,
+}
+
+/// `v1.2.3` / `1.2.3` → `1.2.3`; `needs_dot` for a version after a prefix.
+fn version_part(s: &str, needs_dot: bool) -> Option<&str> {
+    let v = s.strip_prefix(['v', 'V']).unwrap_or(s);
+    let digits = v.chars().take_while(char::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    if needs_dot {
+        let rest = &v[digits..];
+        if !rest.starts_with('.') || !rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+impl TagRule {
+    fn classify<'t>(&self, tag: &'t str) -> Option<(Kind, &'t str)> {
+        if let Some(p) = self.prefix.as_deref().filter(|p| !p.is_empty()) {
+            return tag
+                .strip_prefix(p)
+                .and_then(|rest| version_part(rest, false))
+                .map(|v| (Kind::Explicit, v));
+        }
+        if let Some(name) = self.package.as_deref().filter(|n| !n.is_empty()) {
+            if let Some(rest) = tag.strip_prefix(name) {
+                if let Some(rest) = rest.strip_prefix(['-', '_', '@', '/']) {
+                    if let Some(v) = version_part(rest, true) {
+                        return Some((Kind::Package, v));
+                    }
+                }
+            }
+        }
+        if let Some(dir) = self.dir.as_deref().filter(|d| !d.is_empty()) {
+            if let Some(rest) = tag.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
+                if let Some(v) = version_part(rest, false) {
+                    return Some((Kind::Dir, v));
+                }
+            }
+        }
+        version_part(tag, false).map(|v| (Kind::Bare, v))
+    }
+
+    /// The tags of `all` that are this package's releases: only those of the most specific
+    /// kind present (the package's own tags hide the bare ones).
+    pub(crate) fn releases<'a>(&self, all: impl Iterator<Item = &'a str>) -> Releases {
+        let mut best: Option<Kind> = None;
+        let mut any = 0usize;
+        for t in all {
+            any += 1;
+            if let Some((k, _)) = self.classify(t) {
+                best = best.max(Some(k));
+            }
+        }
+        Releases {
+            rule: self.clone(),
+            kind: best,
+            tags: any,
+        }
+    }
+
+    /// What the rule looks for, for messages.
+    pub(crate) fn describe(&self) -> String {
+        if let Some(p) = self.prefix.as_deref().filter(|p| !p.is_empty()) {
+            return format!("`{p}VERSION` (--tag-prefix)");
+        }
+        let mut forms = Vec::new();
+        if let Some(n) = &self.package {
+            forms.push(format!("`{n}-VERSION`, `{n}@VERSION`"));
+        }
+        if let Some(d) = &self.dir {
+            forms.push(format!("`{d}/vVERSION`"));
+        }
+        forms.push("`vVERSION`".into());
+        forms.join(", ")
+    }
+}
+
+/// The release tags of a repository for one package.
+#[derive(Debug, Clone)]
+pub(crate) struct Releases {
+    rule: TagRule,
+    kind: Option<Kind>,
+    /// How many tags the repository has.
+    pub(crate) tags: usize,
+}
+
+impl Releases {
+    /// The version a tag names, when it is one of this package's releases.
+    pub(crate) fn version<'t>(&self, tag: &'t str) -> Option<&'t str> {
+        let kind = self.kind?;
+        self.rule
+            .classify(tag)
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether there is any release tag at all.
+    pub(crate) fn any(&self) -> bool {
+        self.kind.is_some()
+    }
+
+    /// The best release among tags on one commit: the highest version.
+    pub(crate) fn best<'t>(&self, tags: &'t [String]) -> Option<&'t str> {
+        tags.iter()
+            .filter_map(|t| self.version(t).map(|v| (numbers(v), t.as_str())))
+            .max()
+            .map(|(_, t)| t)
+    }
+}
+
+/// The numbers of a version's release part (`1.10.0-rc.1` → `[1, 10, 0]`).
+fn numbers(v: &str) -> Vec<u64> {
+    release_part(v)
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect()
+}
+
+/// `1.2.3-rc.1+b` → `1.2.3`.
+fn release_part(v: &str) -> &str {
+    let end = v.find(['-', '+']).unwrap_or(v.len());
+    &v[..end]
+}
+
+fn is_prerelease(v: &str) -> bool {
+    v[release_part(v).len()..].starts_with('-')
+}
+
+/// The development version of a commit `distance` commits past the release `version`, whose
+/// abbreviated hash is `short` (see the module's documentation).
+pub(crate) fn development(version: &str, distance: usize, short: &str) -> String {
+    let v = version.split('+').next().unwrap_or(version);
+    if is_prerelease(v) {
+        return format!("{v}.dev.{distance}.g{short}");
+    }
+    let release = release_part(v);
+    let rest = &v[release.len()..];
+    // Raise the last number of the release part, keeping the others as written.
+    let cut = release
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let next = match release[cut..].parse::<u64>() {
+        Ok(n) => format!("{}{}", &release[..cut], n + 1),
+        Err(_) => format!("{release}.1"),
+    };
+    format!("{next}{rest}-dev.{distance}.g{short}")
+}
+
+/// Whether a project file's version is ahead of the release `tagged` (`49.0.0-dev` after
+/// `48.0.0`): then it is kept. Equal or older, it would name the release, or an older one,
+/// for a commit that is neither.
+pub(crate) fn is_ahead(project: &str, tagged: &str) -> bool {
+    let (p, t) = (numbers(project), numbers(tagged));
+    let len = p.len().max(t.len());
+    let pad = |mut v: Vec<u64>| {
+        v.resize(len, 0);
+        v
+    };
+    pad(p) > pad(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(prefix: Option<&str>, package: Option<&str>, dir: Option<&str>) -> TagRule {
+        TagRule {
+            prefix: prefix.map(str::to_string),
+            package: package.map(str::to_string),
+            dir: dir.map(str::to_string),
+        }
+    }
+
+    fn versions(r: &TagRule, tags: &[&str]) -> Vec<Option<String>> {
+        let rel = r.releases(tags.iter().copied());
+        tags.iter()
+            .map(|t| rel.version(t).map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn prefixed_tags_belong_to_their_package() {
+        let tokio = ["tokio-1.53.1", "tokio-stream-0.1.19", "tokio-macros-2.5.0"];
+        assert_eq!(
+            versions(&rule(None, Some("tokio"), None), &tokio),
+            [Some("1.53.1".into()), None, None]
+        );
+        assert_eq!(
+            versions(&rule(None, Some("tokio-stream"), None), &tokio),
+            [None, Some("0.1.19".into()), None]
+        );
+        // no name (a virtual workspace): none is this package's
+        assert_eq!(
+            versions(&rule(None, None, None), &tokio),
+            [None, None, None]
+        );
+        let npm = ["@scope/pkg@3.1.0", "pkg@9.0.0", "v1.0.0"];
+        assert_eq!(
+            versions(&rule(None, Some("@scope/pkg"), None), &npm),
+            [Some("3.1.0".into()), None, None]
+        );
+        assert_eq!(
+            versions(&rule(None, Some("pkg"), None), &npm),
+            [None, Some("9.0.0".into()), None]
+        );
+        // the package's own tags hide the bare ones; without them, the bare ones count
+        assert_eq!(
+            versions(&rule(None, Some("other"), None), &npm),
+            [None, None, Some("1.0.0".into())]
+        );
+        // ripgrep: bare versions, and the crates' prefixed tags are not ripgrep's
+        assert_eq!(
+            versions(
+                &rule(None, Some("ripgrep"), None),
+                &["15.2.0", "ignore-0.4.33"]
+            ),
+            [Some("15.2.0".into()), None]
+        );
+        assert_eq!(
+            versions(
+                &rule(None, None, Some("cmd/tool")),
+                &["cmd/tool/v0.3.0", "v0.9.0"]
+            ),
+            [Some("0.3.0".into()), None]
+        );
+        assert_eq!(
+            versions(
+                &rule(Some("release-"), Some("x"), None),
+                &["release-9.0.0", "v1.0"]
+            ),
+            [Some("9.0.0".into()), None]
+        );
+        assert_eq!(
+            versions(&rule(None, None, None), &["nightly", "latest"]),
+            [None, None]
+        );
+    }
+
+    #[test]
+    fn development_versions() {
+        assert_eq!(development("1.2.3", 26, "abc1234"), "1.2.4-dev.26.gabc1234");
+        assert_eq!(development("15.2", 1, "abc1234"), "15.3-dev.1.gabc1234");
+        assert_eq!(
+            development("2.0.0-rc.1", 3, "abc1234"),
+            "2.0.0-rc.1.dev.3.gabc1234"
+        );
+        assert_eq!(
+            development("2024.01.09", 2, "abc1234"),
+            "2024.01.10-dev.2.gabc1234"
+        );
+    }
+
+    #[test]
+    fn project_versions_ahead_of_the_tag() {
+        assert!(is_ahead("49.0.0-dev", "48.0.0"));
+        assert!(is_ahead("0.4.2", "0.4.0"));
+        assert!(!is_ahead("0.4.2", "0.4.2"));
+        assert!(!is_ahead("0.4.2-dev", "0.4.2"));
+        assert!(!is_ahead("1.0", "1.0.0"));
+        assert!(!is_ahead("0.3.0", "0.4.0"));
+    }
+}
