@@ -76,38 +76,6 @@ fn placed(place: Place, digest: &str, location: String, pairs: Vec<(String, Stri
     }
 }
 
-/// The annotations of a JSON node (`annotations`), with findings for what is not a string map.
-fn pairs_of(node: &Node, location: &str, findings: &mut Vec<Diagnostic>) -> Vec<(String, String)> {
-    let Some(ann) = node.get("annotations") else {
-        return Vec::new();
-    };
-    match &ann.kind {
-        Kind::Object(members) => members
-            .iter()
-            .filter_map(|m| match m.value.str() {
-                Some(v) => Some((m.key.clone(), v.to_string())),
-                None => {
-                    findings.push(Diagnostic::error(
-                        "value-not-string",
-                        &m.key,
-                        format!("{location}: the value of `{}` is not a string", m.key),
-                    ));
-                    None
-                }
-            })
-            .collect(),
-        Kind::Null => Vec::new(),
-        _ => {
-            findings.push(Diagnostic::error(
-                "annotations-not-object",
-                "",
-                format!("{location}: `annotations` is not an object"),
-            ));
-            Vec::new()
-        }
-    }
-}
-
 /// The image walk over a [`Source`]: every map at every level it reaches.
 pub(crate) struct Walk<'a, S: Source + ?Sized> {
     source: &'a S,
@@ -174,7 +142,7 @@ impl<'a, S: Source + ?Sized> Walk<'a, S> {
                 if root.get("subject").is_some() {
                     return Ok(());
                 }
-                let own = pairs_of(&root, &at, &mut self.findings);
+                let own = super::manifest::pairs(&root, &at, &mut self.findings);
                 self.maps.push(placed(
                     Place::Level(LevelKind::Index, platform),
                     digest,
@@ -190,7 +158,7 @@ impl<'a, S: Source + ?Sized> Walk<'a, S> {
                     if child.get_str("mediaType") != Some(oci::OCI_INDEX) {
                         let d = child.get_str("digest").unwrap_or("?");
                         let location = format!("{at} → descriptor {}", d);
-                        let p = pairs_of(child, &location, &mut self.findings);
+                        let p = super::manifest::pairs(child, &location, &mut self.findings);
                         self.maps.push(placed(
                             Place::Level(
                                 LevelKind::ManifestDescriptor,
@@ -208,7 +176,7 @@ impl<'a, S: Source + ?Sized> Walk<'a, S> {
                 if kind == DocKind::Manifest && oci::is_artifact(&root) {
                     return Ok(());
                 }
-                let own = pairs_of(&root, &at, &mut self.findings);
+                let own = super::manifest::pairs(&root, &at, &mut self.findings);
                 let platform = self.platform_of(platform, &root);
                 self.maps.push(placed(
                     Place::Level(LevelKind::Manifest, platform),
@@ -225,7 +193,7 @@ impl<'a, S: Source + ?Sized> Walk<'a, S> {
                 {
                     let d = child.get_str("digest").unwrap_or("?");
                     let location = format!("{at} → descriptor {}", d);
-                    let p = pairs_of(child, &location, &mut self.findings);
+                    let p = super::manifest::pairs(child, &location, &mut self.findings);
                     self.maps.push(placed(Place::Other, d, location, p));
                 }
             }
@@ -271,7 +239,7 @@ fn layout_maps(
     let source = layout::LayoutSource::new(dir);
     let mut walk = Walk::new(&source);
     let mut findings = Vec::new();
-    let own = pairs_of(&index, &index_path.display().to_string(), &mut findings);
+    let own = super::manifest::pairs(&index, &index_path.display().to_string(), &mut findings);
     walk.maps.push(placed(
         Place::Other,
         "index.json",
@@ -281,7 +249,7 @@ fn layout_maps(
     for entry in selected {
         let d = entry.get_str("digest").unwrap_or("?");
         let location = format!("{} → descriptor {}", index_path.display(), d);
-        let p = pairs_of(entry, &location, &mut findings);
+        let p = super::manifest::pairs(entry, &location, &mut findings);
         walk.maps.push(placed(
             Place::Level(LevelKind::IndexDescriptor, oci::descriptor_platform(entry)),
             d,
@@ -301,7 +269,7 @@ fn document_maps(name: &str, text: &str) -> Result<(Vec<Placed>, Vec<Diagnostic>
     let root = json_edit::parse(text).map_err(|e| layout::bad(Path::new(name), e.to_string()))?;
     let mut findings = Vec::new();
     let mut maps = Vec::new();
-    let own = pairs_of(&root, name, &mut findings);
+    let own = super::manifest::pairs(&root, name, &mut findings);
     match oci::doc_kind(&root, None) {
         DocKind::Index | DocKind::DockerList => {
             maps.push(placed(
@@ -319,7 +287,7 @@ fn document_maps(name: &str, text: &str) -> Result<(Vec<Placed>, Vec<Diagnostic>
                 }
                 let d = child.get_str("digest").unwrap_or("?");
                 let location = format!("{name} → descriptor {}", d);
-                let p = pairs_of(child, &location, &mut findings);
+                let p = super::manifest::pairs(child, &location, &mut findings);
                 maps.push(placed(
                     Place::Level(
                         LevelKind::ManifestDescriptor,

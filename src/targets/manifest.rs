@@ -137,7 +137,12 @@ pub(crate) fn annotation_maps(
     Ok((out, findings))
 }
 
-fn pairs(node: &Node, location: &str, findings: &mut Vec<Diagnostic>) -> Vec<(String, String)> {
+/// The annotations of a JSON node (`annotations`), with findings for what is not a string map.
+pub(super) fn pairs(
+    node: &Node,
+    location: &str,
+    findings: &mut Vec<Diagnostic>,
+) -> Vec<(String, String)> {
     let Some(ann) = node.get("annotations") else {
         return Vec::new();
     };
