@@ -54,3 +54,6 @@ mod image;
 
 #[path = "integration/examples.rs"]
 mod examples;
+
+#[path = "integration/worktree.rs"]
+mod worktree;

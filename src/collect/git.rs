@@ -360,9 +360,13 @@ impl GitRepo {
     /// Tracked files modified in the index or working tree (untracked files do not count).
     /// Returns how many and the first few paths.
     ///
-    /// The fast path ([`worktree`]) settles the common case, a clean or nearly clean
-    /// checkout, the way `git status` does; libgit2's status decides what it cannot: the
-    /// suspect files, and everything when the index is one the fast path does not read.
+    /// The fast path ([`worktree`]) reads the index file itself (every kind git writes,
+    /// split and sparse included) and settles the common case, a clean or nearly clean
+    /// checkout, the way `git status` does. libgit2 decides only what stat data cannot:
+    /// staged changes when the index's cached tree is not HEAD's, and the suspect files'
+    /// content, each time from an in-memory index of the entries read here (libgit2 reads
+    /// neither split nor sparse index files). Only an index the fast path does not read at
+    /// all goes to libgit2's own status.
     pub(crate) fn modified(&self) -> Result<(usize, Vec<String>), GitError> {
         if self.bare {
             return Ok((0, Vec::new()));
@@ -377,30 +381,171 @@ impl GitRepo {
             None => None,
         };
         let hash_len = head_tree.map_or(20, |t| t.as_bytes().len());
-        let index = worktree::Index::read(&self.repo.path().join("index"), hash_len)
-            .filter(|i| !i.has_conflicts());
         let mut paths = BTreeSet::new();
-        let Some(index) = index else {
+        let Some(index) = worktree::Index::read(&self.repo.path().join("index"), hash_len) else {
             self.status_paths(StatusShow::IndexAndWorkdir, None, &mut paths)?;
             return Ok(summary(paths));
         };
+        match self.modified_fast(&index, head_tree, hash_len, &mut paths) {
+            Some(result) => result?,
+            // An entry libgit2 would not take (an object name of another length).
+            None => {
+                paths.clear();
+                self.status_paths(StatusShow::IndexAndWorkdir, None, &mut paths)?;
+            }
+        }
+        Ok(summary(paths))
+    }
+
+    /// [`GitRepo::modified`] from the index read by [`worktree`]; `None` when an entry
+    /// cannot be handed to libgit2.
+    fn modified_fast(
+        &self,
+        index: &worktree::Index,
+        head_tree: Option<Oid>,
+        hash_len: usize,
+        paths: &mut BTreeSet<String>,
+    ) -> Option<Result<(), GitError>> {
+        use worktree::Index;
+        let lossy = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+        // Conflicts and `git add -N` entries: `git status` lists each of them.
+        paths.extend(
+            index
+                .entries
+                .iter()
+                .filter(|e| Index::is_conflict(e) || Index::is_intent_to_add(e))
+                .map(|e| lossy(index.path(e))),
+        );
         // Staged changes: none when the index's cached root tree is HEAD's tree.
         let staged_clean = match (head_tree, &index.root_tree) {
             (Some(head), Some(cached)) => head.as_bytes() == &cached[..],
             (None, _) => index.entries.is_empty(),
             (Some(_), None) => false,
         };
-        if !staged_clean {
-            self.status_paths(StatusShow::Index, None, &mut paths)?;
-        }
         let suspects = index.suspects(&self.root, self.stat_rules());
-        if suspects.len() > PATHSPEC_LIMIT {
-            self.status_paths(StatusShow::Workdir, None, &mut paths)?;
-        } else if !suspects.is_empty() {
-            let listed: Vec<&[u8]> = suspects.iter().map(|e| index.path(e)).collect();
-            self.status_paths(StatusShow::Workdir, Some(&listed), &mut paths)?;
+        if staged_clean && suspects.is_empty() {
+            return Some(Ok(()));
         }
-        Ok(summary(paths))
+        Some(self.ask_libgit2(index, head_tree, hash_len, staged_clean, &suspects, paths)?)
+    }
+
+    /// The part of the dirty check stat data cannot settle, by libgit2 on an in-memory copy
+    /// of `index`: HEAD's tree against it unless `staged_clean`, and the `suspects` against
+    /// the work tree. The racily clean suspects go in with their size smudged, so that
+    /// libgit2 compares their content. The in-memory index is also the repository's (a
+    /// second handle on it), for what libgit2 reads from the index along the way
+    /// (`.gitattributes`, submodules). `None` when an entry cannot be handed to libgit2.
+    fn ask_libgit2(
+        &self,
+        index: &worktree::Index,
+        head_tree: Option<Oid>,
+        hash_len: usize,
+        staged_clean: bool,
+        suspects: &[(&worktree::Entry, bool)],
+        paths: &mut BTreeSet<String>,
+    ) -> Option<Result<(), GitError>> {
+        use worktree::Index;
+        let err = |e: git2::Error| git_error(&self.root, &e);
+        let smudged: std::collections::HashSet<&[u8]> = suspects
+            .iter()
+            .filter(|(_, racy_only)| *racy_only)
+            .map(|(e, _)| index.path(e))
+            .collect();
+        let mut mem = match git2::Index::new() {
+            Ok(m) => m,
+            Err(e) => return Some(Err(err(e))),
+        };
+        for e in index.entries.iter() {
+            if Index::is_conflict(e) || Index::is_intent_to_add(e) {
+                continue;
+            }
+            let entry = index.git2_entry(e, hash_len, smudged.contains(index.path(e)))?;
+            let added = if Index::mode(e) == worktree::MODE_TREE {
+                // A sparse index's directory: the tree's blobs, outside the cone.
+                self.add_sparse_tree(&mut mem, &entry)
+            } else {
+                mem.add(&entry).map_err(err)
+            };
+            if let Err(e) = added {
+                return Some(Err(e));
+            }
+        }
+        let mut run = || -> Result<(), GitError> {
+            let repo = Repository::open(&self.root).map_err(err)?;
+            repo.set_index(&mut mem).map_err(err)?;
+            let mem = repo.index().map_err(err)?;
+            if !staged_clean {
+                let tree = head_tree
+                    .map(|t| repo.find_tree(t))
+                    .transpose()
+                    .map_err(err)?;
+                let mut opts = diff_options();
+                let diff = repo
+                    .diff_tree_to_index(tree.as_ref(), Some(&mem), Some(&mut opts))
+                    .map_err(err)?;
+                changed_paths(&diff, paths);
+            }
+            if !suspects.is_empty() {
+                let mut opts = diff_options();
+                if suspects.len() <= PATHSPEC_LIMIT {
+                    opts.disable_pathspec_match(true);
+                    for (e, _) in suspects {
+                        opts.pathspec(index.path(e));
+                    }
+                }
+                let diff = repo
+                    .diff_index_to_workdir(Some(&mem), Some(&mut opts))
+                    .map_err(err)?;
+                changed_paths(&diff, paths);
+            }
+            Ok(())
+        };
+        Some(run())
+    }
+
+    /// Adds the blobs of a sparse index's directory entry to `mem`, skip-worktree, as a
+    /// full index would hold them.
+    fn add_sparse_tree(
+        &self,
+        mem: &mut git2::Index,
+        dir: &git2::IndexEntry,
+    ) -> Result<(), GitError> {
+        let err = |e: git2::Error| git_error(&self.root, &e);
+        let tree = self.repo.find_tree(dir.id).map_err(err)?;
+        let prefix = dir.path.strip_suffix(b"/").unwrap_or(&dir.path).to_vec();
+        let mut failed = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |parent, item| {
+            if item.kind() == Some(git2::ObjectType::Tree) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let mut path = prefix.clone();
+            path.push(b'/');
+            path.extend_from_slice(parent.as_bytes());
+            path.extend_from_slice(item.name_bytes());
+            let entry = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: item.filemode() as u32,
+                uid: 0,
+                gid: 0,
+                file_size: 0,
+                id: item.id(),
+                flags: 0,
+                flags_extended: dir.flags_extended,
+                path,
+            };
+            match mem.add(&entry) {
+                Ok(()) => git2::TreeWalkResult::Ok,
+                Err(e) => {
+                    failed = Some(e);
+                    git2::TreeWalkResult::Abort
+                }
+            }
+        })
+        .map_err(err)?;
+        failed.map_or(Ok(()), |e| Err(err(e)))
     }
 
     /// What the stat comparison may trust, from the repository's configuration.
@@ -472,6 +617,38 @@ fn oid_from_hex(hex: &str) -> Option<Oid> {
         *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
     }
     Oid::from_bytes(&raw).ok()
+}
+
+/// Diff options for the dirty check: tracked files only, submodules by their own rules,
+/// type changes as one change, no binary detection (only whether a file changed counts).
+fn diff_options() -> git2::DiffOptions {
+    let mut opts = git2::DiffOptions::new();
+    opts.include_untracked(false)
+        .include_ignored(false)
+        .include_typechange(true)
+        .skip_binary_check(true);
+    opts
+}
+
+/// Adds the path of every change in `diff`.
+fn changed_paths(diff: &git2::Diff<'_>, into: &mut BTreeSet<String>) {
+    use git2::Delta;
+    for d in diff.deltas() {
+        if matches!(
+            d.status(),
+            Delta::Unmodified | Delta::Untracked | Delta::Ignored | Delta::Unreadable
+        ) {
+            continue;
+        }
+        let file = if d.status() == Delta::Deleted {
+            d.old_file()
+        } else {
+            d.new_file()
+        };
+        if let Some(p) = file.path_bytes() {
+            into.insert(String::from_utf8_lossy(p).into_owned());
+        }
+    }
 }
 
 /// How many modified paths, and the first three.
