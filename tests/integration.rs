@@ -57,3 +57,6 @@ mod examples;
 
 #[path = "integration/worktree.rs"]
 mod worktree;
+
+#[path = "integration/commit_graph.rs"]
+mod commit_graph;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{BranchType, ErrorCode, Oid, Repository, StatusOptions, StatusShow};
 
+use super::commit_graph::CommitGraph;
 use super::worktree;
 use crate::error::GitError;
 
@@ -303,6 +304,12 @@ impl GitRepo {
     }
 
     /// `git describe --tags`, bounded, counting version-like tags only when there are any.
+    ///
+    /// The walk goes newest commit first by committer time, as `git describe` and libgit2's
+    /// revision walk do (ties in the order commits were found). Commits come from the
+    /// commit-graph file when the repository has one ([`CommitGraph`]: a few bytes read per
+    /// commit instead of an object inflated from a pack), else, and for commits newer than
+    /// the graph, from libgit2.
     pub(crate) fn describe(&self) -> Describe {
         let Some(head) = self.head else {
             return Describe::NoTags;
@@ -311,10 +318,9 @@ impl GitRepo {
         if tags.is_empty() {
             return Describe::NoTags;
         }
-        let Ok(mut walk) = self.repo.revwalk() else {
-            return Describe::NoTags;
-        };
-        if walk.push(head).is_err() {
+        let graph = self.commit_graph();
+        let mut walk = DateWalk::new(&self.repo, graph.as_ref());
+        if !walk.push(head) {
             return Describe::NoTags;
         }
         let short = head.to_string()[..7].to_string();
@@ -327,29 +333,127 @@ impl GitRepo {
         let counts = |names: &&Vec<String>| {
             !any_version || names.iter().any(|t| version_from_tag(t).is_some())
         };
-        let mut walked = 0;
-        for oid in walk.filter_map(Result::ok) {
-            if let Some(names) = tags.get(&oid).filter(counts) {
+        // git's `describe` (builtin/describe.c): up to ten candidate tags, each with a flag
+        // that spreads to the commits it reaches; a candidate's depth counts the commits
+        // walked that it does not reach; the least deep wins, then the first found.
+        let mut cands: Vec<Candidate> = Vec::new();
+        let mut seen_commits = 0usize;
+        let mut annotated: HashMap<usize, bool> = HashMap::new();
+        while let Some(item) = walk.pop() {
+            seen_commits += 1;
+            if let Some(names) = tags.get(&item.oid).filter(counts) {
+                if cands.len() == MAX_CANDIDATES {
+                    walk.requeue(item);
+                    seen_commits -= 1;
+                    break;
+                }
                 let mut names = names.clone();
                 names.sort_by_key(|t| std::cmp::Reverse(tag_rank(t)));
-                return Describe::Found {
+                let flag = 1u16 << cands.len();
+                cands.push(Candidate {
                     tag: names.swap_remove(0),
-                    distance: self.distance(head, oid).unwrap_or(walked),
-                    short,
-                };
+                    commit: item.oid,
+                    depth: seen_commits - 1,
+                    flag,
+                });
+                walk.add_flags(item.oid, flag);
             }
-            walked += 1;
-            if walked >= DESCRIBE_LIMIT {
-                return Describe::GaveUp { walked };
+            let flags = walk.flags(item.oid);
+            for c in cands.iter_mut() {
+                if flags & c.flag == 0 {
+                    c.depth += 1;
+                }
+            }
+            // "Stop if last remaining path already covered by best candidate(s)": git
+            // stops when the queue is empty and an annotated tag was among the candidates.
+            if walk.is_empty() && !cands.is_empty() {
+                let any_annotated = (0..cands.len()).any(|i| {
+                    *annotated
+                        .entry(i)
+                        .or_insert_with(|| self.is_annotated(&cands[i].tag, cands[i].commit))
+                });
+                if any_annotated {
+                    break;
+                }
+            }
+            walk.expand(item);
+            if seen_commits >= DESCRIBE_LIMIT {
+                if cands.is_empty() {
+                    return Describe::GaveUp {
+                        walked: seen_commits,
+                    };
+                }
+                break;
             }
         }
-        Describe::NoTags
+        if cands.is_empty() {
+            return Describe::NoTags;
+        }
+        // Least deep, then first found (a stable sort keeps the found order).
+        cands.sort_by_key(|c| c.depth);
+        let best = cands.swap_remove(0);
+        // git's `finish_depth_computation`: walk on until every queued commit is one the
+        // best candidate reaches, counting those it does not. Bounded: past the bound, the
+        // count of commits in HEAD's history and not in the tag's stands in.
+        let mut depth = Some(best.depth);
+        let mut extra = 0usize;
+        while let Some(item) = walk.pop() {
+            extra += 1;
+            if extra > DESCRIBE_LIMIT {
+                depth = None;
+                break;
+            }
+            if walk.flags(item.oid) & best.flag != 0 {
+                if walk.all_flagged(best.flag) {
+                    break;
+                }
+            } else {
+                depth = depth.map(|d| d + 1);
+            }
+            walk.expand(item);
+        }
+        let distance = depth
+            .or_else(|| self.distance(graph.as_ref(), head, best.commit))
+            .unwrap_or(seen_commits);
+        Describe::Found {
+            tag: best.tag,
+            distance,
+            short,
+        }
+    }
+
+    /// Whether tag `name` (on `commit`) is an annotated tag: its ref names a tag object,
+    /// not the commit.
+    fn is_annotated(&self, name: &str, commit: Oid) -> bool {
+        self.repo
+            .find_reference(&format!("refs/tags/{name}"))
+            .ok()
+            .and_then(|r| r.target())
+            .is_some_and(|t| t != commit)
+    }
+
+    /// The repository's commit-graph, unless history is rewritten in a way the graph does
+    /// not record (a shallow clone's cut-off parents, grafts), where git ignores it too.
+    fn commit_graph(&self) -> Option<CommitGraph> {
+        let common = self.repo.commondir();
+        if self.shallow || common.join("info").join("grafts").exists() {
+            return None;
+        }
+        let hash_len = self.head?.as_bytes().len();
+        CommitGraph::open(&common.join("objects"), hash_len)
     }
 
     /// How many commits are in `head`'s history but not in `base`'s, as `git describe`
     /// counts them (a merged side branch older than `base` counts too). `None` past
     /// [`DESCRIBE_LIMIT`].
-    fn distance(&self, head: Oid, base: Oid) -> Option<usize> {
+    fn distance(&self, graph: Option<&CommitGraph>, head: Oid, base: Oid) -> Option<usize> {
+        if let Some(g) = graph {
+            if let (Some(h), Some(b)) = (g.find(head.as_bytes()), g.find(base.as_bytes())) {
+                if let Some(d) = graph_distance(g, h, b, DESCRIBE_LIMIT) {
+                    return d;
+                }
+            }
+        }
         let mut walk = self.repo.revwalk().ok()?;
         walk.push(head).ok()?;
         walk.hide(base).ok()?;
@@ -617,6 +721,228 @@ fn oid_from_hex(hex: &str) -> Option<Oid> {
         *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
     }
     Oid::from_bytes(&raw).ok()
+}
+
+/// A commit waiting in [`DateWalk`]'s queue, with its parents.
+struct Queued {
+    time: i64,
+    seq: u64,
+    oid: Oid,
+    parents: Parents,
+}
+
+enum Parents {
+    /// Positions in the commit-graph.
+    Graph(Vec<u32>),
+    /// Read from the commit object by libgit2.
+    Odb(Vec<Oid>),
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    /// Newest first; among equal times, the one queued first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.time
+            .cmp(&other.time)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+/// A walk from HEAD newest commit first by committer time, each commit once: the order of
+/// libgit2's revision walk without sorting flags (a list kept sorted by date, a commit
+/// inserted after those of the same time) and of `git describe`. Commits the commit-graph
+/// holds are read from it; the rest through libgit2. A commit that cannot be read ends its
+/// line of history, as a walk that skips errors would.
+struct DateWalk<'r> {
+    repo: &'r Repository,
+    graph: Option<&'r CommitGraph>,
+    queue: std::collections::BinaryHeap<Queued>,
+    /// Every commit queued so far, with the candidate flags that reached it.
+    flags: HashMap<Oid, u16>,
+    seq: u64,
+}
+
+impl<'r> DateWalk<'r> {
+    fn new(repo: &'r Repository, graph: Option<&'r CommitGraph>) -> Self {
+        DateWalk {
+            repo,
+            graph,
+            queue: std::collections::BinaryHeap::new(),
+            flags: HashMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// Queues `oid` (at graph position `pos`, when known); false when it cannot be read.
+    fn queue(&mut self, oid: Oid, pos: Option<u32>, flags: u16) -> bool {
+        if let Some(f) = self.flags.get_mut(&oid) {
+            *f |= flags;
+            return true;
+        }
+        self.flags.insert(oid, flags);
+        let from_graph = self.graph.and_then(|g| {
+            let pos = pos.or_else(|| g.find(oid.as_bytes()))?;
+            let c = g.commit(pos)?;
+            Some((c.time, Parents::Graph(c.parents)))
+        });
+        let found = from_graph.or_else(|| {
+            let c = self.repo.find_commit(oid).ok()?;
+            Some((c.time().seconds(), Parents::Odb(c.parent_ids().collect())))
+        });
+        let Some((time, parents)) = found else {
+            return false;
+        };
+        self.seq += 1;
+        self.queue.push(Queued {
+            time,
+            seq: self.seq,
+            oid,
+            parents,
+        });
+        true
+    }
+
+    fn push(&mut self, oid: Oid) -> bool {
+        self.queue(oid, None, 0)
+    }
+
+    /// The newest queued commit.
+    fn pop(&mut self) -> Option<Queued> {
+        self.queue.pop()
+    }
+
+    /// Puts a popped commit back (git's `gave_up_on`).
+    fn requeue(&mut self, item: Queued) {
+        self.queue.push(item);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    fn flags(&self, oid: Oid) -> u16 {
+        self.flags.get(&oid).copied().unwrap_or(0)
+    }
+
+    fn add_flags(&mut self, oid: Oid, flags: u16) {
+        *self.flags.entry(oid).or_insert(0) |= flags;
+    }
+
+    /// Whether every queued commit carries `flag`.
+    fn all_flagged(&self, flag: u16) -> bool {
+        self.queue.iter().all(|q| self.flags(q.oid) & flag != 0)
+    }
+
+    /// Queues a popped commit's parents (once each), passing its flags on to them.
+    fn expand(&mut self, item: Queued) {
+        let flags = self.flags(item.oid);
+        match item.parents {
+            Parents::Graph(positions) => {
+                for pos in positions {
+                    let id = self
+                        .graph
+                        .and_then(|g| g.id(pos))
+                        .and_then(|raw| Oid::from_bytes(&raw).ok());
+                    if let Some(id) = id {
+                        self.queue(id, Some(pos), flags);
+                    }
+                }
+            }
+            Parents::Odb(ids) => {
+                for id in ids {
+                    self.queue(id, None, flags);
+                }
+            }
+        }
+    }
+}
+
+/// A tag `describe` may name, as git's `possible_tag`.
+struct Candidate {
+    tag: String,
+    commit: Oid,
+    depth: usize,
+    flag: u16,
+}
+
+/// git describe's default `--candidates`.
+const MAX_CANDIDATES: usize = 10;
+
+/// [`GitRepo::distance`] on the commit-graph: commits reachable from `head` and not from
+/// `base`, counted by painting both histories down in order of generation number (a commit
+/// comes off the queue only after every queued commit that can reach it), until only
+/// commits `base` reaches are left. `Some(None)` past `limit`; `None` when the graph cannot
+/// tell (no generation numbers, a read error, or too long a walk on `base`'s side).
+fn graph_distance(g: &CommitGraph, head: u32, base: u32, limit: usize) -> Option<Option<usize>> {
+    const HEAD: u8 = 1;
+    const BASE: u8 = 2;
+    let mut flags: HashMap<u32, u8> = HashMap::new();
+    let mut queue = std::collections::BinaryHeap::new();
+    // How many queued commits only `head` reaches so far.
+    let mut interesting = 0usize;
+    for (pos, flag) in [(head, HEAD), (base, BASE)] {
+        let f = flags.entry(pos).or_insert(0);
+        if *f == 0 {
+            let generation = g.commit(pos)?.generation;
+            if generation == 0 {
+                return None;
+            }
+            queue.push((generation, pos));
+        }
+        *f |= flag;
+    }
+    if flags[&head] == HEAD {
+        interesting += 1;
+    }
+    let mut count = 0;
+    let mut popped = 0usize;
+    while interesting > 0 {
+        let (_, pos) = queue.pop()?;
+        popped += 1;
+        if popped > limit.saturating_mul(20) {
+            return None;
+        }
+        let flag = flags[&pos];
+        if flag == HEAD {
+            interesting -= 1;
+            count += 1;
+            if count > limit {
+                return Some(None);
+            }
+        }
+        for parent in g.commit(pos)?.parents {
+            let f = flags.entry(parent).or_insert(0);
+            let (old, new) = (*f, *f | flag);
+            if old == new {
+                continue;
+            }
+            *f = new;
+            if old == 0 {
+                let generation = g.commit(parent)?.generation;
+                if generation == 0 {
+                    return None;
+                }
+                queue.push((generation, parent));
+                if new == HEAD {
+                    interesting += 1;
+                }
+            } else if old == HEAD {
+                // Queued as reached from `head` only; `base` reaches it too.
+                interesting -= 1;
+            }
+        }
+    }
+    Some(Some(count))
 }
 
 /// Diff options for the dirty check: tracked files only, submodules by their own rules,

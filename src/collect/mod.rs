@@ -7,6 +7,7 @@
 //! removes a key so that nothing lower fills it.
 
 pub(crate) mod ci;
+pub(crate) mod commit_graph;
 pub(crate) mod git;
 pub(crate) mod license;
 pub(crate) mod project;
