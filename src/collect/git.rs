@@ -530,7 +530,7 @@ impl GitRepo {
         if staged_clean && suspects.is_empty() {
             return Some(Ok(()));
         }
-        Some(self.ask_libgit2(index, head_tree, hash_len, staged_clean, &suspects, paths)?)
+        self.ask_libgit2(index, head_tree, hash_len, staged_clean, &suspects, paths)
     }
 
     /// The part of the dirty check stat data cannot settle, by libgit2 on an in-memory copy
