@@ -175,17 +175,36 @@ list_files() {
     done
 }
 
-# The sha256 over the files the binary is built from.
+# The sha256 over the files the binary is built from: of `SHA256 PATH` lines, one a file
+# sorted by path. With sha256sum, one process hashes every file (a process a file was most
+# of the action's own time on a cache hit); the lines are the same either way.
 source_hash() {
-    (
+    _files=$(
         cd "$action_path"
         for f in Cargo.toml Cargo.lock build.rs rust-toolchain rust-toolchain.toml; do
             if [ -f "$f" ]; then printf '%s\n' "$f"; fi
         done
         list_files src
-    ) | LC_ALL=C sort | while IFS= read -r f; do
-        printf '%s %s\n' "$(sha256 "$action_path/$f")" "$f"
-    done | sha256
+    )
+    _files=$(printf '%s\n' "$_files" | LC_ALL=C sort)
+    case $_files in
+    *'\'*) _plain=false ;; # sha256sum escapes such names: hash them one by one
+    *) _plain=true ;;
+    esac
+    if [ "$_plain" = true ] && command -v sha256sum >/dev/null 2>&1; then
+        (
+            cd "$action_path" || exit 1
+            set --
+            while IFS= read -r f; do set -- "$@" "$f"; done <<FILES
+$_files
+FILES
+            sha256sum -- "$@"
+        ) | sed 's/^\([0-9a-f]*\) [ *]/\1 /' | sha256
+    else
+        printf '%s\n' "$_files" | while IFS= read -r f; do
+            printf '%s %s\n' "$(sha256 "$action_path/$f")" "$f"
+        done | sha256
+    fi
 }
 
 # Sets mode (binary, release or source), version, target, repository, dir, bin and key.

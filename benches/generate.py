@@ -8,6 +8,8 @@ the same history, byte for byte, in seconds:
   large     200,000 commits, 20,000 files at HEAD, 5,000 annotated tags in packed-refs,
             HEAD 50,000 commits past the newest tag
   ladder-N  N commits (10k, 100k, 1M) over the same 50-file tree, one tag at the root
+  mid       60,000 commits, 2,000 files, 1,334 tags on every 30th of the first 40,000
+            commits: HEAD 20,000 commits past the newest tag (describe walks its bound)
   license   one commit holding only an MIT LICENSE file (no declared license)
 
 plus `layout-1000` (an OCI layout with 1,000 image manifests in one index),
@@ -179,6 +181,7 @@ def main():
     for n in ladder:
         fast_import(os.path.join(out, f"ladder-{n}"), n, 50, tag_at=0)
     if not quick:
+        fast_import(os.path.join(out, "mid"), 60_000, 2_000, tags_every=30, tag_limit=39_999)
         # 5,000 tags on every 30th commit of the first 150,000; HEAD 50,000 past the last
         fast_import(os.path.join(out, "large"), 200_000, 20_000, tags_every=30,
                     tag_limit=149_999)

@@ -109,6 +109,57 @@ def main():
             ("oci-stamp collect --format json", f"{BIN} collect --format json -C {path}"),
         ]), "baseline (git CLI, 6 processes)")
 
+    # The process floor: `flags` against `git rev-parse HEAD` on every repository, without
+    # and with a commit-graph. The graph goes in a `--shared` clone (same objects through
+    # alternates, no checkout), so the generated repository itself stays graph-free.
+    floor = {}
+    for repo in repos + ([] if QUICK else ["mid"]) + ladder:
+        path = os.path.join(DATA, repo)
+        graph = os.path.join(DATA, "graph", repo)
+        if not os.path.exists(os.path.join(graph, ".git", "objects", "info", "commit-graph")):
+            shutil.rmtree(graph, ignore_errors=True)
+            sh("git", "clone", "-q", "--shared", "--no-checkout", path, graph)
+            sh("git", "-C", graph, "commit-graph", "write", "--reachable")
+        t = hyperfine([
+            ("git rev-parse HEAD", f"git -C {path} rev-parse HEAD"),
+            ("oci-stamp flags (no commit-graph)", f"{BIN} flags -C {path}"),
+            ("oci-stamp flags (commit-graph)", f"{BIN} flags -C {graph}"),
+            ("oci-stamp flags --version 1.0 (no describe walk)", f"{BIN} flags --version 1.0 -C {path}"),
+        ])
+        floor[repo] = t
+        table(f"Process floor on `{repo}`", t, "git rev-parse HEAD")
+
+    # The dirty check on each kind of index git writes, each in a `--shared` clone of the
+    # same checkout, against `git status` on that clone in the same run.
+    dirty_base = os.path.join(DATA, "small" if QUICK else "large")
+    kinds = {
+        "index v2": [],
+        "index v3 (skip-worktree entries)": [["sparse-checkout", "set", "--no-cone", "/*", "!/src/d1*"],
+                                             ["update-index", "--index-version", "3"]],
+        "index v4": [["update-index", "--index-version", "4"]],
+        "split index": [["update-index", "--split-index"]],
+        "untracked cache": [["config", "core.untrackedCache", "true"],
+                            ["update-index", "--untracked-cache"], ["status", "--porcelain"]],
+    }
+    for kind, steps in kinds.items():
+        clone = os.path.join(DATA, "index", os.path.basename(dirty_base) + "-" + kind.split(" (")[0].replace(" ", "-"))
+        if not os.path.exists(clone):
+            sh("git", "clone", "-q", "--shared", dirty_base, clone)
+            for step in steps:
+                sh("git", "-C", clone, *step, stdout=subprocess.DEVNULL)
+            # Let every entry be older than the index, as a checkout settles.
+            sh("git", "-C", clone, "update-index", "-q", "--refresh")
+        t = hyperfine([
+            ("git status --porcelain --untracked-files=no", f"git -C {clone} status --porcelain --untracked-files=no"),
+            ("oci-stamp collect --require-clean", f"{BIN} collect --format json --require-clean -C {clone}"),
+            ("oci-stamp collect (no dirty check)", f"{BIN} collect --format json -C {clone}"),
+        ])
+        t["the dirty check alone (difference of medians)"] = (
+            t["oci-stamp collect --require-clean"][0] - t["oci-stamp collect (no dirty check)"][0],
+            float("nan"), float("nan"))
+        table(f"Dirty check, {kind}, on `{os.path.basename(dirty_base)}`", t,
+              "git status --porcelain --untracked-files=no")
+
     dirty_repo = os.path.join(DATA, "small" if QUICK else "large")
     dirty = hyperfine([
         ("git status --porcelain --untracked-files=no", f"git -C {dirty_repo} status --porcelain --untracked-files=no"),

@@ -84,3 +84,8 @@ mod policy;
 
 #[path = "integration/versions.rs"]
 mod versions;
+#[path = "integration/worktree.rs"]
+mod worktree;
+
+#[path = "integration/commit_graph.rs"]
+mod commit_graph;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{BranchType, ErrorCode, Oid, Repository, StatusOptions, StatusShow};
 
+use super::commit_graph::CommitGraph;
 use super::worktree;
 use crate::error::GitError;
 
@@ -308,6 +309,12 @@ impl GitRepo {
 
     /// `git describe --tags`, bounded, counting only the tags `accept` takes (this package's
     /// releases, [`super::version`]); with several on one commit, `best` picks.
+    ///
+    /// The walk goes newest commit first by committer time, as `git describe` and libgit2's
+    /// revision walk do (ties in the order commits were found). Commits come from the
+    /// commit-graph file when the repository has one ([`CommitGraph`]: a few bytes read per
+    /// commit instead of an object inflated from a pack), else, and for commits newer than
+    /// the graph, from libgit2.
     pub(crate) fn describe(
         &self,
         accept: &dyn Fn(&str) -> bool,
@@ -320,32 +327,119 @@ impl GitRepo {
         if tags.is_empty() {
             return Describe::NoTags;
         }
-        let Ok(mut walk) = self.repo.revwalk() else {
-            return Describe::NoTags;
-        };
-        if walk.push(head).is_err() {
+        let graph = self.commit_graph();
+        let mut walk = DateWalk::new(&self.repo, graph.as_ref());
+        if !walk.push(head) {
             return Describe::NoTags;
         }
         let short = self.abbrev(head);
         let counts = |names: &&Vec<String>| names.iter().any(|t| accept(t));
-        let mut walked = 0;
-        for oid in walk.filter_map(Result::ok) {
-            if let Some(names) = tags.get(&oid).filter(counts) {
-                let Some(tag) = best(names) else {
-                    continue;
-                };
-                return Describe::Found {
+        // git's `describe` (builtin/describe.c): up to ten candidate tags, each with a flag
+        // that spreads to the commits it reaches; a candidate's depth counts the commits
+        // walked that it does not reach; the least deep wins, then the first found.
+        let mut cands: Vec<Candidate> = Vec::new();
+        let mut seen_commits = 0usize;
+        let mut annotated: HashMap<usize, bool> = HashMap::new();
+        while let Some(item) = walk.pop() {
+            seen_commits += 1;
+            if let Some(tag) = tags.get(&item.oid).filter(counts).and_then(|n| best(n)) {
+                if cands.len() == MAX_CANDIDATES {
+                    walk.requeue(item);
+                    seen_commits -= 1;
+                    break;
+                }
+                let flag = 1u16 << cands.len();
+                cands.push(Candidate {
                     tag,
-                    distance: self.distance(head, oid).unwrap_or(walked),
-                    short,
-                };
+                    commit: item.oid,
+                    depth: seen_commits - 1,
+                    flag,
+                });
+                walk.add_flags(item.oid, flag);
             }
-            walked += 1;
-            if walked >= DESCRIBE_LIMIT {
-                return Describe::GaveUp { walked };
+            let flags = walk.flags(item.oid);
+            for c in cands.iter_mut() {
+                if flags & c.flag == 0 {
+                    c.depth += 1;
+                }
+            }
+            // "Stop if last remaining path already covered by best candidate(s)": git
+            // stops when the queue is empty and an annotated tag was among the candidates.
+            if walk.is_empty() && !cands.is_empty() {
+                let any_annotated = (0..cands.len()).any(|i| {
+                    *annotated
+                        .entry(i)
+                        .or_insert_with(|| self.is_annotated(&cands[i].tag, cands[i].commit))
+                });
+                if any_annotated {
+                    break;
+                }
+            }
+            walk.expand(item);
+            if seen_commits >= DESCRIBE_LIMIT {
+                if cands.is_empty() {
+                    return Describe::GaveUp {
+                        walked: seen_commits,
+                    };
+                }
+                break;
             }
         }
-        Describe::NoTags
+        if cands.is_empty() {
+            return Describe::NoTags;
+        }
+        // Least deep, then first found (a stable sort keeps the found order).
+        cands.sort_by_key(|c| c.depth);
+        let best = cands.swap_remove(0);
+        // git's `finish_depth_computation`: walk on until every queued commit is one the
+        // best candidate reaches, counting those it does not. Bounded: past the bound, the
+        // count of commits in HEAD's history and not in the tag's stands in.
+        let mut depth = Some(best.depth);
+        let mut extra = 0usize;
+        while let Some(item) = walk.pop() {
+            extra += 1;
+            if extra > DESCRIBE_LIMIT {
+                depth = None;
+                break;
+            }
+            if walk.flags(item.oid) & best.flag != 0 {
+                if walk.all_flagged(best.flag) {
+                    break;
+                }
+            } else {
+                depth = depth.map(|d| d + 1);
+            }
+            walk.expand(item);
+        }
+        let distance = depth
+            .or_else(|| self.distance(graph.as_ref(), head, best.commit))
+            .unwrap_or(seen_commits);
+        Describe::Found {
+            tag: best.tag,
+            distance,
+            short,
+        }
+    }
+
+    /// Whether tag `name` (on `commit`) is an annotated tag: its ref names a tag object,
+    /// not the commit.
+    fn is_annotated(&self, name: &str, commit: Oid) -> bool {
+        self.repo
+            .find_reference(&format!("refs/tags/{name}"))
+            .ok()
+            .and_then(|r| r.target())
+            .is_some_and(|t| t != commit)
+    }
+
+    /// The repository's commit-graph, unless history is rewritten in a way the graph does
+    /// not record (a shallow clone's cut-off parents, grafts), where git ignores it too.
+    fn commit_graph(&self) -> Option<CommitGraph> {
+        let common = self.repo.commondir();
+        if self.shallow || common.join("info").join("grafts").exists() {
+            return None;
+        }
+        let hash_len = self.head?.as_bytes().len();
+        CommitGraph::open(&common.join("objects"), hash_len)
     }
 
     /// The abbreviated name of a commit as `git describe` prints it: unique in the
@@ -398,7 +492,14 @@ impl GitRepo {
     /// How many commits are in `head`'s history but not in `base`'s, as `git describe`
     /// counts them (a merged side branch older than `base` counts too). `None` past
     /// [`DESCRIBE_LIMIT`].
-    fn distance(&self, head: Oid, base: Oid) -> Option<usize> {
+    fn distance(&self, graph: Option<&CommitGraph>, head: Oid, base: Oid) -> Option<usize> {
+        if let Some(g) = graph {
+            if let (Some(h), Some(b)) = (g.find(head.as_bytes()), g.find(base.as_bytes())) {
+                if let Some(d) = graph_distance(g, h, b, DESCRIBE_LIMIT) {
+                    return d;
+                }
+            }
+        }
         let mut walk = self.repo.revwalk().ok()?;
         walk.push(head).ok()?;
         walk.hide(base).ok()?;
@@ -409,9 +510,13 @@ impl GitRepo {
     /// Tracked files modified in the index or working tree (untracked files do not count).
     /// Returns how many and the first few paths.
     ///
-    /// The fast path ([`worktree`]) settles the common case, a clean or nearly clean
-    /// checkout, the way `git status` does; libgit2's status decides what it cannot: the
-    /// suspect files, and everything when the index is one the fast path does not read.
+    /// The fast path ([`worktree`]) reads the index file itself (every kind git writes,
+    /// split and sparse included) and settles the common case, a clean or nearly clean
+    /// checkout, the way `git status` does. libgit2 decides only what stat data cannot:
+    /// staged changes when the index's cached tree is not HEAD's, and the suspect files'
+    /// content, each time from an in-memory index of the entries read here (libgit2 reads
+    /// neither split nor sparse index files). Only an index the fast path does not read at
+    /// all goes to libgit2's own status.
     pub(crate) fn modified(&self) -> Result<(usize, Vec<String>), GitError> {
         if self.bare {
             return Ok((0, Vec::new()));
@@ -426,30 +531,171 @@ impl GitRepo {
             None => None,
         };
         let hash_len = head_tree.map_or(20, |t| t.as_bytes().len());
-        let index = worktree::Index::read(&self.repo.path().join("index"), hash_len)
-            .filter(|i| !i.has_conflicts());
         let mut paths = BTreeSet::new();
-        let Some(index) = index else {
+        let Some(index) = worktree::Index::read(&self.repo.path().join("index"), hash_len) else {
             self.status_paths(StatusShow::IndexAndWorkdir, None, &mut paths)?;
             return Ok(summary(paths));
         };
+        match self.modified_fast(&index, head_tree, hash_len, &mut paths) {
+            Some(result) => result?,
+            // An entry libgit2 would not take (an object name of another length).
+            None => {
+                paths.clear();
+                self.status_paths(StatusShow::IndexAndWorkdir, None, &mut paths)?;
+            }
+        }
+        Ok(summary(paths))
+    }
+
+    /// [`GitRepo::modified`] from the index read by [`worktree`]; `None` when an entry
+    /// cannot be handed to libgit2.
+    fn modified_fast(
+        &self,
+        index: &worktree::Index,
+        head_tree: Option<Oid>,
+        hash_len: usize,
+        paths: &mut BTreeSet<String>,
+    ) -> Option<Result<(), GitError>> {
+        use worktree::Index;
+        let lossy = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+        // Conflicts and `git add -N` entries: `git status` lists each of them.
+        paths.extend(
+            index
+                .entries
+                .iter()
+                .filter(|e| Index::is_conflict(e) || Index::is_intent_to_add(e))
+                .map(|e| lossy(index.path(e))),
+        );
         // Staged changes: none when the index's cached root tree is HEAD's tree.
         let staged_clean = match (head_tree, &index.root_tree) {
             (Some(head), Some(cached)) => head.as_bytes() == &cached[..],
             (None, _) => index.entries.is_empty(),
             (Some(_), None) => false,
         };
-        if !staged_clean {
-            self.status_paths(StatusShow::Index, None, &mut paths)?;
-        }
         let suspects = index.suspects(&self.root, self.stat_rules());
-        if suspects.len() > PATHSPEC_LIMIT {
-            self.status_paths(StatusShow::Workdir, None, &mut paths)?;
-        } else if !suspects.is_empty() {
-            let listed: Vec<&[u8]> = suspects.iter().map(|e| index.path(e)).collect();
-            self.status_paths(StatusShow::Workdir, Some(&listed), &mut paths)?;
+        if staged_clean && suspects.is_empty() {
+            return Some(Ok(()));
         }
-        Ok(summary(paths))
+        self.ask_libgit2(index, head_tree, hash_len, staged_clean, &suspects, paths)
+    }
+
+    /// The part of the dirty check stat data cannot settle, by libgit2 on an in-memory copy
+    /// of `index`: HEAD's tree against it unless `staged_clean`, and the `suspects` against
+    /// the work tree. The racily clean suspects go in with their size smudged, so that
+    /// libgit2 compares their content. The in-memory index is also the repository's (a
+    /// second handle on it), for what libgit2 reads from the index along the way
+    /// (`.gitattributes`, submodules). `None` when an entry cannot be handed to libgit2.
+    fn ask_libgit2(
+        &self,
+        index: &worktree::Index,
+        head_tree: Option<Oid>,
+        hash_len: usize,
+        staged_clean: bool,
+        suspects: &[(&worktree::Entry, bool)],
+        paths: &mut BTreeSet<String>,
+    ) -> Option<Result<(), GitError>> {
+        use worktree::Index;
+        let err = |e: git2::Error| git_error(&self.root, &e);
+        let smudged: std::collections::HashSet<&[u8]> = suspects
+            .iter()
+            .filter(|(_, racy_only)| *racy_only)
+            .map(|(e, _)| index.path(e))
+            .collect();
+        let mut mem = match git2::Index::new() {
+            Ok(m) => m,
+            Err(e) => return Some(Err(err(e))),
+        };
+        for e in index.entries.iter() {
+            if Index::is_conflict(e) || Index::is_intent_to_add(e) {
+                continue;
+            }
+            let entry = index.git2_entry(e, hash_len, smudged.contains(index.path(e)))?;
+            let added = if Index::mode(e) == worktree::MODE_TREE {
+                // A sparse index's directory: the tree's blobs, outside the cone.
+                self.add_sparse_tree(&mut mem, &entry)
+            } else {
+                mem.add(&entry).map_err(err)
+            };
+            if let Err(e) = added {
+                return Some(Err(e));
+            }
+        }
+        let mut run = || -> Result<(), GitError> {
+            let repo = Repository::open(&self.root).map_err(err)?;
+            repo.set_index(&mut mem).map_err(err)?;
+            let mem = repo.index().map_err(err)?;
+            if !staged_clean {
+                let tree = head_tree
+                    .map(|t| repo.find_tree(t))
+                    .transpose()
+                    .map_err(err)?;
+                let mut opts = diff_options();
+                let diff = repo
+                    .diff_tree_to_index(tree.as_ref(), Some(&mem), Some(&mut opts))
+                    .map_err(err)?;
+                changed_paths(&diff, paths);
+            }
+            if !suspects.is_empty() {
+                let mut opts = diff_options();
+                if suspects.len() <= PATHSPEC_LIMIT {
+                    opts.disable_pathspec_match(true);
+                    for (e, _) in suspects {
+                        opts.pathspec(index.path(e));
+                    }
+                }
+                let diff = repo
+                    .diff_index_to_workdir(Some(&mem), Some(&mut opts))
+                    .map_err(err)?;
+                changed_paths(&diff, paths);
+            }
+            Ok(())
+        };
+        Some(run())
+    }
+
+    /// Adds the blobs of a sparse index's directory entry to `mem`, skip-worktree, as a
+    /// full index would hold them.
+    fn add_sparse_tree(
+        &self,
+        mem: &mut git2::Index,
+        dir: &git2::IndexEntry,
+    ) -> Result<(), GitError> {
+        let err = |e: git2::Error| git_error(&self.root, &e);
+        let tree = self.repo.find_tree(dir.id).map_err(err)?;
+        let prefix = dir.path.strip_suffix(b"/").unwrap_or(&dir.path).to_vec();
+        let mut failed = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |parent, item| {
+            if item.kind() == Some(git2::ObjectType::Tree) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let mut path = prefix.clone();
+            path.push(b'/');
+            path.extend_from_slice(parent.as_bytes());
+            path.extend_from_slice(item.name_bytes());
+            let entry = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: item.filemode() as u32,
+                uid: 0,
+                gid: 0,
+                file_size: 0,
+                id: item.id(),
+                flags: 0,
+                flags_extended: dir.flags_extended,
+                path,
+            };
+            match mem.add(&entry) {
+                Ok(()) => git2::TreeWalkResult::Ok,
+                Err(e) => {
+                    failed = Some(e);
+                    git2::TreeWalkResult::Abort
+                }
+            }
+        })
+        .map_err(err)?;
+        failed.map_or(Ok(()), |e| Err(err(e)))
     }
 
     /// What the stat comparison may trust, from the repository's configuration.
@@ -542,6 +788,260 @@ fn packed_object_count(pack_dir: &Path) -> u64 {
         }
     }
     count
+}
+
+/// A commit waiting in [`DateWalk`]'s queue, with its parents.
+struct Queued {
+    time: i64,
+    seq: u64,
+    oid: Oid,
+    parents: Parents,
+}
+
+enum Parents {
+    /// Positions in the commit-graph.
+    Graph(Vec<u32>),
+    /// Read from the commit object by libgit2.
+    Odb(Vec<Oid>),
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    /// Newest first; among equal times, the one queued first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.time
+            .cmp(&other.time)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+/// A walk from HEAD newest commit first by committer time, each commit once: the order of
+/// libgit2's revision walk without sorting flags (a list kept sorted by date, a commit
+/// inserted after those of the same time) and of `git describe`. Commits the commit-graph
+/// holds are read from it; the rest through libgit2. A commit that cannot be read ends its
+/// line of history, as a walk that skips errors would.
+struct DateWalk<'r> {
+    repo: &'r Repository,
+    graph: Option<&'r CommitGraph>,
+    queue: std::collections::BinaryHeap<Queued>,
+    /// Every commit queued so far, with the candidate flags that reached it.
+    flags: HashMap<Oid, u16>,
+    seq: u64,
+}
+
+impl<'r> DateWalk<'r> {
+    fn new(repo: &'r Repository, graph: Option<&'r CommitGraph>) -> Self {
+        DateWalk {
+            repo,
+            graph,
+            queue: std::collections::BinaryHeap::new(),
+            flags: HashMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// Queues `oid` (at graph position `pos`, when known); false when it cannot be read.
+    fn queue(&mut self, oid: Oid, pos: Option<u32>, flags: u16) -> bool {
+        if let Some(f) = self.flags.get_mut(&oid) {
+            *f |= flags;
+            return true;
+        }
+        self.flags.insert(oid, flags);
+        let from_graph = self.graph.and_then(|g| {
+            let pos = pos.or_else(|| g.find(oid.as_bytes()))?;
+            let c = g.commit(pos)?;
+            Some((c.time, Parents::Graph(c.parents)))
+        });
+        let found = from_graph.or_else(|| {
+            let c = self.repo.find_commit(oid).ok()?;
+            Some((c.time().seconds(), Parents::Odb(c.parent_ids().collect())))
+        });
+        let Some((time, parents)) = found else {
+            return false;
+        };
+        self.seq += 1;
+        self.queue.push(Queued {
+            time,
+            seq: self.seq,
+            oid,
+            parents,
+        });
+        true
+    }
+
+    fn push(&mut self, oid: Oid) -> bool {
+        self.queue(oid, None, 0)
+    }
+
+    /// The newest queued commit.
+    fn pop(&mut self) -> Option<Queued> {
+        self.queue.pop()
+    }
+
+    /// Puts a popped commit back (git's `gave_up_on`).
+    fn requeue(&mut self, item: Queued) {
+        self.queue.push(item);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    fn flags(&self, oid: Oid) -> u16 {
+        self.flags.get(&oid).copied().unwrap_or(0)
+    }
+
+    fn add_flags(&mut self, oid: Oid, flags: u16) {
+        *self.flags.entry(oid).or_insert(0) |= flags;
+    }
+
+    /// Whether every queued commit carries `flag`.
+    fn all_flagged(&self, flag: u16) -> bool {
+        self.queue.iter().all(|q| self.flags(q.oid) & flag != 0)
+    }
+
+    /// Queues a popped commit's parents (once each), passing its flags on to them.
+    fn expand(&mut self, item: Queued) {
+        let flags = self.flags(item.oid);
+        match item.parents {
+            Parents::Graph(positions) => {
+                for pos in positions {
+                    let id = self
+                        .graph
+                        .and_then(|g| g.id(pos))
+                        .and_then(|raw| Oid::from_bytes(&raw).ok());
+                    if let Some(id) = id {
+                        self.queue(id, Some(pos), flags);
+                    }
+                }
+            }
+            Parents::Odb(ids) => {
+                for id in ids {
+                    self.queue(id, None, flags);
+                }
+            }
+        }
+    }
+}
+
+/// A tag `describe` may name, as git's `possible_tag`.
+struct Candidate {
+    tag: String,
+    commit: Oid,
+    depth: usize,
+    flag: u16,
+}
+
+/// git describe's default `--candidates`.
+const MAX_CANDIDATES: usize = 10;
+
+/// [`GitRepo::distance`] on the commit-graph: commits reachable from `head` and not from
+/// `base`, counted by painting both histories down in order of generation number (a commit
+/// comes off the queue only after every queued commit that can reach it), until only
+/// commits `base` reaches are left. `Some(None)` past `limit`; `None` when the graph cannot
+/// tell (no generation numbers, a read error, or too long a walk on `base`'s side).
+fn graph_distance(g: &CommitGraph, head: u32, base: u32, limit: usize) -> Option<Option<usize>> {
+    const HEAD: u8 = 1;
+    const BASE: u8 = 2;
+    let mut flags: HashMap<u32, u8> = HashMap::new();
+    let mut queue = std::collections::BinaryHeap::new();
+    // How many queued commits only `head` reaches so far.
+    let mut interesting = 0usize;
+    for (pos, flag) in [(head, HEAD), (base, BASE)] {
+        let f = flags.entry(pos).or_insert(0);
+        if *f == 0 {
+            let generation = g.commit(pos)?.generation;
+            if generation == 0 {
+                return None;
+            }
+            queue.push((generation, pos));
+        }
+        *f |= flag;
+    }
+    if flags[&head] == HEAD {
+        interesting += 1;
+    }
+    let mut count = 0;
+    let mut popped = 0usize;
+    while interesting > 0 {
+        let (_, pos) = queue.pop()?;
+        popped += 1;
+        if popped > limit.saturating_mul(20) {
+            return None;
+        }
+        let flag = flags[&pos];
+        if flag == HEAD {
+            interesting -= 1;
+            count += 1;
+            if count > limit {
+                return Some(None);
+            }
+        }
+        for parent in g.commit(pos)?.parents {
+            let f = flags.entry(parent).or_insert(0);
+            let (old, new) = (*f, *f | flag);
+            if old == new {
+                continue;
+            }
+            *f = new;
+            if old == 0 {
+                let generation = g.commit(parent)?.generation;
+                if generation == 0 {
+                    return None;
+                }
+                queue.push((generation, parent));
+                if new == HEAD {
+                    interesting += 1;
+                }
+            } else if old == HEAD {
+                // Queued as reached from `head` only; `base` reaches it too.
+                interesting -= 1;
+            }
+        }
+    }
+    Some(Some(count))
+}
+
+/// Diff options for the dirty check: tracked files only, submodules by their own rules,
+/// type changes as one change, no binary detection (only whether a file changed counts).
+fn diff_options() -> git2::DiffOptions {
+    let mut opts = git2::DiffOptions::new();
+    opts.include_untracked(false)
+        .include_ignored(false)
+        .include_typechange(true)
+        .skip_binary_check(true);
+    opts
+}
+
+/// Adds the path of every change in `diff`.
+fn changed_paths(diff: &git2::Diff<'_>, into: &mut BTreeSet<String>) {
+    use git2::Delta;
+    for d in diff.deltas() {
+        if matches!(
+            d.status(),
+            Delta::Unmodified | Delta::Untracked | Delta::Ignored | Delta::Unreadable
+        ) {
+            continue;
+        }
+        let file = if d.status() == Delta::Deleted {
+            d.old_file()
+        } else {
+            d.new_file()
+        };
+        if let Some(p) = file.path_bytes() {
+            into.insert(String::from_utf8_lossy(p).into_owned());
+        }
+    }
 }
 
 /// How many modified paths, and the first three.

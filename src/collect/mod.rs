@@ -8,6 +8,7 @@
 
 pub(crate) mod ancestry;
 pub(crate) mod ci;
+pub(crate) mod commit_graph;
 pub(crate) mod dockerfile;
 pub(crate) mod from_dockerfile;
 pub(crate) mod git;

@@ -8,10 +8,15 @@
 //! entry's recorded stat data with `lstat` on a few threads. An entry whose data matches and
 //! that is not racily clean is unchanged; the rest are *suspects*.
 //!
-//! This is only an accelerator. Whatever it does not understand (an index version or a
-//! required extension it does not know, a split or sparse index, a missing or invalid cached
-//! tree) returns `None`, and the caller asks libgit2, which stays the judge of content: the
-//! suspects are handed to libgit2's status, with the repository's filters and submodule rules.
+//! The reader understands every index git writes: versions 2, 3 and 4, a split index (the
+//! `link` extension: this file's entries over a `sharedindex.*` file), a sparse index
+//! (`sdir`: directory entries outside the sparse cone), and the optional extensions (cached
+//! tree, untracked cache, fsmonitor, resolve-undo, entry offsets), which it skips. libgit2
+//! reads neither split nor sparse indexes, so the caller never hands it the index file: it
+//! builds libgit2 an in-memory index of the entries read here ([`Index::git2_entry`]), and
+//! libgit2 stays the judge of content (filters, submodules) for the suspects only. What this
+//! reader does not understand (an unknown version or required extension, a broken file)
+//! returns `None`, and the caller falls back to libgit2's own status.
 
 use std::ffi::CStr;
 use std::io::Read;
@@ -27,6 +32,13 @@ pub(crate) struct Index {
     pub(crate) entries: Vec<Entry>,
     /// The cached root tree's object name, when the `TREE` extension holds a valid one.
     pub(crate) root_tree: Option<Vec<u8>>,
+    /// The `TREE` extension's root: the entry count it covers (negative: invalidated) and
+    /// its object name; checked against the entries once a split index is merged.
+    cached_tree: Option<(i64, Vec<u8>)>,
+    /// A split index's `link` extension, until the shared index is merged in.
+    link: Option<Link>,
+    /// Whether this is a sparse index (`sdir`): some entries are directories.
+    pub(crate) sparse: bool,
     /// When the index file was last written (seconds, nanoseconds): entries modified in the
     /// same instant or later are racily clean.
     written: (i64, u32),
@@ -43,9 +55,20 @@ pub(crate) struct Entry {
     uid: u32,
     gid: u32,
     size: u32,
+    /// The object name (the first `hash_len` bytes).
+    id: [u8; 32],
     flags: u16,
     ext_flags: u16,
     path: Range<usize>,
+}
+
+/// A split index's `link` extension: the shared index it stands on, and which of the shared
+/// index's entries this file deletes and replaces (positions, ascending).
+#[derive(Debug)]
+struct Link {
+    shared: Vec<u8>,
+    delete: Vec<usize>,
+    replace: Vec<usize>,
 }
 
 /// What the stat comparison may trust, from the repository's `core.*` settings.
@@ -62,6 +85,8 @@ pub(crate) struct StatRules {
 }
 
 const MODE_GITLINK: u32 = 0o160000;
+/// A sparse index's directory entry (`sdir`): a tree outside the sparse cone.
+pub(crate) const MODE_TREE: u32 = 0o040000;
 const MODE_SYMLINK: u32 = 0o120000;
 const MODE_EXEC: u32 = 0o100755;
 const S_IFMT: u32 = 0o170000;
@@ -78,16 +103,80 @@ impl Index {
     /// Reads the index file at `path` for a repository whose object names are `hash_len`
     /// bytes. `None` when the file is missing, unreadable or holds anything this reader does
     /// not understand.
+    ///
+    /// A split index is merged with the `sharedindex.<name>` file next to it, as git does
+    /// (`merge_base_index` in git's split-index.c).
     pub(crate) fn read(path: &Path, hash_len: usize) -> Option<Index> {
-        let mut file = std::fs::File::open(path).ok()?;
-        let meta = file.metadata().ok()?;
-        if meta.len() > MAX_INDEX {
-            return None;
+        let (bytes, written) = read_file(path)?;
+        let mut index = parse(&bytes, hash_len, written)?;
+        if let Some(link) = index.link.take() {
+            if link.shared.iter().any(|&b| b != 0) {
+                let name = format!("sharedindex.{}", hex(&link.shared));
+                let (bytes, _) = read_file(&path.parent()?.join(name))?;
+                // The shared index's own write time does not matter: this file was written
+                // after it, so its time is the later racy-clean bound.
+                let shared = parse(&bytes, hash_len, written)?;
+                if shared.link.is_some() {
+                    return None;
+                }
+                index = merge_split(shared, index, &link)?;
+            } else if !link.delete.is_empty() || !link.replace.is_empty() {
+                return None;
+            }
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.read_to_end(&mut bytes).ok()?;
-        let written = (meta.mtime(), meta.mtime_nsec() as u32);
-        parse(&bytes, hash_len, written)
+        index.settle_root();
+        Some(index)
+    }
+
+    /// Takes the cached root tree when it is valid and covers every entry.
+    fn settle_root(&mut self) {
+        self.root_tree = match &self.cached_tree {
+            Some((count, root)) if *count >= 0 && *count as usize == self.entries.len() => {
+                Some(root.clone())
+            }
+            _ => None,
+        };
+    }
+
+    /// Entry `e` as libgit2 takes it, for an in-memory index. `smudge`: record size 0, as
+    /// git does for a racily clean entry, so that libgit2 compares content rather than
+    /// trusting stat data (an in-memory index has no write time to tell racy entries by).
+    pub(crate) fn git2_entry(
+        &self,
+        e: &Entry,
+        hash_len: usize,
+        smudge: bool,
+    ) -> Option<git2::IndexEntry> {
+        Some(git2::IndexEntry {
+            ctime: git2::IndexTime::new(e.ctime.0 as i32, e.ctime.1),
+            mtime: git2::IndexTime::new(e.mtime.0 as i32, e.mtime.1),
+            dev: 0,
+            ino: e.ino,
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            file_size: if smudge { 0 } else { e.size },
+            id: git2::Oid::from_bytes(e.id.get(..hash_len)?).ok()?,
+            // The name length is libgit2's to fill in; keep stage and assume-valid.
+            flags: e.flags & 0xb000,
+            flags_extended: e.ext_flags & (EXT_SKIP_WORKTREE | EXT_INTENT_TO_ADD),
+            path: self.path(e).to_vec(),
+        })
+    }
+
+    /// Whether entry `e` is a merge conflict (stage 1–3).
+    pub(crate) fn is_conflict(e: &Entry) -> bool {
+        (e.flags >> 12) & 3 != 0
+    }
+
+    /// Whether entry `e` was added with `git add -N` (intent to add).
+    pub(crate) fn is_intent_to_add(e: &Entry) -> bool {
+        e.ext_flags & EXT_INTENT_TO_ADD != 0
+    }
+
+    /// Entry `e`'s mode (`0o100644`, `0o120000`, [`MODE_TREE`] for a sparse directory).
+    pub(crate) fn mode(e: &Entry) -> u32 {
+        e.mode
     }
 
     /// An entry's path, relative to the work tree.
@@ -95,13 +184,11 @@ impl Index {
         &self.paths[e.path.clone()]
     }
 
-    /// Whether any entry is a merge conflict (stage 1–3).
-    pub(crate) fn has_conflicts(&self) -> bool {
-        self.entries.iter().any(|e| (e.flags >> 12) & 3 != 0)
-    }
-
-    /// The entries whose work-tree file may differ from the index, in index order.
-    pub(crate) fn suspects(&self, workdir: &Path, rules: StatRules) -> Vec<&Entry> {
+    /// The entries whose work-tree file may differ from the index, in index order, each with
+    /// whether its stat data matched and only racy cleanliness made it a suspect. Conflicts
+    /// and intent-to-add entries are not looked at here (the caller counts them), nor are
+    /// skip-worktree and assume-valid ones (`git status` does not look at them either).
+    pub(crate) fn suspects(&self, workdir: &Path, rules: StatRules) -> Vec<(&Entry, bool)> {
         // Paths are looked up relative to the work tree's directory, as `git status` does
         // from its working directory: the kernel walks three components of
         // `src/dir/file.rs`, not every component of an absolute path too.
@@ -110,7 +197,12 @@ impl Index {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         ) else {
-            return self.entries.iter().collect();
+            return self
+                .entries
+                .iter()
+                .filter(|e| needs_stat(e))
+                .map(|e| (e, false))
+                .collect();
         };
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -129,7 +221,8 @@ impl Index {
                         // One NUL-terminated path buffer a thread.
                         let mut buf = Vec::new();
                         part.iter()
-                            .filter(|e| {
+                            .filter(|e| needs_stat(e))
+                            .filter_map(|e| {
                                 buf.clear();
                                 buf.extend_from_slice(self.path(e));
                                 buf.push(0);
@@ -137,6 +230,7 @@ impl Index {
                                     .ok()
                                     .and_then(|p| statat(dir, p, AtFlags::SYMLINK_NOFOLLOW).ok());
                                 self.may_differ(stat.as_ref(), e, rules)
+                                    .map(|racy_only| (e, racy_only))
                             })
                             .collect::<Vec<_>>()
                     })
@@ -147,60 +241,207 @@ impl Index {
                 // A stat pass thread only calls lstat and compares numbers; if one panicked
                 // anyway, count its whole part as suspect rather than lose it.
                 .zip(self.entries.chunks(chunk))
-                .flat_map(|(h, part)| h.join().unwrap_or_else(|_| part.iter().collect()))
+                .flat_map(|(h, part)| {
+                    h.join().unwrap_or_else(|_| {
+                        part.iter()
+                            .filter(|e| needs_stat(e))
+                            .map(|e| (e, false))
+                            .collect()
+                    })
+                })
                 .collect()
         })
     }
 
     /// Whether the file may differ from entry `e`, given its `lstat` (`None`: it is gone or
-    /// cannot be looked at).
+    /// cannot be looked at): `None` when it is unchanged, `Some(true)` when only racy
+    /// cleanliness makes it a suspect, `Some(false)` when its stat data differs.
     // `struct stat`'s field types differ between Linux and macOS: the conversions are
     // no-ops on one of them.
     #[allow(clippy::useless_conversion)]
-    fn may_differ(&self, stat: Option<&Stat>, e: &Entry, rules: StatRules) -> bool {
-        let stage = (e.flags >> 12) & 3;
-        if stage != 0 || e.ext_flags & EXT_INTENT_TO_ADD != 0 || e.mode == MODE_GITLINK {
-            // Conflicts, `git add -N` entries and submodules: libgit2 decides.
-            return true;
-        }
-        if e.flags & FLAG_ASSUME_VALID != 0 || e.ext_flags & EXT_SKIP_WORKTREE != 0 {
-            // `git status` does not look at these either.
-            return false;
+    fn may_differ(&self, stat: Option<&Stat>, e: &Entry, rules: StatRules) -> Option<bool> {
+        let changed = Some(false);
+        if e.mode == MODE_GITLINK {
+            // Submodules: libgit2 decides (their HEAD, not a file's stat data).
+            return changed;
         }
         let Some(st) = stat else {
-            return true;
+            return changed;
         };
         let mode = u32::from(st.st_mode);
         let (is_file, is_link) = (mode & S_IFMT == S_IFREG, mode & S_IFMT == S_IFLNK);
         let want_link = e.mode == MODE_SYMLINK && rules.symlinks;
         if (want_link && !is_link) || (!want_link && !is_file) {
-            return true;
+            return changed;
         }
         if rules.filemode && is_file && (mode & 0o100 != 0) != (e.mode == MODE_EXEC) {
-            return true;
+            return changed;
         }
         // The index keeps sizes, times and inode numbers in 32 bits.
         if st.st_size as u32 != e.size {
-            return true;
+            return changed;
         }
         let nanos = |n| u32::try_from(n).unwrap_or(u32::MAX);
         let mtime = (i64::from(st.st_mtime), nanos(st.st_mtime_nsec));
         if !same_time(e.mtime, mtime, rules.minimal) {
-            return true;
+            return changed;
         }
         if !rules.minimal {
             let ctime = (i64::from(st.st_ctime), nanos(st.st_ctime_nsec));
             if rules.trust_ctime && !same_time(e.ctime, ctime, false) {
-                return true;
+                return changed;
             }
             if st.st_ino as u32 != e.ino || st.st_uid != e.uid || st.st_gid != e.gid {
-                return true;
+                return changed;
             }
         }
         // Racily clean: the file may have changed in the same instant the index was written,
         // so equal stat data proves nothing (git's `is_racy_timestamp`).
-        mtime >= self.written
+        (mtime >= self.written).then_some(true)
     }
+}
+
+/// Whether the stat pass looks at entry `e` at all: not conflicts or `git add -N` entries
+/// (the caller counts those), not skip-worktree or assume-valid entries (`git status` does
+/// not look at them), not a sparse index's directories (always skip-worktree).
+fn needs_stat(e: &Entry) -> bool {
+    (e.flags >> 12) & 3 == 0
+        && e.ext_flags & (EXT_INTENT_TO_ADD | EXT_SKIP_WORKTREE) == 0
+        && e.flags & FLAG_ASSUME_VALID == 0
+}
+
+fn read_file(path: &Path) -> Option<(Vec<u8>, (i64, u32))> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if meta.len() > MAX_INDEX {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).ok()?;
+    Some((bytes, (meta.mtime(), meta.mtime_nsec() as u32)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// git's order of index entries: by path bytes, then stage.
+fn entry_order(index: &Index, e: &Entry) -> (Vec<u8>, u16) {
+    (index.path(e).to_vec(), (e.flags >> 12) & 3)
+}
+
+/// A split index: `split`'s entries over `shared`'s (git's `merge_base_index`). Shared
+/// entries at the replace bitmap's positions take the stat data and object name of
+/// `split`'s first entries, in order (their paths are empty in the file); those at the delete
+/// bitmap's positions go; `split`'s remaining entries are added, replacing a shared entry of
+/// the same path and stage.
+fn merge_split(shared: Index, split: Index, link: &Link) -> Option<Index> {
+    let mut entries = shared.entries;
+    let mut paths = shared.paths;
+    let offset = paths.len();
+    paths.extend_from_slice(&split.paths);
+    let mut own = split.entries.into_iter().map(|mut e| {
+        e.path = e.path.start + offset..e.path.end + offset;
+        e
+    });
+    for &pos in &link.replace {
+        let new = own.next()?;
+        let old = entries.get_mut(pos)?;
+        if !new.path.is_empty() {
+            return None;
+        }
+        let path = old.path.clone();
+        *old = Entry { path, ..new };
+    }
+    let mut deleted = vec![false; entries.len()];
+    for &pos in &link.delete {
+        *deleted.get_mut(pos)? = true;
+    }
+    let mut flags = deleted.into_iter();
+    entries.retain(|_| !flags.next().unwrap_or(false));
+    let added: Vec<Entry> = own.collect();
+    let mut merged = Index {
+        entries: Vec::new(),
+        root_tree: None,
+        cached_tree: split.cached_tree,
+        link: None,
+        sparse: shared.sparse || split.sparse,
+        written: split.written,
+        paths,
+    };
+    if added.is_empty() {
+        merged.entries = entries;
+        return Some(merged);
+    }
+    if added.iter().any(|e| e.path.is_empty()) {
+        return None;
+    }
+    // Both runs are sorted: merge them, an added entry winning over a shared one.
+    let mut out = Vec::with_capacity(entries.len() + added.len());
+    let mut base = entries.into_iter().peekable();
+    for a in added {
+        let key = entry_order(&merged, &a);
+        while let Some(b) = base.peek() {
+            let bkey = entry_order(&merged, b);
+            if bkey < key {
+                out.extend(base.next());
+            } else {
+                if bkey == key {
+                    base.next();
+                }
+                break;
+            }
+        }
+        out.push(a);
+    }
+    out.extend(base);
+    merged.entries = out;
+    Some(merged)
+}
+
+/// Reads one EWAH bitmap as git serialises it (`ewah_read_mmap`: bit count, word count, the
+/// 64-bit words big-endian, the position of the last run-length word) and returns the
+/// positions of its set bits, ascending.
+fn ewah_bits(c: &mut Cursor<'_>) -> Option<Vec<usize>> {
+    let bit_size = c.u32()? as usize;
+    let words = c.u32()? as usize;
+    let mut data = Vec::with_capacity(words.min(c.bytes.len() / 8));
+    for _ in 0..words {
+        let run = c.take(8)?;
+        data.push(u64::from_be_bytes(run.try_into().ok()?));
+    }
+    let _last_rlw = c.u32()?;
+    let mut bits = Vec::new();
+    let mut pos: usize = 0;
+    let mut i = 0;
+    while i < data.len() {
+        // A run-length word: bit 0 the run's bit, bits 1–32 its length in words, bits 33–63
+        // how many literal words follow.
+        let rlw = data[i];
+        let run_bit = rlw & 1 != 0;
+        let run_len = ((rlw >> 1) & 0xffff_ffff) as usize;
+        let literals = (rlw >> 33) as usize;
+        let run_bits = run_len.checked_mul(64)?;
+        if run_bit {
+            if pos.checked_add(run_bits)? > bit_size.checked_add(64)? {
+                return None;
+            }
+            bits.extend(pos..pos + run_bits);
+        }
+        pos = pos.checked_add(run_bits)?;
+        for k in 0..literals {
+            let word = *data.get(i + 1 + k)?;
+            for b in 0..64 {
+                if word >> b & 1 != 0 {
+                    bits.push(pos + b);
+                }
+            }
+            pos = pos.checked_add(64)?;
+        }
+        i += 1 + literals;
+    }
+    bits.retain(|&b| b < bit_size);
+    Some(bits)
 }
 
 /// Whether an index time matches a file's; nanoseconds only when both sides have them (an
@@ -287,7 +528,8 @@ pub(crate) fn parse(bytes: &[u8], hash_len: usize, written: (i64, u32)) -> Optio
         let uid = c.u32()?;
         let gid = c.u32()?;
         let size = c.u32()?;
-        c.take(hash_len)?;
+        let mut id = [0u8; 32];
+        id.get_mut(..hash_len)?.copy_from_slice(c.take(hash_len)?);
         let flags = c.u16()?;
         let ext_flags = if flags & FLAG_EXTENDED != 0 {
             if version < 3 {
@@ -322,35 +564,63 @@ pub(crate) fn parse(bytes: &[u8], hash_len: usize, written: (i64, u32)) -> Optio
             uid,
             gid,
             size,
+            id,
             flags,
             ext_flags,
             path,
         });
     }
-    let mut root_tree = None;
+    let mut cached_tree = None;
+    let mut link = None;
+    let mut sparse = false;
     while c.at < body_end {
         let signature = c.take(4)?;
         let size = c.u32()? as usize;
         let data = c.take(size)?;
         match signature {
-            b"TREE" => root_tree = cached_root(data, hash_len, count),
-            // Optional extensions (capital first letter) carry nothing the check needs;
-            // required ones (a split index's `link`, a sparse index's `sdir`) change what the
-            // entries mean, so the check is left to libgit2.
+            b"TREE" => cached_tree = cached_root(data, hash_len),
+            // A split index: the entries stand on a shared index.
+            b"link" => {
+                let mut l = Cursor { bytes: data, at: 0 };
+                let shared = l.take(hash_len)?.to_vec();
+                let (delete, replace) = if l.at == data.len() {
+                    (Vec::new(), Vec::new())
+                } else {
+                    (ewah_bits(&mut l)?, ewah_bits(&mut l)?)
+                };
+                link = Some(Link {
+                    shared,
+                    delete,
+                    replace,
+                });
+            }
+            // A sparse index: directory entries (skip-worktree) stand for whole trees.
+            b"sdir" => sparse = true,
+            // Optional extensions (capital first letter: untracked cache, fsmonitor,
+            // resolve-undo, entry offsets) carry nothing the check needs; a required one
+            // this reader does not know changes what the entries mean.
             [b'A'..=b'Z', ..] => {}
             _ => return None,
         }
     }
-    Some(Index {
+    let mut index = Index {
         entries,
-        root_tree,
+        root_tree: None,
+        cached_tree,
+        link,
+        sparse,
         written,
         paths,
-    })
+    };
+    if index.link.is_none() {
+        index.settle_root();
+    }
+    Some(index)
 }
 
-/// The root of the cached tree, when it is valid and covers all `count` entries.
-fn cached_root(data: &[u8], hash_len: usize, count: usize) -> Option<Vec<u8>> {
+/// The root of the cached tree: the entry count it covers (negative when invalidated) and,
+/// when valid, its object name.
+fn cached_root(data: &[u8], hash_len: usize) -> Option<(i64, Vec<u8>)> {
     let mut c = Cursor { bytes: data, at: 0 };
     if !c.until_nul()?.is_empty() {
         return None;
@@ -360,10 +630,10 @@ fn cached_root(data: &[u8], hash_len: usize, count: usize) -> Option<Vec<u8>> {
     c.take(1)?;
     let (entry_count, _subtrees) = line.split_once(' ')?;
     let entry_count: i64 = entry_count.parse().ok()?;
-    if entry_count < 0 || entry_count as usize != count {
-        return None;
+    if entry_count < 0 {
+        return Some((entry_count, Vec::new()));
     }
-    Some(c.take(hash_len)?.to_vec())
+    Some((entry_count, c.take(hash_len)?.to_vec()))
 }
 
 #[cfg(test)]
@@ -421,11 +691,14 @@ mod tests {
     }
 
     #[test]
-    fn required_extensions_and_broken_files_are_left_to_libgit2() {
-        let mut link = b"link".to_vec();
-        link.extend_from_slice(&20u32.to_be_bytes());
-        link.extend_from_slice(&[0; 20]);
-        assert!(parse(&index_v2(&["a"], &link), 20, (0, 0)).is_none());
+    fn unknown_required_extensions_and_broken_files_are_left_to_libgit2() {
+        let mut unknown = b"abcd".to_vec();
+        unknown.extend_from_slice(&20u32.to_be_bytes());
+        unknown.extend_from_slice(&[0; 20]);
+        assert!(parse(&index_v2(&["a"], &unknown), 20, (0, 0)).is_none());
+        let mut link = unknown.clone();
+        link[..4].copy_from_slice(b"link");
+        assert!(parse(&index_v2(&["a"], &link), 20, (0, 0)).is_some_and(|i| i.link.is_some()));
         let whole = index_v2(&["a", "b"], b"");
         for cut in [0, 3, 12, 30, whole.len() - 21] {
             assert!(parse(&whole[..cut], 20, (0, 0)).is_none(), "cut at {cut}");
@@ -433,5 +706,57 @@ mod tests {
         let mut huge = whole.clone();
         huge[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(parse(&huge, 20, (0, 0)).is_none());
+    }
+
+    /// EWAH words as git's `ewah_serialize` writes them.
+    fn ewah(bit_size: u32, words: &[u64]) -> Vec<u8> {
+        let mut b = bit_size.to_be_bytes().to_vec();
+        b.extend_from_slice(&(words.len() as u32).to_be_bytes());
+        for w in words {
+            b.extend_from_slice(&w.to_be_bytes());
+        }
+        b.extend_from_slice(&0u32.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn ewah_bitmaps_decode_runs_and_literals() {
+        // A run of two all-ones words, then one literal word with bits 0 and 5 set.
+        let rlw = 1 | (2 << 1) | (1 << 33);
+        let bytes = ewah(200, &[rlw, 0b10_0001]);
+        let bits = ewah_bits(&mut Cursor {
+            bytes: &bytes,
+            at: 0,
+        })
+        .unwrap();
+        let want: Vec<usize> = (0..128).chain([128, 133]).collect();
+        assert_eq!(bits, want);
+        // A run of zeros, then a literal: only the literal's bits, past the run.
+        let bytes = ewah(100, &[(1 << 1) | (1 << 33), 0b100]);
+        assert_eq!(
+            ewah_bits(&mut Cursor {
+                bytes: &bytes,
+                at: 0
+            })
+            .unwrap(),
+            [66]
+        );
+        // Bits past the bitmap's size are not entries.
+        let bytes = ewah(3, &[1 << 33, 0b1_0001]);
+        assert_eq!(
+            ewah_bits(&mut Cursor {
+                bytes: &bytes,
+                at: 0
+            })
+            .unwrap(),
+            [0]
+        );
+        // A literal count beyond the words is a broken bitmap.
+        let bytes = ewah(64, &[2 << 33, 1]);
+        assert!(ewah_bits(&mut Cursor {
+            bytes: &bytes,
+            at: 0
+        })
+        .is_none());
     }
 }
