@@ -60,3 +60,6 @@ mod spec;
 
 #[path = "integration/layering.rs"]
 mod layering;
+
+#[path = "integration/integrity.rs"]
+mod integrity;

@@ -88,8 +88,8 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result
                         let report = report(&outcomes, cmd);
                         if document.is_some() {
                             output::report(&report);
-                        } else {
-                            let _ = output::stdout(report.as_bytes());
+                        } else if let Err(out) = output::stdout(report.as_bytes()) {
+                            output::error(&out.to_string());
                         }
                     }
                     return Err(e);
@@ -107,12 +107,12 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result
     match document {
         // stdin → stdout: the document is the result; the report goes to standard error.
         Some(doc) => {
-            let _ = output::stdout(doc.as_bytes());
+            // The report goes out even when the document could not: it says what was done.
+            let written = output::stdout(doc.as_bytes());
             output::report(&report);
+            written?;
         }
-        None => {
-            let _ = output::stdout(report.as_bytes());
-        }
+        None => output::stdout(report.as_bytes())?,
     }
     Ok(if invalid {
         Outcome::Invalid

@@ -7,7 +7,7 @@ use crate::error::Error;
 pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Outcome, Error> {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cli::command(), "oci-stamp", &mut buf);
-    Ok(print(&buf))
+    print(&buf)
 }
 
 /// The root page on standard output, or with `--out DIR` every page: `oci-stamp.1` and one
@@ -19,7 +19,7 @@ pub(crate) fn man(cmd: &ManCmd) -> Result<Outcome, Error> {
             clap_mangen::Man::new(cli::command())
                 .render(&mut buf)
                 .map_err(|e| Error::Usage(format!("cannot render the man page: {e}")))?;
-            Ok(print(&buf))
+            print(&buf)
         }
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

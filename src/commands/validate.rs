@@ -74,7 +74,7 @@ pub(crate) fn run(cmd: &ValidateCmd) -> Result<Outcome, Error> {
         DiagnosticFormat::Json => {
             let mut s = serde_json::to_string_pretty(&diagnostics).unwrap_or_default();
             s.push('\n');
-            let _ = output::stdout(s.as_bytes());
+            output::stdout(s.as_bytes())?;
         }
     }
     Ok(outcome)
