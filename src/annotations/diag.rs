@@ -16,6 +16,7 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("dirty-tree", "error", "`--require-clean` and the working tree has modified tracked files"),
     ("docker-annotations", "warning", "a Docker-schema manifest or list carries annotations its schema does not define"),
     ("docker-media-type", "error", "a Docker-schema manifest or list cannot carry annotations at the level asked for"),
+    ("document-size", "error", "a manifest or index would be over 4 MiB with the annotations"),
     ("dotenv-blanks", "warning", "a value starting or ending with blanks is left out of dotenv (GitLab strips them)"),
     ("duplicate-key", "error", "a key given more than once"),
     ("empty-key", "error", "an empty key"),

@@ -179,6 +179,16 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
             Target::Yaml(path.to_path_buf())
         }]);
     }
+    // `/dev/null`, `/dev/zero`, a FIFO: never read (a FIFO would block, a device never end).
+    if let Ok(meta) = std::fs::metadata(path) {
+        return Err(Error::BadInput {
+            path: path.to_path_buf(),
+            message: format!(
+                "is {}, not a file or a directory: a TARGET is a manifest or YAML file, a layout or YAML directory, `-`, or docker://…",
+                layout::file_kind(&meta.file_type())
+            ),
+        });
+    }
     // `DIR:REF`. A ref.name may itself hold colons (`docker.io/library/app:1.0`, as skopeo's
     // `oci:DIR:REF` allows) and so may a directory name: the split is at the last colon
     // whose left side is a layout.

@@ -359,3 +359,293 @@ fn kind_must_name_kinds_that_are_there() {
     out.ok();
     assert!(after["a.yaml"].contains(REV), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Image layouts: limits hold, reads cannot hang or balloon.
+
+use crate::harness::sha256;
+use std::path::PathBuf;
+
+const CONFIG: &str =
+    r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+
+/// A layout `name` whose `index.json` names one manifest blob holding `manifest` (the text;
+/// `None`: a valid manifest), with its descriptor's size spelled `size` (`None`: right).
+fn layout(
+    sb: &Sandbox,
+    name: &str,
+    manifest: Option<&str>,
+    size: Option<&str>,
+) -> (PathBuf, String) {
+    let dir = sb.path().join(name);
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("blobs");
+    let config_digest = sha256(CONFIG.as_bytes());
+    std::fs::write(blobs.join(&config_digest[7..]), CONFIG).expect("config");
+    let valid = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
+        CONFIG.len()
+    );
+    let manifest = manifest.map_or(valid, str::to_string);
+    let digest = sha256(manifest.as_bytes());
+    std::fs::write(blobs.join(&digest[7..]), &manifest).expect("manifest");
+    let size = size.map_or(manifest.len().to_string(), str::to_string);
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+        .expect("oci-layout");
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{size}}}]}}"#
+        ),
+    )
+    .expect("index.json");
+    (dir, digest)
+}
+
+/// Every file under `dir` (symbolic links as their target's name) and its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            let meta = std::fs::symlink_metadata(&p).expect("lstat");
+            if meta.file_type().is_symlink() {
+                let to = std::fs::read_link(&p).expect("readlink");
+                out.insert(p, to.into_os_string().into_encoded_bytes());
+            } else if meta.is_dir() {
+                todo.push(p);
+            } else if meta.is_file() {
+                out.insert(p.clone(), std::fs::read(&p).expect("read"));
+            } else {
+                out.insert(p, b"(special)".to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// `annotate` and `validate` on the layout: both end within seconds with `status` and
+/// standard error holding `says`, and nothing under the layout changed.
+fn refused(sb: &Sandbox, dir: &Path, status: i32, says: &str) {
+    let before = snapshot(dir);
+    let shown = dir.display().to_string();
+    let out = timed(
+        sb,
+        &[
+            "annotate",
+            "--created",
+            "@1704164645",
+            "-a",
+            "version=1",
+            &shown,
+        ],
+    );
+    assert_eq!(out.0, Some(status), "annotate {shown}: {}", out.1);
+    assert!(
+        out.1.contains(says),
+        "annotate {shown}: lacks `{says}`: {}",
+        out.1
+    );
+    assert_eq!(snapshot(dir), before, "annotate changed {shown}");
+    let out = timed(sb, &["validate", &shown]);
+    assert_ne!(out.0, Some(0), "validate {shown}: {}", out.1);
+    assert!(
+        out.1.contains(says),
+        "validate {shown}: lacks `{says}`: {}",
+        out.1
+    );
+    assert_eq!(snapshot(dir), before, "validate changed {shown}");
+}
+
+/// Runs oci-stamp, killed after 20 s (a read that blocks fails the test rather than
+/// hanging it); the exit status and standard error.
+fn timed(sb: &Sandbox, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = sb
+        .command(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run oci-stamp");
+    let start = std::time::Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not end within 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_in_a_layout_are_refused_without_blocking() {
+    let sb = Sandbox::new();
+    // A manifest blob that is a link to /dev/zero, or a FIFO; index.json a FIFO.
+    let (dir, digest) = layout(&sb, "zero", None, None);
+    let blob = dir.join("blobs/sha256").join(&digest[7..]);
+    std::fs::remove_file(&blob).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", &blob).expect("symlink");
+    refused(&sb, &dir, 2, "is a character device, not a regular file");
+
+    let (dir, digest) = layout(&sb, "fifo", None, None);
+    let blob = dir.join("blobs/sha256").join(&digest[7..]);
+    std::fs::remove_file(&blob).expect("rm");
+    sb.tool("mkfifo", &[blob.to_str().expect("UTF-8")]);
+    refused(&sb, &dir, 2, "is a FIFO, not a regular file");
+
+    let (dir, _) = layout(&sb, "fifo-index", None, None);
+    std::fs::remove_file(dir.join("index.json")).expect("rm");
+    sb.tool("mkfifo", &[dir.join("index.json").to_str().expect("UTF-8")]);
+    refused(&sb, &dir, 2, "index.json: is a FIFO, not a regular file");
+
+    // index.json a link (to a file of the layout's own): refused before any blob is written.
+    let (dir, _) = layout(&sb, "linked-index", None, None);
+    std::fs::rename(dir.join("index.json"), dir.join("real-index.json")).expect("mv");
+    std::os::unix::fs::symlink("real-index.json", dir.join("index.json")).expect("symlink");
+    refused(&sb, &dir, 2, "index.json: is a symbolic link");
+
+    // Special files given as the target.
+    sb.tool("mkfifo", &[sb.path().join("pipe").to_str().expect("UTF-8")]);
+    for (target, says) in [
+        (
+            "/dev/null",
+            "/dev/null: is a character device, not a file or a directory",
+        ),
+        (
+            "/dev/zero",
+            "/dev/zero: is a character device, not a file or a directory",
+        ),
+        ("pipe", "pipe: is a FIFO, not a file or a directory"),
+    ] {
+        for cmd in ["annotate", "validate"] {
+            let out = timed(&sb, &[cmd, target]);
+            assert_eq!(out.0, Some(2), "{cmd} {target}: {}", out.1);
+            assert!(out.1.contains(says), "{cmd} {target}: {}", out.1);
+        }
+    }
+}
+
+#[test]
+fn what_is_no_manifest_is_refused_by_annotate_and_reported_by_validate() {
+    let sb = Sandbox::new();
+    for (i, (manifest, says)) in [
+        ("null", "is JSON null, not a manifest or index"),
+        ("[]", "is JSON an array, not a manifest or index"),
+        (r#""text""#, "is JSON a string, not a manifest or index"),
+        ("42", "is JSON a number, not a manifest or index"),
+        ("{}", "without `schemaVersion` 2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (dir, _) = layout(&sb, &format!("doc{i}"), Some(manifest), None);
+        refused(&sb, &dir, 2, says);
+    }
+    for (i, (size, says)) in [
+        ("1", "but its descriptor says 1"),
+        ("-1", "size `-1` is not a non-negative integer"),
+        (r#""12""#, r#"size `\"12\"` is not a number"#),
+        ("12.5", "size `12.5` is not a non-negative integer"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (dir, _) = layout(&sb, &format!("size{i}"), None, Some(size));
+        refused(&sb, &dir, 2, says);
+    }
+    // A blob whose content is not what its digest says.
+    let (dir, digest) = layout(&sb, "mismatch", None, None);
+    let blob = dir.join("blobs/sha256").join(&digest[7..]);
+    let text = std::fs::read_to_string(&blob).expect("read");
+    std::fs::write(&blob, text.replace("\"layers\":[]", "\"layers\":[ ]")).expect("write");
+    // (its size no longer matches either; the digest is what is said first)
+    refused(&sb, &dir, 2, "does not match its digest");
+    // Over 4 MiB.
+    let big = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{}},"layers":[],"x":"{}"}}"#,
+        "x".repeat(4 * 1024 * 1024)
+    );
+    let (dir, _) = layout(&sb, "big", Some(&big), None);
+    refused(&sb, &dir, 2, "is no manifest or index");
+    // oci-layout: not JSON, or an unknown version.
+    for (i, (marker, says)) in [
+        ("1.0.0", "oci-layout: is not a JSON object"),
+        (
+            r#"{"imageLayoutVersion":"2.0.0"}"#,
+            "imageLayoutVersion `2.0.0` is not one this reads",
+        ),
+        (
+            r#"{"imageLayoutVersion":1}"#,
+            "has no string `imageLayoutVersion`",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (dir, _) = layout(&sb, &format!("marker{i}"), None, None);
+        std::fs::write(dir.join("oci-layout"), marker).expect("oci-layout");
+        refused(&sb, &dir, 2, says);
+    }
+    // And a good one passes both.
+    let (dir, _) = layout(&sb, "good", None, None);
+    let shown = dir.display().to_string();
+    let out = timed(&sb, &["validate", &shown]);
+    assert_eq!(out.0, Some(0), "{}", out.1);
+}
+
+#[test]
+fn annotate_writes_no_manifest_over_the_limit_it_reads() {
+    let sb = Sandbox::new();
+    let config_digest = sha256(CONFIG.as_bytes());
+    // Just under 4 MiB; the stamp takes it over.
+    let filler = 4 * 1024 * 1024 - 400;
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[],"annotations":{{"x":"{}"}}}}"#,
+        CONFIG.len(),
+        "x".repeat(filler)
+    );
+    assert!(manifest.len() < 4 * 1024 * 1024);
+    let (dir, _) = layout(&sb, "near", Some(&manifest), None);
+    let before = snapshot(&dir);
+    let shown = dir.display().to_string();
+    let desc = "d".repeat(2000);
+    let out = timed(
+        &sb,
+        &[
+            "annotate",
+            "--created",
+            "@1704164645",
+            "-a",
+            &format!("description={desc}"),
+            &shown,
+        ],
+    );
+    assert_eq!(out.0, Some(1), "{}", out.1);
+    assert!(out.1.contains("error[document-size]: "), "{}", out.1);
+    assert_eq!(snapshot(&dir), before);
+    // A small value still fits.
+    let out = timed(
+        &sb,
+        &[
+            "annotate",
+            "--created",
+            "@1704164645",
+            "-a",
+            "version=1",
+            &shown,
+        ],
+    );
+    assert_eq!(out.0, Some(0), "{}", out.1);
+}
