@@ -19,6 +19,9 @@ pub(crate) enum Error {
     BadInput { path: PathBuf, message: String },
     #[error(transparent)]
     Git(GitError),
+    /// Standard output could not be written (other than a closed pipe, which is quiet).
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
     /// A registry that could not be read or written (never with a credential in it).
     #[cfg_attr(not(feature = "registry"), allow(dead_code))]
     #[error("{target}: {message}")]

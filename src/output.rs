@@ -1,27 +1,43 @@
 //! The one place that prints. Standard output carries results only; diagnostics, notes and
-//! errors go to standard error, one line each. A closed standard output (`| head`) ends the
-//! run quietly with success.
+//! errors go to standard error, one line each. A closed standard output (`| head`: the
+//! reader went away) ends the run quietly with success; any other failed write (a full disk,
+//! `> /dev/full`, an I/O error) is an error, exit 2, so a recipe that writes the result to a
+//! file never installs one cut off mid-value.
 
 use std::io::{self, Write};
+use std::sync::Mutex;
 
 use crate::annotations::Diagnostic;
+use crate::error::Error;
 pub(crate) use crate::escape::one_line;
 
-/// Standard output was closed by the reader; stop quietly.
-#[derive(Debug)]
-pub(crate) struct Closed;
+/// Why a write to standard output failed (other than a closed pipe) during this run, if one
+/// did: the exit status holds it even where a caller could not pass the error on.
+static FAILED: Mutex<Option<String>> = Mutex::new(None);
 
-/// Writes a result to standard output.
-pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Closed> {
+/// Writes a result to standard output. A closed pipe is `Ok` (the reader has what it
+/// wanted); any other failure is [`Error::Stdout`].
+pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Error> {
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Closed),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => {
-            error(&format!("cannot write to standard output: {e}"));
-            Err(Closed)
+            *FAILED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
+            Err(Error::Stdout(e))
         }
     }
+}
+
+/// The failed write to standard output of this run, if there was one.
+pub(crate) fn stdout_failure() -> Option<Error> {
+    let failed = FAILED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    failed.map(|why| Error::Stdout(std::io::Error::other(why)))
 }
 
 /// Prints diagnostics to standard error, one line each.

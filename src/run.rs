@@ -29,7 +29,14 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    match commands::run(&config, &env) {
+    let ran = commands::run(&config, &env);
+    // A failed write to standard output is exit 2 even where a caller could not pass the
+    // error on (the report of a run that stopped on another error).
+    let ran = match (ran, output::stdout_failure()) {
+        (Ok(_), Some(failed)) => Err(failed),
+        (ran, _) => ran,
+    };
+    match ran {
         Ok(Outcome::Ok) => ExitCode::from(EXIT_OK),
         Ok(Outcome::Invalid) => ExitCode::from(EXIT_INVALID),
         Ok(Outcome::Code(code)) => ExitCode::from(code),

@@ -89,3 +89,5 @@ mod worktree;
 
 #[path = "integration/commit_graph.rs"]
 mod commit_graph;
+#[path = "integration/integrity.rs"]
+mod integrity;

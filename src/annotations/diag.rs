@@ -26,6 +26,7 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("docker-annotations", "warning", "a Docker-schema manifest or list carries annotations its schema does not define"),
     ("docker-media-type", "error", "a Docker-schema manifest or list cannot carry annotations at the level asked for"),
     ("dockerfile-invalid", "warning", "the Dockerfile cannot be read as BuildKit would read it; nothing is taken from it"),
+    ("document-size", "error", "a manifest or index would be over 4 MiB with the annotations"),
     ("dotenv-blanks", "warning", "a value starting or ending with blanks is left out of dotenv (GitLab strips them)"),
     ("duplicate-key", "error", "a key given more than once"),
     ("empty-key", "error", "an empty key"),

@@ -13,14 +13,16 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result
     for t in &cmd.targets {
         targets.extend(targets::parse_targets(t)?);
     }
+    let kinds: Vec<String> = cmd.kind.iter().map(|k| k.trim().to_string()).collect();
+    if kinds.iter().any(String::is_empty) {
+        return Err(Error::Usage(format!(
+            "--kind `{}` holds an empty kind; give kinds separated by commas (`Deployment,StatefulSet`)",
+            cmd.kind.join(",").escape_debug()
+        )));
+    }
     let kube = targets::kube::KubeOptions {
         pod_template: cmd.pod_template,
-        kinds: cmd
-            .kind
-            .iter()
-            .map(|k| k.trim().to_string())
-            .filter(|k| !k.is_empty())
-            .collect(),
+        kinds,
     };
     if targets
         .iter()
@@ -74,27 +76,74 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result
         ca_files: cmd.ca_file.clone(),
         env,
     };
+    // Kubernetes YAML: every file read, checked and planned before the first is written;
+    // when one is refused, none changes (and no other target is written either).
+    let mut plan = targets::plan_kube(&targets, &stamp, &kube, cmd.dry_run)?;
+    let several = plan.len() > 1;
+    const NONE_WRITTEN: &str =
+        "nothing was written: the Kubernetes YAML targets of a run are all written, or none is";
+    if !plan.errors.is_empty() {
+        let mut errors = std::mem::take(&mut plan.errors);
+        let last = errors.pop();
+        for e in &errors {
+            output::error(&e.to_string());
+        }
+        if let Some(last) = last {
+            if several {
+                output::note(NONE_WRITTEN);
+            }
+            return Err(last);
+        }
+    }
+    if plan.refused() {
+        for outcome in plan.outcomes() {
+            output::diagnostics(&outcome.warnings);
+            output::diagnostics(&outcome.refusals);
+        }
+        if several {
+            output::note(NONE_WRITTEN);
+        }
+        return Ok(Outcome::Invalid);
+    }
+    if let Some(unknown) = kube
+        .kinds
+        .iter()
+        .find(|k| !plan.kinds.iter().any(|seen| seen.eq_ignore_ascii_case(k)))
+    {
+        let seen = if plan.kinds.is_empty() {
+            "none".to_string()
+        } else {
+            plan.kinds.join(", ")
+        };
+        return Err(Error::Usage(format!(
+            "--kind `{}` matches no object in the Kubernetes YAML targets (the kinds there: {seen})",
+            unknown.escape_debug()
+        )));
+    }
     let mut outcomes = Vec::new();
     let mut document = None;
     let mut invalid = false;
-    for target in &targets {
-        let (outcome, doc) =
-            match targets::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc) {
-                Ok(done) => done,
-                Err(e) => {
-                    // The targets before this one are written: say so before the error
-                    // that stops the run (to standard error when stdout holds a document).
-                    if !outcomes.is_empty() {
-                        let report = report(&outcomes, cmd);
-                        if document.is_some() {
-                            output::report(&report);
-                        } else {
-                            let _ = output::stdout(report.as_bytes());
-                        }
+    for (at, target) in targets.iter().enumerate() {
+        let done = match plan.write(at, target, cmd.dry_run) {
+            Some(done) => done,
+            None => targets::annotate(target, &stamp, &kube, &registry, cmd.dry_run, cmd.gc),
+        };
+        let (outcome, doc) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                // The targets before this one are written: say so before the error
+                // that stops the run (to standard error when stdout holds a document).
+                if !outcomes.is_empty() {
+                    let report = report(&outcomes, cmd);
+                    if document.is_some() {
+                        output::report(&report);
+                    } else if let Err(out) = output::stdout(report.as_bytes()) {
+                        output::error(&out.to_string());
                     }
-                    return Err(e);
                 }
-            };
+                return Err(e);
+            }
+        };
         output::diagnostics(&outcome.warnings);
         output::diagnostics(&outcome.refusals);
         invalid |= !outcome.refusals.is_empty();
@@ -107,12 +156,12 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result
     match document {
         // stdin → stdout: the document is the result; the report goes to standard error.
         Some(doc) => {
-            let _ = output::stdout(doc.as_bytes());
+            // The report goes out even when the document could not: it says what was done.
+            let written = output::stdout(doc.as_bytes());
             output::report(&report);
+            written?;
         }
-        None => {
-            let _ = output::stdout(report.as_bytes());
-        }
+        None => output::stdout(report.as_bytes())?,
     }
     Ok(if invalid {
         Outcome::Invalid

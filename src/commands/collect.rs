@@ -24,14 +24,14 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &CollectCmd) -> Result<
         &diagnostics,
         &cmd.bake_target,
     );
-    Ok(match rendered {
+    match rendered {
         Ok(r) => {
             output::diagnostics(&r.warnings);
             print(r.text.as_bytes())
         }
         Err(refusals) => {
             output::diagnostics(&refusals);
-            Outcome::Invalid
+            Ok(Outcome::Invalid)
         }
-    })
+    }
 }

@@ -10,7 +10,7 @@ pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Outcome, Error>
     if shell == clap_complete::Shell::Bash {
         buf = fix_bash(&String::from_utf8_lossy(&buf)).into_bytes();
     }
-    Ok(print(&buf))
+    print(&buf)
 }
 
 const BIN: &str = "oci-stamp";
@@ -35,7 +35,7 @@ pub(crate) fn man(cmd: &ManCmd) -> Result<Outcome, Error> {
             clap_mangen::Man::new(cli::command())
                 .render(&mut buf)
                 .map_err(|e| Error::Usage(format!("cannot render the man page: {e}")))?;
-            Ok(print(&buf))
+            print(&buf)
         }
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

@@ -13,9 +13,9 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &FlagsCmd) -> Result<Ou
         return Ok(Outcome::Invalid);
     };
     if cmd.null {
-        return Ok(print(&flags::render_null(&args)));
+        return print(&flags::render_null(&args));
     }
-    Ok(match cmd.format {
+    match cmd.format {
         FlagsFormat::Json => print(flags::render_json(&args).as_bytes()),
         FlagsFormat::Shell => {
             if args.iter().any(|a| a.contains('\n')) {
@@ -23,7 +23,7 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &FlagsCmd) -> Result<Ou
             }
             print(flags::render_shell(&args).as_bytes())
         }
-    })
+    }
 }
 
 /// The build-tool arguments for a valid collection, or `None` (diagnostics printed).

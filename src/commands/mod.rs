@@ -83,8 +83,8 @@ pub(crate) fn collect_valid(
     }
 }
 
-/// Prints a result; a closed standard output is not an error.
-pub(crate) fn print(bytes: &[u8]) -> Outcome {
-    let _ = output::stdout(bytes);
-    Outcome::Ok
+/// Prints a result; a closed standard output is not an error, any other failed write is.
+pub(crate) fn print(bytes: &[u8]) -> Result<Outcome, Error> {
+    output::stdout(bytes)?;
+    Ok(Outcome::Ok)
 }

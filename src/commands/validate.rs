@@ -79,7 +79,7 @@ pub(crate) fn run(cmd: &ValidateCmd, env: &Env) -> Result<Outcome, Error> {
         DiagnosticFormat::Json => {
             let mut s = serde_json::to_string_pretty(&diagnostics).unwrap_or_default();
             s.push('\n');
-            let _ = output::stdout(s.as_bytes());
+            output::stdout(s.as_bytes())?;
         }
     }
     Ok(outcome)
@@ -113,13 +113,13 @@ fn checkout(cmd: &ValidateCmd, env: &Env) -> Result<Outcome, Error> {
                     cmd.repo.display(),
                     if n == 1 { "" } else { "s" }
                 );
-                let _ = output::stdout(summary.as_bytes());
+                output::stdout(summary.as_bytes())?;
             }
         }
         DiagnosticFormat::Json => {
             let mut s = serde_json::to_string_pretty(&diagnostics).unwrap_or_default();
             s.push('\n');
-            let _ = output::stdout(s.as_bytes());
+            output::stdout(s.as_bytes())?;
         }
     }
     Ok(if invalid {

@@ -508,7 +508,7 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &VerifyCmd) -> Result<O
     }
     match cmd.format {
         DiagnosticFormat::Text => {
-            let _ = output::stdout(render_text(&reports).as_bytes());
+            output::stdout(render_text(&reports).as_bytes())?;
         }
         DiagnosticFormat::Json => {
             let report = Report {
@@ -518,7 +518,7 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &VerifyCmd) -> Result<O
             };
             let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
             s.push('\n');
-            let _ = output::stdout(s.as_bytes());
+            output::stdout(s.as_bytes())?;
         }
     }
     Ok(if unreadable {

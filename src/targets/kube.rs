@@ -45,6 +45,8 @@ pub(crate) struct KubeResult {
     pub(crate) refusals: Vec<Diagnostic>,
     /// Objects seen (to tell "no Kubernetes object here" from "already stamped").
     pub(crate) objects: usize,
+    /// The kinds of the objects seen (for `--kind`, which must name one of them).
+    pub(crate) kinds: Vec<String>,
     /// The `annotations` mappings added, to be indented as the file is (yaml-edit indents
     /// a new mapping by two spaces).
     added: Vec<Mapping>,
@@ -171,6 +173,21 @@ fn stamp_metadata(
             .hint("shorten or drop large values, or remove large existing annotations"),
         );
     }
+    if let Some(ann) = meta.get_mapping("annotations") {
+        if let Some(dup) = duplicate_key(&ann, None) {
+            refusals.push(duplicate_refusal(object, "metadata.annotations", &dup));
+        }
+        for (k, _) in pairs.iter().filter(|(k, _)| anchored(&ann, k)) {
+            refusals.push(
+                Diagnostic::error(
+                    "yaml-alias",
+                    "",
+                    format!("{object}: `metadata.annotations` `{}` carries a YAML anchor; rewriting it would change what its aliases elsewhere in the document mean", k.escape_debug()),
+                )
+                .hint("expand the aliases (`yq 'explode(.)'`) or drop the anchor, then annotate"),
+            );
+        }
+    }
     if !refusals.is_empty() {
         return Err(refusals);
     }
@@ -268,6 +285,17 @@ fn shared_mapping(map: &Mapping, key: &str) -> Option<(&'static str, String)> {
     anchored.then(|| ("yaml-alias", format!("`{key}` carries a YAML anchor")))
 }
 
+/// Whether the entry under `key` (its key or its value) carries a YAML anchor (`key: &name
+/// value`): aliases elsewhere (`*name`) mean what it holds, so rewriting it would change
+/// them too. The entry's own tokens, so an `&` in a comment or in quoted text is none.
+fn anchored(map: &Mapping, key: &str) -> bool {
+    map.find_entry_by_key(key).is_some_and(|entry| {
+        yaml_edit::lex(&entry.to_string())
+            .iter()
+            .any(|(kind, _)| *kind == yaml_edit::SyntaxKind::ANCHOR)
+    })
+}
+
 /// A refusal when `metadata` or `metadata.annotations` of `obj` is something other than a
 /// mapping of its own: shared through YAML anchors and aliases, or a scalar or sequence. Or
 /// when `metadata` merges another mapping (`<<:`): an `annotations` written beside the merge
@@ -303,6 +331,90 @@ fn refuse_shared(obj: &Mapping, object: &str) -> Option<Diagnostic> {
     )
 }
 
+/// The first key of `map` written more than once (among `keys`, or any): YAML readers
+/// disagree on such a mapping (yaml-edit finds the first, kubectl keeps the last, strict
+/// readers refuse it), so a stamp written into it may not be where Kubernetes looks.
+fn duplicate_key(map: &Mapping, keys: Option<&[&str]>) -> Option<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for k in map.keys() {
+        let Some(k) = k.as_scalar().map(|s| s.as_string()) else {
+            continue;
+        };
+        if keys.is_some_and(|keys| !keys.contains(&k.as_str())) {
+            continue;
+        }
+        if seen.contains(&k) {
+            return Some(k);
+        }
+        seen.push(k);
+    }
+    None
+}
+
+fn duplicate_refusal(object: &str, at: &str, key: &str) -> Diagnostic {
+    let place = if at.is_empty() {
+        "the object".to_string()
+    } else {
+        format!("`{at}`")
+    };
+    Diagnostic::error(
+        "duplicate-key",
+        "",
+        format!(
+            "{object}: {place} holds the key `{}` more than once; YAML readers disagree on which one counts (kubectl reads the last), so a stamp might not be where Kubernetes looks",
+            key.escape_debug()
+        ),
+    )
+    .hint("keep one of them, then annotate")
+}
+
+/// A duplicate key on the path to the annotations that would be written (`apiVersion`,
+/// `kind`, `metadata`, `items`; `metadata.annotations`; with `--pod-template` the keys down
+/// to the pod template's annotations), or inside `metadata.annotations`.
+fn duplicate_on_path(
+    obj: &Mapping,
+    kind: Option<&str>,
+    opts: &KubeOptions,
+) -> Option<(String, String)> {
+    if let Some(k) = duplicate_key(obj, Some(&["apiVersion", "kind", "metadata", "items"])) {
+        return Some((String::new(), k));
+    }
+    let meta_dup = |meta: &Mapping, at: &str| {
+        duplicate_key(meta, Some(&["annotations", "name", "generateName"]))
+            .map(|k| (at.to_string(), k))
+            .or_else(|| {
+                let ann = meta.get_mapping("annotations")?;
+                duplicate_key(&ann, None).map(|k| (format!("{at}.annotations"), k))
+            })
+    };
+    if let Some(found) = obj
+        .get_mapping("metadata")
+        .and_then(|m| meta_dup(&m, "metadata"))
+    {
+        return Some(found);
+    }
+    let (_, path) = POD_TEMPLATES
+        .iter()
+        .find(|(k, _)| opts.pod_template && Some(*k) == kind)?;
+    let mut cur = obj.clone();
+    let mut at = String::new();
+    for key in path.iter().copied() {
+        if let Some(k) = duplicate_key(&cur, Some(&[key])) {
+            return Some((at, k));
+        }
+        cur = cur.get_mapping(key)?;
+        at = if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        };
+    }
+    if let Some(k) = duplicate_key(&cur, Some(&["metadata"])) {
+        return Some((at, k));
+    }
+    meta_dup(&cur.get_mapping("metadata")?, &format!("{at}.metadata"))
+}
+
 /// Stamps one object mapping.
 fn stamp_object(
     obj: &Mapping,
@@ -310,10 +422,24 @@ fn stamp_object(
     opts: &KubeOptions,
     result: &mut KubeResult,
 ) {
+    if let (Some(_), Some(kind)) = (string_of(obj, "apiVersion"), string_of(obj, "kind")) {
+        if let Some((at, key)) = duplicate_on_path(obj, Some(&kind), opts) {
+            let name = obj
+                .get_mapping("metadata")
+                .and_then(|m| string_of(&m, "name").or_else(|| string_of(&m, "generateName")));
+            let object = format!("{kind}/{}", name.as_deref().unwrap_or("(unnamed)"));
+            result.objects += 1;
+            result.refusals.push(duplicate_refusal(&object, &at, &key));
+            return;
+        }
+    }
     let Some(kind) = object_kind(obj, &mut |item| stamp_object(item, pairs, opts, result)) else {
         return;
     };
     result.objects += 1;
+    if !result.kinds.contains(&kind) {
+        result.kinds.push(kind.clone());
+    }
     if !opts.kinds.is_empty() && !opts.kinds.iter().any(|k| k.eq_ignore_ascii_case(&kind)) {
         return;
     }
@@ -510,7 +636,29 @@ fn parse(text: &str) -> Result<YamlFile, String> {
         let first = parsed.errors().into_iter().next().unwrap_or_default();
         return Err(format!("not valid YAML: {first}"));
     }
+    strict_syntax(text)?;
     Ok(parsed.tree())
+}
+
+/// Refuses what a strict YAML 1.2 reader does not read (tab indentation, a tab before a
+/// plain value, a bad indicator…), which yaml-edit reads leniently and would rewrite: a
+/// file Kubernetes cannot read is left alone, and said to be what it is. The reader's
+/// events only: aliases are not expanded, so this is linear in the text.
+fn strict_syntax(text: &str) -> Result<(), String> {
+    let mut parser = yaml_rust2::parser::Parser::new_from_str(text);
+    loop {
+        match parser.next_token() {
+            Ok((yaml_rust2::parser::Event::StreamEnd, _)) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(format!(
+                    "line {}: not valid YAML: {}",
+                    e.marker().line(),
+                    e.info()
+                ))
+            }
+        }
+    }
 }
 
 /// The byte ranges of `node` and what it holds that are text rather than YAML syntax:
@@ -620,6 +768,7 @@ pub(crate) fn annotate(
         changed: Vec::new(),
         refusals: Vec::new(),
         objects: 0,
+        kinds: Vec::new(),
         added: Vec::new(),
     };
     let mut result = fresh();
@@ -838,18 +987,42 @@ pub(crate) fn annotation_maps(name: &str, text: &str) -> Result<Vec<super::Found
 
 /// Stamps a YAML text of Kubernetes objects: every entry, whatever its levels (they mean
 /// nothing to Kubernetes).
+/// What stamping one YAML text did: the outcome (refusals name the file), the new text
+/// when it changed, and the kinds of the objects in it.
+pub(super) struct Stamped {
+    pub(super) outcome: Outcome,
+    pub(super) text: Option<String>,
+    pub(super) kinds: Vec<String>,
+}
+
 pub(super) fn stamp_text(
     name: &str,
     text: &str,
     stamp: &Stamp,
     opts: &KubeOptions,
 ) -> Result<(Outcome, Option<String>), Error> {
+    let stamped = stamp_text_kinds(name, text, stamp, opts)?;
+    Ok((stamped.outcome, stamped.text))
+}
+
+pub(super) fn stamp_text_kinds(
+    name: &str,
+    text: &str,
+    stamp: &Stamp,
+    opts: &KubeOptions,
+) -> Result<Stamped, Error> {
     let pairs = stamp.all_pairs();
     let result = annotate(text, &pairs, opts).map_err(|message| Error::BadInput {
         path: PathBuf::from(name),
         message,
     })?;
-    let mut outcome = Outcome::refused(Path::new(name), result.refusals);
+    let kinds = result.kinds;
+    let refusals = result
+        .refusals
+        .into_iter()
+        .map(|d| if d.location.is_none() { d.at(name) } else { d })
+        .collect();
+    let mut outcome = Outcome::refused(Path::new(name), refusals);
     if result.objects == 0 {
         outcome.warnings.push(Diagnostic::warning(
             "no-objects",
@@ -875,7 +1048,11 @@ pub(super) fn stamp_text(
             })
             .collect();
     }
-    Ok((outcome, new))
+    Ok(Stamped {
+        outcome,
+        text: new,
+        kinds,
+    })
 }
 
 #[cfg(test)]
@@ -960,6 +1137,7 @@ mod tests {
             changed: Vec::new(),
             refusals: Vec::new(),
             objects: 0,
+            kinds: Vec::new(),
             added: Vec::new(),
         };
         let opts = KubeOptions::default();
@@ -1039,7 +1217,7 @@ mod tests {
                 "ConfigMap/a: `metadata` carries a YAML anchor",
             ),
             (
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: *m\n".to_string(),
+                "apiVersion: v1\nkind: ConfigMap\nx: &m {name: a}\nmetadata: *m\n".to_string(),
                 "ConfigMap/(unnamed): `metadata` is a YAML alias",
             ),
             (

@@ -59,6 +59,8 @@ pub(crate) struct Plan<'a, S: Source> {
     skipped_artifacts: usize,
     /// Documents with a `subject` (signatures, SBOMs) met so far: digest → subject digest.
     subjects: BTreeMap<String, String>,
+    /// The size the descriptor about to be visited declares, when its document is known.
+    expected_size: Option<u64>,
 }
 
 /// The blob files of an OCI image layout.
@@ -87,18 +89,14 @@ impl Source for LayoutSource<'_> {
 
     fn blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
         let path = blob_path(self.dir, digest).map_err(|m| bad(self.dir, m))?;
-        // Only manifests and indexes are read through here: a descriptor that names a layer
-        // (or anything past the registries' 4 MiB) is refused before it is read into memory.
-        let size = std::fs::metadata(&path)
-            .map_err(|e| Error::io(&path, e))?
-            .len();
-        if size > super::manifest::MAX_DOCUMENT as u64 {
-            return Err(bad(
-                &path,
-                format!("{size} bytes is no manifest or index: registries take at most 4 MiB"),
-            ));
-        }
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        // Only manifests, indexes and configs are read through here: a descriptor that names
+        // a layer (or anything past the registries' 4 MiB), or a blob that is a device or a
+        // FIFO, is refused before it is read into memory.
+        let bytes = read_regular(
+            &path,
+            super::manifest::MAX_DOCUMENT as u64,
+            "manifest or index (registries take at most 4 MiB)",
+        )?;
         if let Some(actual) = oci::digest_like(digest, &bytes).filter(|a| a != digest) {
             return Err(bad(
                 &path,
@@ -108,6 +106,154 @@ impl Source for LayoutSource<'_> {
             ));
         }
         Ok(bytes)
+    }
+}
+
+/// The largest `index.json` read (it lists a layout's images; no layout comes near it).
+const MAX_INDEX_JSON: u64 = 64 * 1024 * 1024;
+
+/// Reads a file of a layout (a blob, `index.json`, `oci-layout`) that must be a regular file
+/// of at most `limit` bytes. The file is opened without blocking (a FIFO opens at once and
+/// is refused), its type and size are those of the open file (a link to `/dev/zero` is a
+/// character device), and no more than `limit` bytes are read whatever its size says.
+pub(crate) fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
+    use std::io::Read as _;
+    #[cfg(unix)]
+    let file = {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+        File::from(
+            rustix::fs::open(path, flags, Mode::empty())
+                .map_err(|e| Error::io(path, std::io::Error::from(e)))?,
+        )
+    };
+    #[cfg(not(unix))]
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(bad(
+            path,
+            format!(
+                "is {}, not a regular file; only regular files are read as {what}",
+                file_kind(&meta.file_type())
+            ),
+        ));
+    }
+    let too_big = |size: u64| {
+        bad(
+            path,
+            format!("{size} bytes is no {what}: at most {limit} bytes are read"),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// What a file that is not a regular file is, in words.
+pub(crate) fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a special file"
+    }
+}
+
+/// Checks what makes a directory a layout before anything of it is read or written:
+/// `oci-layout` is a JSON object whose `imageLayoutVersion` is one this reads (`1.0.0`,
+/// `1.0.x`), and `index.json` is a regular file, not a symbolic link (a run would write a
+/// new `index.json` in its place and leave the one it pointed to as it was).
+pub(crate) fn check_layout(dir: &Path) -> Result<(), Error> {
+    let marker = dir.join("oci-layout");
+    let bytes = read_regular(&marker, 64 * 1024, "an `oci-layout` file")?;
+    let version = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| json_edit::parse(t).ok())
+        .filter(|n| matches!(n.kind, json_edit::Kind::Object(_)))
+        .ok_or_else(|| {
+            bad(
+                &marker,
+                "is not a JSON object (`{\"imageLayoutVersion\": \"1.0.0\"}`)",
+            )
+        })?
+        .get_str("imageLayoutVersion")
+        .map(str::to_string);
+    match version.as_deref() {
+        Some(v)
+            if v.strip_prefix("1.0.")
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) => {}
+        Some(v) => {
+            return Err(bad(
+                &marker,
+                format!(
+                    "imageLayoutVersion `{}` is not one this reads (1.0.0)",
+                    v.escape_debug()
+                ),
+            ))
+        }
+        None => return Err(bad(&marker, "has no string `imageLayoutVersion`")),
+    }
+    let index = dir.join("index.json");
+    if std::fs::symlink_metadata(&index).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(bad(
+            &index,
+            "is a symbolic link; a run would replace the link, not the file it points to — copy the file into the layout",
+        ));
+    }
+    Ok(())
+}
+
+/// `index.json` of a layout, read as [`read_regular`] reads.
+fn read_index(path: &Path) -> Result<String, Error> {
+    let bytes = read_regular(path, MAX_INDEX_JSON, "an index.json")?;
+    String::from_utf8(bytes).map_err(|_| bad(path, "not UTF-8 JSON"))
+}
+
+/// The `size` a descriptor declares: a non-negative integer (not a string, a float or a
+/// negative number), which `text` (the document holding it) spells.
+pub(crate) fn declared_size(text: &str, desc: &Node) -> Result<u64, String> {
+    let Some(size) = desc.get("size") else {
+        return Err("has no `size`".into());
+    };
+    let spelled = text.get(size.span.clone()).unwrap_or("");
+    match size.kind {
+        json_edit::Kind::Number if spelled.bytes().all(|b| b.is_ascii_digit()) => spelled
+            .parse()
+            .map_err(|_| format!("size `{spelled}` is out of range")),
+        json_edit::Kind::Number => Err(format!(
+            "size `{}` is not a non-negative integer",
+            spelled.escape_debug()
+        )),
+        _ => Err(format!(
+            "size `{}` is not a number",
+            spelled.chars().take(40).collect::<String>().escape_debug()
+        )),
     }
 }
 
@@ -124,6 +270,32 @@ pub(crate) fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, String> {
         .map_err(|e| format!("descriptor digest `{}`: {e}", digest.escape_debug()))?;
     let (alg, hex) = digest.split_once(':').unwrap_or_default();
     Ok(dir.join("blobs").join(alg).join(hex))
+}
+
+/// Why a document reached as a manifest or index is not one: not a JSON object (`null`,
+/// `[]`, a string, a number), or an object without `schemaVersion: 2` (`{}`), which both
+/// require; `None` when it is one (or a Docker document, refused where it is met).
+pub(crate) fn not_a_document(root: &Node, kind: DocKind) -> Option<String> {
+    let what = match &root.kind {
+        json_edit::Kind::Object(_) => None,
+        json_edit::Kind::Array(_) => Some("an array"),
+        json_edit::Kind::String(_) => Some("a string"),
+        json_edit::Kind::Number => Some("a number"),
+        json_edit::Kind::Bool(_) => Some("a boolean"),
+        json_edit::Kind::Null => Some("null"),
+    };
+    if let Some(what) = what {
+        return Some(format!("is JSON {what}, not a manifest or index"));
+    }
+    if kind.is_docker() || kind == DocKind::DockerSchema1 {
+        return None;
+    }
+    let version_two = root
+        .get("schemaVersion")
+        .is_some_and(|v| v.kind == json_edit::Kind::Number);
+    (!version_two || kind == DocKind::Other).then(|| {
+        "is a JSON object without `schemaVersion` 2 and a `config` or `manifests`: not a manifest or index".to_string()
+    })
 }
 
 /// Parses a document's bytes as JSON text.
@@ -151,6 +323,7 @@ impl<'a, S: Source> Plan<'a, S> {
             done: BTreeMap::new(),
             skipped_artifacts: 0,
             subjects: BTreeMap::new(),
+            expected_size: None,
         }
     }
 
@@ -211,8 +384,22 @@ impl<'a, S: Source> Plan<'a, S> {
                 format!("indexes nested deeper than 16 levels at {digest}"),
             ));
         }
+        let expected = self.expected_size.take();
         let (text, root) = self.parse_manifest(digest, desc.get_str("mediaType"))?;
+        let location = self.source.location(digest);
+        if let Some(size) = expected.filter(|&size| size != text.len() as u64) {
+            return Err(bad(
+                &location,
+                format!(
+                    "is {} bytes, but its descriptor says {size}; not rewriting it",
+                    text.len()
+                ),
+            ));
+        }
         let kind = oci::doc_kind(&root, desc.get_str("mediaType"));
+        if let Some(why) = not_a_document(&root, kind) {
+            return Err(bad(&location, why));
+        }
         let platform = oci::descriptor_platform(desc);
         let mut edits: Vec<Edit> = Vec::new();
         let mut shown_platform = platform.as_ref().map(ToString::to_string);
@@ -232,6 +419,9 @@ impl<'a, S: Source> Plan<'a, S> {
                         continue;
                     }
                     let old = child.get_str("digest").unwrap_or_default().to_string();
+                    let declared = declared_size(&text, child)
+                        .map_err(|why| bad(&location, format!("the descriptor of {old} {why}")))?;
+                    self.expected_size = Some(declared);
                     if let Some((new, size)) = self.visit(child, depth + 1)? {
                         edits.extend(self.repoint(&text, child, &new, size));
                         changed.push((old, new));
@@ -314,6 +504,24 @@ impl<'a, S: Source> Plan<'a, S> {
             return Ok(None);
         }
         let new_text = json_edit::apply(&text, edits);
+        if new_text.len() > super::manifest::MAX_DOCUMENT {
+            // What is written obeys the limit a reader (this one, a registry) obeys.
+            self.refusals.push(
+                Diagnostic::error(
+                    "document-size",
+                    "",
+                    format!(
+                        "{}: {} {digest} would be {} bytes with the annotations, over the 4 MiB registries (and oci-stamp) read",
+                        self.source.name().display(),
+                        kind.name(),
+                        new_text.len()
+                    ),
+                )
+                .hint("shorten or drop large values"),
+            );
+            self.done.insert(digest.to_string(), None);
+            return Ok(None);
+        }
         let new_digest = oci::sha256_digest(new_text.as_bytes());
         let size = new_text.len() as u64;
         self.changes.push(Change {
@@ -492,8 +700,9 @@ pub(crate) fn annotate(
             crate::atomic::remove_stale(&blobs);
         }
     }
+    check_layout(dir)?;
     let index_path = dir.join("index.json");
-    let index_text = std::fs::read_to_string(&index_path).map_err(|e| Error::io(&index_path, e))?;
+    let index_text = read_index(&index_path)?;
     let index = json_edit::parse(&index_text).map_err(|e| bad(&index_path, e.to_string()))?;
     let entries = index.get("manifests").map(Node::items).unwrap_or_default();
     let ref_name = |e: &Node| {
@@ -532,6 +741,10 @@ pub(crate) fn annotate(
     let mut descriptors_stamped = false;
     for entry in &selected {
         if oci::is_manifest_media_type(entry.get_str("mediaType")) {
+            let digest = entry.get_str("digest").unwrap_or("?");
+            let declared = declared_size(&index_text, entry)
+                .map_err(|why| bad(&index_path, format!("the descriptor of {digest} {why}")))?;
+            plan.expected_size = Some(declared);
             if let Some((new, size)) = plan.visit(entry, 0)? {
                 edits.extend(plan.repoint(&index_text, entry, &new, size));
             }
@@ -840,9 +1053,10 @@ fn collect_garbage(
 /// Every annotation map in a layout: index.json's own and its descriptors' (where
 /// `ref.name` belongs), and those of every manifest and index blob it reaches.
 pub(crate) fn annotation_maps(dir: &Path) -> Result<(Vec<super::Found>, Vec<Diagnostic>), Error> {
+    check_layout(dir)?;
     let p = dir.join("index.json");
     let name = p.display().to_string();
-    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+    let text = read_index(&p)?;
     let root = json_edit::parse(&text).map_err(|e| Error::BadInput {
         path: name.clone().into(),
         message: e.to_string(),
@@ -851,6 +1065,7 @@ pub(crate) fn annotation_maps(dir: &Path) -> Result<(Vec<super::Found>, Vec<Diag
     super::manifest::walk(
         Some(dir),
         &name,
+        &text,
         &root,
         None,
         &mut std::collections::BTreeSet::new(),

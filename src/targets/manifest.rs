@@ -128,6 +128,7 @@ pub(crate) fn annotation_maps(
     walk(
         None,
         name,
+        text,
         &root,
         None,
         &mut BTreeSet::new(),
@@ -174,9 +175,11 @@ pub(super) fn pairs(
 }
 
 /// Walks a document: its own map and its descriptors' maps, recursing into a layout's blobs.
+#[allow(clippy::too_many_arguments)] // the document, where it is, and the walk's state
 pub(super) fn walk(
     dir: Option<&Path>,
     name: &str,
+    text: &str,
     root: &Node,
     desc_media_type: Option<&str>,
     seen: &mut BTreeSet<String>,
@@ -229,23 +232,52 @@ pub(super) fn walk(
         if !seen.insert(digest.to_string()) {
             continue;
         }
-        match super::layout::blob_path(dir, digest).map(|p| std::fs::read_to_string(&p)) {
-            Ok(Ok(text)) => match json_edit::parse(&text) {
-                Ok(doc) => walk(
-                    Some(dir),
-                    &format!("{} blob {digest}", dir.display()),
-                    &doc,
-                    child.get_str("mediaType"),
-                    seen,
-                    out,
-                    findings,
-                ),
-                Err(e) => findings.push(Diagnostic::error(
-                    "unreadable-blob",
-                    "",
-                    format!("{}: blob {digest}: {e}", dir.display()),
-                )),
-            },
+        // What `annotate` refuses, `validate` reports: a blob that is no regular file or
+        // over 4 MiB, content that does not match its digest or its descriptor's size, and
+        // JSON that is no manifest or index.
+        let read = super::layout::blob_path(dir, digest).map(|p| {
+            let bytes = super::layout::read_regular(
+                &p,
+                MAX_DOCUMENT as u64,
+                "manifest or index (registries take at most 4 MiB)",
+            )
+            .map_err(|e| e.to_string())?;
+            if let Some(actual) = oci::digest_like(digest, &bytes).filter(|a| a != digest) {
+                return Err(format!(
+                    "content does not match its digest (it hashes to {actual})"
+                ));
+            }
+            let declared = super::layout::declared_size(text, child)
+                .map_err(|why| format!("its descriptor {why}"))?;
+            if declared != bytes.len() as u64 {
+                return Err(format!(
+                    "is {} bytes, but its descriptor says {declared}",
+                    bytes.len()
+                ));
+            }
+            String::from_utf8(bytes).map_err(|_| "not UTF-8 JSON".to_string())
+        });
+        let read = read.map(|r| {
+            r.and_then(|text| {
+                let doc = json_edit::parse(&text).map_err(|e| e.to_string())?;
+                let kind = oci::doc_kind(&doc, child.get_str("mediaType"));
+                match super::layout::not_a_document(&doc, kind) {
+                    Some(why) => Err(why),
+                    None => Ok((text, doc)),
+                }
+            })
+        });
+        match read {
+            Ok(Ok((text, doc))) => walk(
+                Some(dir),
+                &format!("{} blob {digest}", dir.display()),
+                &text,
+                &doc,
+                child.get_str("mediaType"),
+                seen,
+                out,
+                findings,
+            ),
             Ok(Err(e)) => findings.push(Diagnostic::error(
                 "unreadable-blob",
                 "",

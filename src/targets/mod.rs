@@ -186,6 +186,16 @@ pub(crate) fn parse_targets(arg: &str) -> Result<Vec<Target>, Error> {
             Target::Yaml(path.to_path_buf())
         }]);
     }
+    // `/dev/null`, `/dev/zero`, a FIFO: never read (a FIFO would block, a device never end).
+    if let Ok(meta) = std::fs::metadata(path) {
+        return Err(Error::BadInput {
+            path: path.to_path_buf(),
+            message: format!(
+                "is {}, not a file or a directory: a TARGET is a manifest or YAML file, a layout or YAML directory, `-`, or docker://…",
+                layout::file_kind(&meta.file_type())
+            ),
+        });
+    }
     // `DIR:REF`. A ref.name may itself hold colons (`docker.io/library/app:1.0`, as skopeo's
     // `oci:DIR:REF` allows) and so may a directory name: the split is at the last colon
     // whose left side is a layout.
@@ -427,24 +437,150 @@ pub(crate) fn annotate(
                 let (outcome, new) = kube::stamp_text("-", &text, stamp, kube)?;
                 return Ok((outcome, Some(new.unwrap_or(text))));
             }
-            let (new, refusals) = manifest::annotate_document("-", &text, stamp)?;
-            let mut outcome = Outcome::refused(Path::new("-"), refusals);
-            let out = match new.filter(|_| outcome.refusals.is_empty()) {
-                Some(new) => {
-                    outcome.changes.push(Change {
-                        kind: "file",
-                        platform: None,
-                        object: None,
-                        old: oci::sha256_digest(text.as_bytes()),
-                        new: oci::sha256_digest(new.as_bytes()),
-                    });
-                    new
-                }
-                None => text,
-            };
-            Ok((outcome, Some(out)))
+            stdin_manifest(text, stamp)
         }
     }
+}
+
+/// The Kubernetes YAML targets of a run (files, and `-`), every one read, checked and planned
+/// before the first is written: when one is refused (or cannot be read or parsed), none
+/// changes. Their directories stay locked until the plan is written or dropped.
+pub(crate) struct KubePlan {
+    _locks: Vec<std::fs::File>,
+    /// By target index: the outcome, and the text to write (a file) or to print (`-`).
+    planned: Vec<Option<(Outcome, Option<String>)>>,
+    /// Why targets could not be planned, in target order.
+    pub(crate) errors: Vec<Error>,
+    /// The kinds of the objects in every planned target.
+    pub(crate) kinds: Vec<String>,
+}
+
+impl KubePlan {
+    /// How many targets the plan holds (or could not plan).
+    pub(crate) fn len(&self) -> usize {
+        self.planned.iter().flatten().count() + self.errors.len()
+    }
+
+    /// Whether any planned target is refused.
+    pub(crate) fn refused(&self) -> bool {
+        self.planned
+            .iter()
+            .flatten()
+            .any(|(o, _)| !o.refusals.is_empty())
+    }
+
+    /// The outcomes planned, in target order.
+    pub(crate) fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
+        self.planned.iter().flatten().map(|(o, _)| o)
+    }
+
+    /// Writes the planned target `at` (a file), or gives its document (`-`); `None` when the
+    /// target is not one of the plan's.
+    pub(crate) fn write(
+        &mut self,
+        at: usize,
+        target: &Target,
+        dry_run: bool,
+    ) -> Option<Result<(Outcome, Option<String>), Error>> {
+        let (mut outcome, new) = self.planned.get_mut(at)?.take()?;
+        Some(match target {
+            Target::Yaml(path) => {
+                if let Some(new) = new.filter(|_| !dry_run && outcome.refusals.is_empty()) {
+                    if let Err(e) = atomic::write(path, new.as_bytes()) {
+                        return Some(Err(e));
+                    }
+                    outcome.written = true;
+                }
+                Ok((outcome, None))
+            }
+            _ => Ok((outcome, new)),
+        })
+    }
+}
+
+/// Plans the Kubernetes YAML targets among `targets` (and `-`, whatever it holds): see
+/// [`KubePlan`].
+pub(crate) fn plan_kube(
+    targets: &[Target],
+    stamp: &Stamp,
+    kube: &kube::KubeOptions,
+    dry_run: bool,
+) -> Result<KubePlan, Error> {
+    let mut dirs: Vec<PathBuf> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Yaml(path) => {
+                let dir = parent_dir(path);
+                Some(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
+            }
+            _ => None,
+        })
+        .collect();
+    // One order for every run, so two runs on overlapping directories cannot deadlock.
+    dirs.sort();
+    dirs.dedup();
+    let mut locks = Vec::new();
+    for dir in &dirs {
+        locks.push(layout::lock(dir, !dry_run)?);
+        if !dry_run {
+            atomic::remove_stale(dir); // what a killed run left, under the lock
+        }
+    }
+    let mut plan = KubePlan {
+        _locks: locks,
+        planned: Vec::new(),
+        errors: Vec::new(),
+        kinds: Vec::new(),
+    };
+    for target in targets {
+        let planned = match target {
+            Target::Yaml(path) => read_text(path).and_then(|text| {
+                let s = kube::stamp_text_kinds(&path.display().to_string(), &text, stamp, kube)?;
+                plan.kinds.extend(s.kinds);
+                Ok((s.outcome, s.text))
+            }),
+            Target::Stdin => crate::stdin::read_text("the target `-`").and_then(|text| {
+                if is_oci_json(&text) {
+                    return stdin_manifest(text, stamp);
+                }
+                let s = kube::stamp_text_kinds("-", &text, stamp, kube)?;
+                plan.kinds.extend(s.kinds);
+                Ok((s.outcome, Some(s.text.unwrap_or(text))))
+            }),
+            _ => {
+                plan.planned.push(None);
+                continue;
+            }
+        };
+        match planned {
+            Ok(p) => plan.planned.push(Some(p)),
+            Err(e) => {
+                plan.errors.push(e);
+                plan.planned.push(None);
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// A manifest or index on standard input, stamped for standard output.
+fn stdin_manifest(text: String, stamp: &Stamp) -> Result<(Outcome, Option<String>), Error> {
+    let (new, refusals) = manifest::annotate_document("-", &text, stamp)?;
+    let mut outcome = Outcome::refused(Path::new("-"), refusals);
+    let out = match new.filter(|_| outcome.refusals.is_empty()) {
+        Some(new) => {
+            outcome.changes.push(Change {
+                kind: "file",
+                platform: None,
+                object: None,
+                old: oci::sha256_digest(text.as_bytes()),
+                new: oci::sha256_digest(new.as_bytes()),
+            });
+            new
+        }
+        None => text,
+    };
+    Ok((outcome, Some(out)))
 }
 
 /// One line per change, for people: `TARGET: manifest linux/amd64 sha256:… -> sha256:…`.

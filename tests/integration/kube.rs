@@ -685,7 +685,7 @@ fn annotations_over_the_size_limit_refuse_the_file() {
             assert_eq!(out.stdout, "", "{out}");
             assert_eq!(
                 problems(&out),
-                ["error[kubernetes-size]: ConfigMap/big: its annotations would total 262145 bytes, over the Kubernetes limit of 262144 — shorten or drop large values, or remove large existing annotations"],
+                [format!("error[kubernetes-size]: {name}: ConfigMap/big: its annotations would total 262145 bytes, over the Kubernetes limit of 262144 — shorten or drop large values, or remove large existing annotations")],
                 "{out}"
             );
             assert_eq!(read(&path), text);
@@ -760,7 +760,7 @@ fn metadata_that_merges_a_mapping_is_refused() {
     assert_eq!(out.stdout, "", "{out}");
     assert_eq!(
         problems(&out),
-        ["error[yaml-alias]: ConfigMap/b: `metadata` merges a mapping (`<<:`); stamping it would change more than the annotations — make it a plain mapping (expand aliases with `yq 'explode(.)'`), then annotate"],
+        ["error[yaml-alias]: m/merge.yaml: ConfigMap/b: `metadata` merges a mapping (`<<:`); stamping it would change more than the annotations — make it a plain mapping (expand aliases with `yq 'explode(.)'`), then annotate"],
         "{out}"
     );
     assert_eq!(read(&path), text);

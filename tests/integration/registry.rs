@@ -1355,9 +1355,10 @@ fn a_manifest_larger_than_the_registry_accepts() {
             &reg.reference("big:1"),
         ],
     );
-    out.status(2);
-    assert!(out.stderr.contains("the tag was not moved"), "{out}");
-    assert!(out.stderr.contains("too large"), "{out}");
+    // Refused before anything is sent: what is written obeys the 4 MiB that is read.
+    out.status(1);
+    assert!(out.stderr.contains("error[document-size]: "), "{out}");
+    assert!(out.stderr.contains("over the 4 MiB"), "{out}");
     assert!(
         out.stderr.lines().all(|l| l.len() < 2000),
         "no manifest echoed: {out}"
