@@ -39,12 +39,39 @@ impl RegistryTarget {
     #[cfg(feature = "registry")]
     pub(crate) fn parse(arg: &str) -> Result<Self, Error> {
         let rest = arg.strip_prefix(SCHEME).unwrap_or(arg);
-        let reference: oci_client::Reference = rest.parse().map_err(|e| {
+        let refused = |e: &dyn std::fmt::Display| {
             Error::Usage(format!(
                 "`{}` is not an image reference (REGISTRY/REPOSITORY:TAG or @sha256:…): {e}",
                 arg.escape_debug()
             ))
-        })?;
+        };
+        let reference: oci_client::Reference = match ipv6_registry(rest) {
+            // The reference grammar has no IPv6 literal: the rest is parsed under a stand-in
+            // host, and the reference rebuilt with the literal as its registry.
+            Some((host, tail)) => {
+                let parsed: oci_client::Reference = format!("localhost{tail}")
+                    .parse()
+                    .map_err(|e| refused(&e))?;
+                let repository = parsed.repository().to_string();
+                match (parsed.tag(), parsed.digest()) {
+                    (Some(t), Some(d)) => oci_client::Reference::with_tag_and_digest(
+                        host,
+                        repository,
+                        t.to_string(),
+                        d.to_string(),
+                    ),
+                    (None, Some(d)) => {
+                        oci_client::Reference::with_digest(host, repository, d.to_string())
+                    }
+                    (t, None) => oci_client::Reference::with_tag(
+                        host,
+                        repository,
+                        t.unwrap_or("latest").to_string(),
+                    ),
+                }
+            }
+            None => rest.parse().map_err(|e| refused(&e))?,
+        };
         if let Some(d) = reference.digest() {
             crate::annotations::reference::check_digest(d)
                 .map_err(|e| Error::Usage(format!("`{}`: the digest {e}", arg.escape_debug())))?;
@@ -63,6 +90,21 @@ impl RegistryTarget {
             arg.escape_debug()
         )))
     }
+}
+
+/// `[ADDR]:PORT/…` with an IPv6 address literal: the registry (`[::1]:5000`) and the rest
+/// from the port on (`:5000/repo:tag`).
+#[cfg(feature = "registry")]
+fn ipv6_registry(rest: &str) -> Option<(String, &str)> {
+    let inner = rest.strip_prefix('[')?;
+    let (addr, tail) = inner.split_once(']')?;
+    addr.parse::<std::net::Ipv6Addr>().ok()?;
+    let host_end = tail.find('/')?;
+    let port = tail[..host_end].strip_prefix(':')?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((format!("[{addr}]:{port}"), tail))
 }
 
 /// How to reach registries, from the command line.

@@ -86,6 +86,8 @@ struct Registry {
     access: Access,
     child: Arc<Mutex<Option<Child>>>,
     log: PathBuf,
+    /// Listening on the IPv6 loopback (`[::1]`) instead of 127.0.0.1.
+    ipv6: bool,
 }
 
 fn free_port() -> u16 {
@@ -95,10 +97,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16, child: &Arc<Mutex<Option<Child>>>, log: &Path) -> bool {
+fn wait_for_port(addr: &str, child: &Arc<Mutex<Option<Child>>>, log: &Path) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if TcpStream::connect(addr).is_ok() {
             return true;
         }
         if let Some(c) = child.lock().unwrap().as_mut() {
@@ -113,7 +115,7 @@ fn wait_for_port(port: u16, child: &Arc<Mutex<Option<Child>>>, log: &Path) -> bo
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!(
-        "docker-registry did not listen on 127.0.0.1:{port}:\n{}",
+        "docker-registry did not listen on {addr}:\n{}",
         fs::read_to_string(log).unwrap_or_default()
     );
 }
@@ -129,6 +131,7 @@ impl Registry {
                 access: access.clone(),
                 child: Arc::new(Mutex::new(None)),
                 log: dir.join("registry.log"),
+                ipv6: false,
             };
             if reg.spawn(sb) {
                 return reg;
@@ -139,9 +142,9 @@ impl Registry {
 
     fn config(&self) -> String {
         let mut c = format!(
-            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{}\n  secret: oci-stamp-test-secret\n",
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: \"{}\"\n  secret: oci-stamp-test-secret\n",
             self.dir.join("storage").display(),
-            self.port
+            self.host()
         );
         match &self.access {
             Access::Plain => {}
@@ -181,7 +184,7 @@ impl Registry {
             .spawn()
             .expect("start docker-registry");
         *self.child.lock().unwrap() = Some(child);
-        wait_for_port(self.port, &self.child, &self.log)
+        wait_for_port(&self.host(), &self.child, &self.log)
     }
 
     /// Stops the process (the storage stays).
@@ -199,7 +202,11 @@ impl Registry {
     }
 
     fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        if self.ipv6 {
+            format!("[::1]:{}", self.port)
+        } else {
+            format!("127.0.0.1:{}", self.port)
+        }
     }
 
     fn reference(&self, repo_tag: &str) -> String {
@@ -1624,4 +1631,33 @@ fn verify_and_validate_read_a_registry_image() {
     out.ok();
     // A tag that is not there cannot be read: exit 2.
     verify(&[&v[..], &[&reg.reference("multi:nope")]].concat()).status(2);
+}
+
+/// `docker://[::1]:PORT/…`: an IPv6 address literal as the registry, which the reference
+/// grammar has no form for. skopeo cannot name such a registry, so the image is pushed while
+/// the registry listens on 127.0.0.1, and read and stamped after it moved to [::1].
+#[test]
+fn an_ipv6_loopback_registry_is_a_target() {
+    if !have_registry_tools() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let mut reg = Registry::start(&sb, "registry", Access::Plain);
+    reg.push(&sb, &single_source(), "x:1", &["--preserve-digests"]);
+    reg.stop();
+    reg.ipv6 = true;
+    assert!(reg.spawn(&sb), "[::1]:{} was taken", reg.port);
+    let target = reg.reference("x:1");
+    assert!(target.starts_with("docker://[::1]:"), "{target}");
+    let out = repo.stamp(["annotate", &target]).run();
+    out.ok();
+    assert!(out.stdout.contains("tagged [::1]:"), "{out}");
+    let out = repo.stamp(["verify", "--keys", "revision", &target]).run();
+    out.ok();
+    assert!(out.stdout.contains("all match"), "{out}");
+    // A bracketed text that is no IPv6 address is refused as before.
+    let out = repo.stamp(["annotate", "docker://[nope]:5000/x:1"]).run();
+    out.status(2);
+    assert!(out.stderr.contains("is not an image reference"), "{out}");
 }
