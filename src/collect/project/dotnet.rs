@@ -166,24 +166,7 @@ mod tests {
     use super::*;
 
     fn read_tree(project: &str, files: &[(&str, &str)]) -> ProjectFacts {
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        for (f, t) in files {
-            let p = root.join(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, t).unwrap();
-        }
-        let path = root.join(project);
-        let text = std::fs::read_to_string(&path).unwrap();
-        read(&Input {
-            shown: project,
-            path: &path,
-            dir: path.parent().unwrap(),
-            root: &root,
-            text: &text,
-        })
-        .unwrap()
-        .unwrap()
+        super::super::read_tree(read, project, files)
     }
 
     const PROPS: &str = r#"<Project>

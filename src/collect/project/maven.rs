@@ -372,24 +372,7 @@ mod tests {
     use super::*;
 
     fn read_tree(module: &str, files: &[(&str, &str)]) -> ProjectFacts {
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        for (f, t) in files {
-            let p = root.join(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, t).unwrap();
-        }
-        let path = root.join(module);
-        let text = std::fs::read_to_string(&path).unwrap();
-        read(&Input {
-            shown: module,
-            path: &path,
-            dir: path.parent().unwrap(),
-            root: &root,
-            text: &text,
-        })
-        .unwrap()
-        .unwrap()
+        super::super::read_tree(read, module, files)
     }
 
     const PARENT: &str = r#"<?xml version="1.0"?>

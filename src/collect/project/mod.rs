@@ -356,6 +356,34 @@ fn parse_xml(text: &str) -> Result<roxmltree::Document<'_>, String> {
     roxmltree::Document::parse(text).map_err(|e| format!("invalid XML: {e}"))
 }
 
+/// For the readers' unit tests: `files` written into a temporary checkout, and `reader` run
+/// on `file` there (which must declare a package).
+#[cfg(test)]
+pub(super) fn read_tree(
+    reader: fn(&Input<'_>) -> Result<Option<ProjectFacts>, String>,
+    file: &str,
+    files: &[(&str, &str)],
+) -> ProjectFacts {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    for (f, t) in files {
+        let p = root.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    }
+    let path = root.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    reader(&Input {
+        shown: file,
+        path: &path,
+        dir: path.parent().unwrap(),
+        root: &root,
+        text: &text,
+    })
+    .unwrap()
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
