@@ -381,21 +381,7 @@ fn describe_gives_up_after_five_hundred_commits() {
         ));
     }
     stream.push_str("reset refs/tags/v1.0.0\nfrom :1\n\n");
-    let file = sb.path().join("history.fi");
-    std::fs::write(&file, stream).expect("write the stream");
-    let status = sb
-        .command("sh")
-        .args([
-            "-c",
-            "git fast-import --quiet < \"$0\"",
-            &file.display().to_string(),
-        ])
-        .current_dir(&repo.path)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .status()
-        .expect("run git fast-import");
-    assert!(status.success());
+    repo.fast_import("history.fi", &stream, false);
     repo.git(&["reset", "-q", "--hard", "main"]);
 
     let out = repo.stamp(JSON).run();
@@ -900,26 +886,6 @@ fn dirty_tree_counts_tracked_files_only() {
     assert!(out.line("dirty-tree").contains("(untracked.txt)"), "{out}");
 }
 
-/// What `git status` says is modified (tracked files only), without letting it refresh and
-/// rewrite the index the way a plain `git status` would.
-fn git_modified(repo: &crate::harness::Repo<'_>) -> Vec<String> {
-    let out = repo.git(&[
-        "--no-optional-locks",
-        "status",
-        "--porcelain=v2",
-        "--no-renames",
-        "--untracked-files=no",
-    ]);
-    let mut paths: Vec<String> = out
-        .lines()
-        .filter(|l| !l.is_empty())
-        // `1 XY … PATH` and, for conflicts, `u XY … PATH` (no spaces in this test's paths)
-        .map(|l| l.rsplit(' ').next().unwrap().to_string())
-        .collect();
-    paths.sort();
-    paths
-}
-
 /// What oci-stamp says is modified: the count and the first paths from `dirty-tree`.
 fn stamp_modified(repo: &crate::harness::Repo<'_>) -> (usize, Vec<String>) {
     let out = repo.stamp(json_args(&["--require-clean"])).run();
@@ -955,7 +921,7 @@ fn the_dirty_check_agrees_with_git_status() {
     repo.git(&["update-index", "--refresh"]);
 
     let check = |what: &str| {
-        let want = git_modified(&repo);
+        let want = repo.git_modified();
         let (count, listed) = stamp_modified(&repo);
         assert_eq!(
             count,

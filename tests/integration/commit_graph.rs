@@ -9,7 +9,7 @@ use crate::harness::{Repo, Rng, Sandbox, FIRST_COMMIT_EPOCH};
 /// A history of `n` commits over three branches with merges, three commits to a committer
 /// second (so the walk's tie order matters), and version tags on about one in twelve.
 /// Returns the commits' hashes, oldest first.
-fn history(sb: &Sandbox, repo: &Repo<'_>, n: usize, seed: u64) -> Vec<String> {
+fn history(repo: &Repo<'_>, n: usize, seed: u64) -> Vec<String> {
     let mut rng = Rng(seed);
     let mut stream = String::new();
     let mut tips: Vec<Option<usize>> = vec![None; 3];
@@ -43,22 +43,8 @@ fn history(sb: &Sandbox, repo: &Repo<'_>, n: usize, seed: u64) -> Vec<String> {
             stream.push_str(&format!("reset refs/heads/b{b}\nfrom :{t}\n\n"));
         }
     }
-    let file = sb.path().join(format!("history-{seed}.fi"));
-    std::fs::write(&file, stream).expect("write the stream");
-    let status = sb
-        .command("sh")
-        .args([
-            "-c",
-            "git fast-import --quiet --export-marks=\"$0.marks\" < \"$0\"",
-            &file.display().to_string(),
-        ])
-        .current_dir(&repo.path)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .status()
-        .expect("run git fast-import");
-    assert!(status.success());
-    let marks = std::fs::read_to_string(format!("{}.marks", file.display())).unwrap();
+    let marks_file = repo.fast_import(&format!("history-{seed}.fi"), &stream, true);
+    let marks = std::fs::read_to_string(&marks_file).unwrap();
     let mut commits = vec![String::new(); n];
     for line in marks.lines() {
         let (mark, hash) = line.split_once(' ').unwrap();
@@ -150,7 +136,7 @@ fn describe_agrees_with_git_with_and_without_a_commit_graph() {
     for seed in [1, 2] {
         let sb = Sandbox::new();
         let repo = sb.repo("history");
-        let commits = history(&sb, &repo, 240, seed);
+        let commits = history(&repo, 240, seed);
 
         assert_eq!(graphs(&repo), (false, 0));
         let described = compare(&sb, &repo, &commits, "no commit-graph");

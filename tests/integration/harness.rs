@@ -275,6 +275,51 @@ impl Repo<'_> {
         self.git(&["rev-parse", "HEAD"])
     }
 
+    /// What `git status` says is modified (tracked files only, sorted, each once), without
+    /// letting it refresh and rewrite the index the way a plain `git status` would.
+    pub fn git_modified(&self) -> Vec<String> {
+        let out = self.git(&[
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v2",
+            "--no-renames",
+            "--untracked-files=no",
+        ]);
+        let mut paths: Vec<String> = out
+            .lines()
+            .filter(|l| !l.is_empty())
+            // `1 XY … PATH` and, for conflicts, `u XY … PATH` (test paths hold no spaces)
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    /// Feeds a `git fast-import` stream (written to `name` in the sandbox) into the
+    /// repository, without user configuration; with `marks`, the marks are exported to
+    /// `NAME.marks`, whose path is returned.
+    pub fn fast_import(&self, name: &str, stream: &str, marks: bool) -> PathBuf {
+        let file = self.sb.path().join(name);
+        std::fs::write(&file, stream).expect("write the stream");
+        let script = if marks {
+            "git fast-import --quiet --export-marks=\"$0.marks\" < \"$0\""
+        } else {
+            "git fast-import --quiet < \"$0\""
+        };
+        let status = self
+            .sb
+            .command("sh")
+            .args(["-c", script, &file.display().to_string()])
+            .current_dir(&self.path)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .expect("run git fast-import");
+        assert!(status.success(), "git fast-import failed");
+        PathBuf::from(format!("{}.marks", file.display()))
+    }
+
     /// `oci-stamp ARGS`, run inside the repository (so `--repo` defaults to it).
     pub fn stamp<I, S>(&self, args: I) -> Stamp
     where

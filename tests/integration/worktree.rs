@@ -8,27 +8,6 @@ use std::path::Path;
 
 use crate::harness::{Repo, Sandbox};
 
-/// What `git status` says is modified (tracked files only), without letting it refresh and
-/// rewrite the index.
-fn git_modified(repo: &Repo<'_>) -> Vec<String> {
-    let out = repo.git(&[
-        "--no-optional-locks",
-        "status",
-        "--porcelain=v2",
-        "--no-renames",
-        "--untracked-files=no",
-    ]);
-    let mut paths: Vec<String> = out
-        .lines()
-        .filter(|l| !l.is_empty())
-        // `1 XY … PATH` and, for conflicts, `u XY … PATH` (no spaces in these paths)
-        .map(|l| l.rsplit(' ').next().unwrap().to_string())
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths
-}
-
 /// What oci-stamp says: the count and the first paths of `dirty-tree`, and `NS.dirty`.
 fn stamp_modified(repo: &Repo<'_>) -> (usize, Vec<String>) {
     let out = repo
@@ -66,7 +45,7 @@ fn stamp_modified(repo: &Repo<'_>) -> (usize, Vec<String>) {
 
 /// Asserts oci-stamp agrees with `git status`; returns how many paths are modified.
 fn check(repo: &Repo<'_>, what: &str) -> usize {
-    let want = git_modified(repo);
+    let want = repo.git_modified();
     let (count, listed) = stamp_modified(repo);
     assert_eq!(
         count,
