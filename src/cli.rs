@@ -261,7 +261,13 @@ pub(crate) struct CollectCmd {
     pub(crate) levels: LevelArgs,
 
     /// The target name in `--format bake` output.
-    #[arg(long, env = "OCI_STAMP_BAKE_TARGET", value_name = "NAME", default_value = crate::emit::bake::DEFAULT_TARGET)]
+    #[arg(
+        long,
+        env = "OCI_STAMP_BAKE_TARGET",
+        value_name = "NAME",
+        default_value = crate::emit::bake::DEFAULT_TARGET,
+        value_parser = crate::emit::bake::parse_target_name
+    )]
     pub(crate) bake_target: String,
 }
 

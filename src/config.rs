@@ -132,13 +132,18 @@ fn env_value_error(e: &clap::Error, args: &[OsString], env: &Env) -> Option<Conf
             .iter()
             .map(|p| p.get_name().to_string())
             .collect();
-        let accepted = if possible.is_empty() {
-            "see --help".to_string()
-        } else {
-            possible.join(", ")
+        // The validator's own reason when it gave one (a bad platform, a bake target name);
+        // for clap's boolean parser, which says only "value was not a boolean", the list.
+        let why = std::error::Error::source(e)
+            .map(ToString::to_string)
+            .filter(|why| why != "value was not a boolean");
+        let accepted = match (why, possible.is_empty()) {
+            (Some(why), _) => format!(": {why}"),
+            (None, true) => "; accepted: see --help".to_string(),
+            (None, false) => format!("; accepted: {}", possible.join(", ")),
         };
         return Some(ConfigError::Other(Error::Usage(format!(
-            "{var}=`{}` is not a valid value for {flag}; accepted: {accepted}",
+            "{var}=`{}` is not a valid value for {flag}{accepted}",
             value.escape_debug()
         ))));
     }

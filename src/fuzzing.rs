@@ -3,8 +3,8 @@
 //! returning plain strings. Not a stable API; nothing else of the crate is public.
 
 use crate::annotations::levels::LevelError;
+use crate::annotations::spdx;
 use crate::annotations::{kubernetes, validate, Annotations, Diagnostic, Levels, Valid};
-use crate::annotations::{spdx, time as rules};
 use crate::collect::{time, worktree, AnnotationArg};
 use crate::emit::{self, flags, Format};
 use crate::targets::{self, kube, oci::Stamp};
@@ -63,13 +63,13 @@ pub fn parse_created(s: &str) -> Result<String, String> {
         time::CreatedSpec::Auto => "auto".into(),
         time::CreatedSpec::Now => "now".into(),
         time::CreatedSpec::Commit => "commit".into(),
-        time::CreatedSpec::At(t) => time::format_rfc3339(&t),
+        time::CreatedSpec::At(t, _) => time::format_rfc3339(&t),
     })
 }
 
-/// The strict RFC 3339 check that `created` values pass.
+/// The check `created` values pass: strict RFC 3339, within 0000–9999 in UTC.
 pub fn check_rfc3339(s: &str) -> Result<(), String> {
-    rules::check_rfc3339(s)
+    crate::annotations::time::parse_created(s).map(|_| ())
 }
 
 /// `SOURCE_DATE_EPOCH` and `@EPOCH`, as the date-time they name.
@@ -139,6 +139,7 @@ pub fn annotate_yaml(
 /// reads them: location and pairs.
 pub fn yaml_annotations(text: &str) -> Result<Found, String> {
     Ok(kube::annotation_maps("fuzz.yaml", text)?
+        .0
         .into_iter()
         .map(|f| (f.location, f.pairs))
         .collect())

@@ -122,25 +122,60 @@ pub(crate) enum LevelError {
         "unknown level `{0}` (expected manifest, index, manifest-descriptor or index-descriptor)"
     )]
     Unknown(String),
-    #[error("invalid platform `{0}` in level (expected os/arch or os/arch/variant, no wildcards)")]
-    Platform(String),
+    #[error("invalid platform `{0}` in level: {1}")]
+    Platform(String, &'static str),
+    #[error(
+        "level `{0}` names a platform, but an image index has none: buildx drops the platform and puts the annotation on the whole index (use `{1}` without `[…]`, or `manifest[…]`/`manifest-descriptor[…]`)"
+    )]
+    PlatformOnIndex(String, &'static str),
     #[error("level `{0}` is given twice")]
     Duplicate(String),
     #[error("level `{0}` has no closing `]`")]
     Unclosed(String),
 }
 
-fn is_platform_part(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+/// Why a platform in `[…]` is refused, as `docker buildx build --annotation` parses it: the
+/// brackets take only `[A-Za-z0-9_/-]+` (buildx's `util/buildflags`), and containerd's
+/// `platforms.Parse` then wants `os/arch` or `os/arch/variant` with no empty part. One part
+/// (`[linux]`, `[arm64]`) is refused although buildx takes it: it fills in the other half
+/// from the machine buildx runs on, so the same flag would mean different images.
+fn platform_problem(s: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = s.split('/').collect();
+    if s.contains('*') {
+        return Some("wildcards are not supported by buildx");
+    }
+    if let Some(b) = s
+        .bytes()
+        .find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/' | b'.')))
+    {
+        return Some(if b == b'(' || b == b'+' || b == b'%' {
+            "buildx allows only letters, digits, `_`, `-` and `/` in a platform; an OS version or OS features (`windows(10.0)`) cannot be given in a level"
+        } else {
+            "buildx allows only letters, digits, `_`, `-` and `/` in a platform"
+        });
+    }
+    if s.contains('.') {
+        return Some(
+            "buildx allows only letters, digits, `_`, `-` and `/` in a platform; a `.` (an OS version such as 10.0.17763, a variant such as v8.0) cannot be given in a level",
+        );
+    }
+    if parts.iter().any(|p| p.is_empty()) {
+        return Some("a part is empty (expected os/arch or os/arch/variant)");
+    }
+    match parts.len() {
+        1 => Some(
+            "give os/arch (`linux/amd64`): with one part buildx fills in the rest from the machine it runs on",
+        ),
+        2 | 3 => None,
+        _ => Some("too many parts (expected os/arch or os/arch/variant)"),
+    }
 }
 
 fn parse_platform(s: &str) -> Result<Platform, LevelError> {
-    let parts: Vec<&str> = s.split('/').collect();
-    if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| is_platform_part(p)) {
-        return Err(LevelError::Platform(s.to_string()));
+    if let Some(why) = platform_problem(s) {
+        return Err(LevelError::Platform(s.to_string(), why));
     }
+    let parts: Vec<&str> = s.split('/').collect();
     Ok(Platform {
         os: parts[0].to_ascii_lowercase(),
         arch: parts[1].to_ascii_lowercase(),
@@ -158,7 +193,12 @@ impl FromStr for Level {
                 let inner = match rest.strip_suffix(']') {
                     Some(inner) => inner,
                     None if !rest.contains(']') => return Err(LevelError::Unclosed(s.to_string())),
-                    None => return Err(LevelError::Platform(rest.to_string())),
+                    None => {
+                        return Err(LevelError::Platform(
+                            rest.to_string(),
+                            "text after the closing `]`",
+                        ))
+                    }
                 };
                 (name, Some(parse_platform(inner)?))
             }
@@ -168,6 +208,9 @@ impl FromStr for Level {
             .into_iter()
             .find(|k| k.as_str() == name)
             .ok_or_else(|| LevelError::Unknown(name.to_string()))?;
+        if platform.is_some() && matches!(kind, LevelKind::Index | LevelKind::IndexDescriptor) {
+            return Err(LevelError::PlatformOnIndex(s.to_string(), kind.as_str()));
+        }
         Ok(Level { kind, platform })
     }
 }
@@ -239,26 +282,73 @@ mod tests {
             ("", LevelError::Empty),
             ("manifests", LevelError::Unknown("manifests".into())),
             ("Manifest", LevelError::Unknown("Manifest".into())),
-            ("manifest[linux/*]", LevelError::Platform("linux/*".into())),
-            ("manifest[linux]", LevelError::Platform("linux".into())),
             (
                 "manifest[linux/amd64",
                 LevelError::Unclosed("manifest[linux/amd64".into()),
             ),
-            (
-                "manifest[linux/amd64]x",
-                LevelError::Platform("linux/amd64]x".into()),
-            ),
-            ("manifest[a/b/c/d]", LevelError::Platform("a/b/c/d".into())),
-            (
-                "manifest[linux/amd64,x]",
-                LevelError::Platform("linux/amd64,x".into()),
-            ),
             ("index,index", LevelError::Duplicate("index".into())),
             ("index,", LevelError::Unknown(String::new())),
+            (
+                "index[linux/amd64]",
+                LevelError::PlatformOnIndex("index[linux/amd64]".into(), "index"),
+            ),
+            (
+                "manifest,index-descriptor[linux/arm64]",
+                LevelError::PlatformOnIndex(
+                    "index-descriptor[linux/arm64]".into(),
+                    "index-descriptor",
+                ),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(input.parse::<Levels>(), Err(want), "{input}");
+        }
+    }
+
+    /// Platforms buildx's `--annotation` grammar or containerd's parser refuses, or that mean
+    /// different images on different machines.
+    #[test]
+    fn platforms_are_checked_as_buildx_parses_them() {
+        for (platform, reason_has) in [
+            ("linux/amd64.1", "`.`"),
+            ("windows/amd64/10.0.17763", "OS version"),
+            ("linux/arm64/v8.0", "`.`"),
+            ("windows(10.0.17763)/amd64", "OS version"),
+            ("linux/*", "wildcards"),
+            ("linux", "one part"),
+            ("arm64", "one part"),
+            ("a/b/c/d", "too many"),
+            ("linux//amd64", "empty"),
+            ("linux/amd64/", "empty"),
+            ("linux/amd64,x", "only letters"),
+            ("linux/amd 64", "only letters"),
+            ("linux/amd64]x", "only letters"),
+        ] {
+            let input = format!("manifest[{platform}]");
+            match input.parse::<Levels>() {
+                Err(LevelError::Platform(p, why)) => {
+                    assert_eq!(p, platform, "{input}");
+                    assert!(why.contains(reason_has), "{input}: {why}");
+                }
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            "manifest[linux/amd64]x".parse::<Levels>(),
+            Err(LevelError::Platform(
+                "linux/amd64]x".into(),
+                "text after the closing `]`"
+            ))
+        );
+        for ok in [
+            "linux/amd64",
+            "linux/arm/v7",
+            "Linux/ARM64/v8",
+            "windows/amd64",
+            "linux/x86_64",
+        ] {
+            let input = format!("manifest-descriptor[{ok}]");
+            assert!(input.parse::<Levels>().is_ok(), "{input}");
         }
     }
 

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use oci_spec::image as spec;
 
 pub(crate) use diag::Diagnostic;
-pub(crate) use levels::Levels;
+pub(crate) use levels::{LevelError, Levels};
 
 /// The prefix every predefined image-spec key shares.
 pub(crate) const OCI_PREFIX: &str = "org.opencontainers.image.";

@@ -18,6 +18,21 @@ pub(crate) fn parse_epoch(s: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("`{s}` is out of range (after the year 9999)"))
 }
 
+/// A `created` value as a time: strict RFC 3339 ([`check_rfc3339`]) whose instant, once in
+/// UTC, is within the years 0000–9999 (the form oci-stamp writes has a four-digit year). The
+/// one rule for `--created DATE-TIME`, `-a created=…`, annotation files and `validate`.
+pub(crate) fn parse_created(s: &str) -> Result<DateTime<Utc>, String> {
+    check_rfc3339(s)?;
+    let t = DateTime::parse_from_rfc3339(s)
+        .map_err(|e| e.to_string())?
+        .with_timezone(&Utc);
+    // An offset can carry 0000-01-01 or 9999-12-31 across a year boundary.
+    if format_rfc3339(&t).len() != 20 {
+        return Err("it is outside the years 0000-9999 once converted to UTC".into());
+    }
+    Ok(t)
+}
+
 /// `2024-01-02T03:04:05Z`.
 pub(crate) fn format_rfc3339(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()

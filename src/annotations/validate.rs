@@ -253,7 +253,7 @@ pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
     }
     match key {
         spec::ANNOTATION_CREATED => {
-            if let Err(problem) = super::time::check_rfc3339(value) {
+            if let Err(problem) = super::time::parse_created(value) {
                 out.push(
                     Diagnostic::error(
                         "invalid-created",

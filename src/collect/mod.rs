@@ -126,7 +126,7 @@ impl std::str::FromStr for AnnotationArg {
         let (levels, key) = match lhs.rsplit_once(':') {
             Some((levels, key)) => match levels.parse::<Levels>() {
                 Ok(levels) => (Some(levels), key),
-                Err(e) => return Err(levels_error(lhs, &e.to_string())),
+                Err(e) => return Err(levels_error(lhs, &e)),
             },
             None => (None, lhs),
         };
@@ -139,17 +139,19 @@ impl std::str::FromStr for AnnotationArg {
 }
 
 /// Why `LHS` (of `LHS=VALUE`) is refused when what precedes its last `:` is not levels.
-fn levels_error(lhs: &str, e: &str) -> String {
+fn levels_error(lhs: &str, e: &annotations::LevelError) -> String {
     match lhs.split_once(':') {
         // valid levels before the first `:`: the rest is a key holding a `:`
         Some((levels, key)) if levels.parse::<Levels>().is_ok() => format!(
             "the key `{}` contains `:`, which buildx reads as the end of the levels; rename the key",
             key.escape_debug()
         ),
-        _ => format!(
+        // something that is no level at all: perhaps a key holding a `:`
+        _ if matches!(e, annotations::LevelError::Unknown(_)) => format!(
             "in `{}`: {e} (a key cannot hold `:`: what comes before it is read as levels)",
             lhs.escape_debug()
         ),
+        _ => format!("in `{}`: {e}", lhs.escape_debug()),
     }
 }
 
@@ -199,10 +201,46 @@ impl Collected {
         )
     }
 
+    /// `created` in the one form oci-stamp writes, UTC in whole seconds, as `--created`
+    /// writes it: `2024-01-02T05:04:05.5+02:00` is `2024-01-02T03:04:05Z`, with a
+    /// `created-normalised` warning. A value that is not a date-time is left for validation.
+    fn normalise_created(&mut self, key: &str, mut fact: Fact) -> Fact {
+        let Ok(t) = time::parse_created(&fact.value) else {
+            return fact;
+        };
+        let normal = time::format_rfc3339(&t);
+        if normal != fact.value {
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    "created-normalised",
+                    key,
+                    format!(
+                        "`created` from {} is `{}`; written as `{normal}` (UTC, whole seconds)",
+                        fact.source,
+                        fact.value.escape_debug()
+                    ),
+                )
+                .hint(format!("give `{normal}` to write it as it is given")),
+            );
+            let note = format!("normalised from `{}`", fact.value.escape_debug());
+            fact.note = Some(match fact.note {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
+            fact.value = normal;
+        }
+        fact
+    }
+
     fn offer_fact(&mut self, key: &str, fact: Fact) -> bool {
         if self.facts.contains_key(key) {
             return false;
         }
+        let fact = if key == spec::ANNOTATION_CREATED {
+            self.normalise_created(key, fact)
+        } else {
+            fact
+        };
         if fact.value.is_empty() {
             // An explicit empty value removes the key; an empty found value is no value.
             if fact.source.is_explicit() {
@@ -594,10 +632,16 @@ fn created(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         .map_or((CreatedSpec::Auto, None), |(s, o)| (s, Some(o)));
     let commit_time = || cx.git.as_ref().and_then(git::GitRepo::commit_time);
     let (t, source) = match created_spec {
-        CreatedSpec::At(t) => (
-            t,
-            Source::Option(origin.clone().unwrap_or(Origin::Flag("--created"))),
-        ),
+        // A date-time not in the written form is offered as given: `offer_fact` writes it in
+        // UTC seconds and says so, as for `-a created=…`.
+        CreatedSpec::At(t, given) => {
+            let source = Source::Option(origin.clone().unwrap_or(Origin::Flag("--created")));
+            if let Some(given) = given {
+                c.offer(spec::ANNOTATION_CREATED, given, source);
+                return Ok(());
+            }
+            (t, source)
+        }
         CreatedSpec::Now => (chrono::Utc::now(), Source::Clock),
         CreatedSpec::Commit => match commit_time() {
             Some(t) => (t, Source::Git("HEAD committer time".into())),

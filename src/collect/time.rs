@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::annotations::time::check_rfc3339;
-pub(crate) use crate::annotations::time::{format_rfc3339, parse_epoch};
+pub(crate) use crate::annotations::time::{format_rfc3339, parse_created, parse_epoch};
 
 /// How `created` is chosen (`--created`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +12,9 @@ pub(crate) enum CreatedSpec {
     Auto,
     Now,
     Commit,
-    At(DateTime<Utc>),
+    /// A time given as `@EPOCH` or as an RFC 3339 date-time; with the text as given when it
+    /// is a date-time not already in the written form (an offset, fractions of a second).
+    At(DateTime<Utc>, Option<String>),
 }
 
 impl std::str::FromStr for CreatedSpec {
@@ -26,21 +27,13 @@ impl std::str::FromStr for CreatedSpec {
             "commit" => Ok(CreatedSpec::Commit),
             _ => {
                 if let Some(epoch) = s.strip_prefix('@') {
-                    return parse_epoch(epoch).map(CreatedSpec::At);
+                    return parse_epoch(epoch).map(|t| CreatedSpec::At(t, None));
                 }
-                check_rfc3339(s).map_err(|p| {
+                let t = parse_created(s).map_err(|p| {
                     format!("`{s}` is not auto, now, commit, @EPOCH or an RFC 3339 date-time ({p})")
                 })?;
-                let t = DateTime::parse_from_rfc3339(s)
-                    .map_err(|e| e.to_string())?
-                    .with_timezone(&Utc);
-                // An offset can carry 0000-01-01 or 9999-12-31 across a year boundary.
-                if format_rfc3339(&t).len() != 20 {
-                    return Err(format!(
-                        "`{s}` is outside the years 0000-9999 once converted to UTC"
-                    ));
-                }
-                Ok(CreatedSpec::At(t))
+                let given = (format_rfc3339(&t) != s).then(|| s.to_string());
+                Ok(CreatedSpec::At(t, given))
             }
         }
     }
@@ -56,7 +49,7 @@ mod tests {
         assert_eq!("now".parse(), Ok(CreatedSpec::Now));
         assert_eq!("commit".parse(), Ok(CreatedSpec::Commit));
         let at = |s: &str| match s.parse::<CreatedSpec>().unwrap() {
-            CreatedSpec::At(t) => format_rfc3339(&t),
+            CreatedSpec::At(t, _) => format_rfc3339(&t),
             other => panic!("{other:?}"),
         };
         assert_eq!(at("@0"), "1970-01-01T00:00:00Z");

@@ -8,6 +8,25 @@ use crate::annotations::Valid;
 /// The bake target name when `--bake-target` is not given.
 pub(crate) const DEFAULT_TARGET: &str = "oci-stamp";
 
+/// `--bake-target NAME`, checked against bake's own rule for target names
+/// (`^[a-zA-Z0-9_-]+$`, buildx `bake/bake.go`): a name bake refuses, or one a user could not
+/// name in `inherits = […]` or on the `docker buildx bake` command line, is refused here.
+pub(crate) fn parse_target_name(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("a bake target needs a name".into());
+    }
+    match s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        None => Ok(s.to_string()),
+        Some(c) => Err(format!(
+            "`{}` is not a bake target name: bake allows only letters, digits, `_` and `-` (found {c:?})",
+            s.escape_debug()
+        )),
+    }
+}
+
 /// A string as a literal in bake's JSON. Bake reads every string of a JSON file as an HCL
 /// template (`${VAR}` is interpolated, `%{…}` is a directive, in object keys too), so their
 /// introducers are doubled: HCL reads `$${` back as `${` and `%%{` as `%{`.
@@ -54,6 +73,16 @@ pub(crate) fn oras(annotations: &Valid) -> String {
 mod tests {
     use super::*;
     use crate::annotations::Levels;
+
+    #[test]
+    fn target_names_follow_bake() {
+        for ok in ["oci-stamp", "meta_1", "A", "docker-metadata-action"] {
+            assert_eq!(parse_target_name(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["", "my.target", "a b", "x/y", "t${X}", "é", "a:b"] {
+            assert!(parse_target_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn bake_target_holds_levels_and_labels() {

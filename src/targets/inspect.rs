@@ -314,10 +314,11 @@ fn document_maps(name: &str, text: &str) -> Result<(Vec<Placed>, Vec<Diagnostic>
 
 /// Every object map of a Kubernetes YAML text.
 fn yaml_maps(name: &str, text: &str) -> Result<(Vec<Placed>, Vec<Diagnostic>), Error> {
-    let maps = super::kube::annotation_maps(name, text).map_err(|message| Error::BadInput {
-        path: name.into(),
-        message,
-    })?;
+    let (maps, findings) =
+        super::kube::annotation_maps(name, text).map_err(|message| Error::BadInput {
+            path: name.into(),
+            message,
+        })?;
     let prefix = format!("{name}: ");
     let maps = maps
         .into_iter()
@@ -345,7 +346,7 @@ fn yaml_maps(name: &str, text: &str) -> Result<(Vec<Placed>, Vec<Diagnostic>), E
             }
         })
         .collect();
-    Ok((maps, Vec::new()))
+    Ok((maps, findings))
 }
 
 /// A Helm chart's one map: placed as an object of kind `Chart`.

@@ -947,42 +947,72 @@ fn stamp_each_document(
     Some(out)
 }
 
-/// Every object's `metadata.annotations` (and pod templates'), for `validate TARGET`.
-pub(crate) fn annotation_maps(name: &str, text: &str) -> Result<Vec<super::Found>, String> {
+/// Every object's `metadata.annotations` (and pod templates'), for `validate TARGET`, and
+/// the findings `annotate` would refuse the file for: a duplicate key on the path to, or
+/// inside, an object's or its pod template's annotations (`duplicate-key`).
+pub(crate) fn annotation_maps(
+    name: &str,
+    text: &str,
+) -> Result<(Vec<super::Found>, Vec<Diagnostic>), String> {
     let file = parse_stream(text)?;
     let mut out = Vec::new();
-    fn visit(obj: &Mapping, name: &str, out: &mut Vec<super::Found>) {
-        let Some(kind) = object_kind(obj, &mut |item| visit(item, name, out)) else {
+    let mut findings = Vec::new();
+    struct Walk<'a> {
+        name: &'a str,
+        out: &'a mut Vec<super::Found>,
+        findings: &'a mut Vec<Diagnostic>,
+    }
+    fn visit(obj: &Mapping, w: &mut Walk<'_>) {
+        let Some(kind) = object_kind(obj, &mut |item| visit(item, w)) else {
             return;
         };
-        let Some(meta) = obj.get_mapping("metadata") else {
-            return;
-        };
+        let meta = obj.get_mapping("metadata");
         let object = format!(
             "{kind}/{}",
-            string_of(&meta, "name").unwrap_or_else(|| "(unnamed)".into())
+            meta.as_ref()
+                .and_then(|m| string_of(m, "name"))
+                .unwrap_or_else(|| "(unnamed)".into())
         );
-        out.push(super::Found {
-            location: format!("{name}: {object}"),
+        let every_template = KubeOptions {
+            pod_template: true,
+            kinds: Vec::new(),
+        };
+        if let Some((at, key)) = duplicate_on_path(obj, Some(&kind), &every_template) {
+            w.findings.push(duplicate_refusal(
+                &format!("{}: {object}", w.name),
+                &at,
+                &key,
+            ));
+        }
+        let Some(meta) = meta else {
+            return;
+        };
+        w.out.push(super::Found {
+            location: format!("{}: {object}", w.name),
             pairs: existing(&meta),
             index_descriptor: false,
         });
         if let Some((_, path)) = POD_TEMPLATES.iter().find(|(k, _)| *k == kind) {
             if let Some(tmeta) = walk_path(obj, path).and_then(|t| t.get_mapping("metadata")) {
-                out.push(super::Found {
-                    location: format!("{name}: {object} pod template"),
+                w.out.push(super::Found {
+                    location: format!("{}: {object} pod template", w.name),
                     pairs: existing(&tmeta),
                     index_descriptor: false,
                 });
             }
         }
     }
+    let mut w = Walk {
+        name,
+        out: &mut out,
+        findings: &mut findings,
+    };
     for doc in file.documents() {
         if let Some(obj) = doc.as_mapping() {
-            visit(&obj, name, &mut out);
+            visit(&obj, &mut w);
         }
     }
-    Ok(out)
+    Ok((out, findings))
 }
 
 /// Stamps a YAML text of Kubernetes objects: every entry, whatever its levels (they mean

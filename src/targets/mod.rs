@@ -314,11 +314,10 @@ pub(crate) fn annotation_maps(
 }
 
 fn kube_maps(name: &str, text: &str) -> Result<(Vec<Found>, Vec<Diagnostic>), Error> {
-    let maps = kube::annotation_maps(name, text).map_err(|message| Error::BadInput {
+    kube::annotation_maps(name, text).map_err(|message| Error::BadInput {
         path: name.into(),
         message,
-    })?;
-    Ok((maps, Vec::new()))
+    })
 }
 
 /// The layout a file belongs to when it is one of its blobs (`DIR/blobs/ALG/HEX`, named

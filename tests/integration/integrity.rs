@@ -203,18 +203,50 @@ fn a_duplicate_key_on_the_way_to_or_inside_annotations_is_refused_by_name() {
             "metadata",
         ),
     ] {
-        // A strict reader refuses it too; kubectl would read the last one.
+        // A strict reader refuses it too; kubectl reads the last one.
         assert!(yaml12(&text).is_err(), "{text}");
         let files = [("dup.yaml", text.as_str())];
         let (out, after) = stamp_files(&files, &[], &["m/dup.yaml"]);
         out.status(1);
-        let line = out.line("duplicate-key");
-        assert!(
+        let said = |line: &str| {
             line.contains("m/dup.yaml: ConfigMap/a: ")
-                && line.contains(&format!("{place} holds the key `{key}` more than once")),
-            "{out}"
-        );
+                && line.contains(&format!("{place} holds the key `{key}` more than once"))
+        };
+        assert!(said(out.line("duplicate-key")), "{out}");
         unchanged(&files, &after, &out);
+        // validate and verify report what annotate refuses, and change nothing either.
+        let sb = Sandbox::new();
+        sb.dir("m", &files);
+        for args in [
+            &["validate", "m/dup.yaml"][..],
+            &[
+                "verify",
+                "-a",
+                "revision=a",
+                "--keys",
+                "revision",
+                "m/dup.yaml",
+            ][..],
+        ] {
+            let out = sb.stamp(args).run();
+            out.status(1);
+            assert!(said(out.line("duplicate-key")), "{args:?}\n{out}");
+        }
+        let read = std::fs::read_to_string(sb.path().join("m/dup.yaml")).expect("read back");
+        assert_eq!(read, text);
+    }
+    // The premise, from kubectl itself: of two `revision` keys it keeps the last, so a
+    // stamp written over the first would not be what Kubernetes reads.
+    let sb = Sandbox::new();
+    let text = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    {REV}: a\n    {REV}: b\n"
+    );
+    sb.dir("m", &[("dup.yaml", text.as_str())]);
+    if let Some(objects) = crate::kube::kubectl(&sb, "m/dup.yaml", "", "example.com/x") {
+        assert_eq!(
+            objects[0]["metadata"]["annotations"][REV], "b",
+            "{objects:?}"
+        );
     }
     // With --pod-template, the way down to the pod template's annotations counts too.
     let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    metadata:\n      annotations:\n        a: x\n        a: y\n    spec:\n      containers: []\n";
@@ -261,6 +293,17 @@ fn an_anchored_annotation_is_refused_and_anchors_elsewhere_keep_their_meaning() 
         "{new}"
     );
     assert_eq!(ann["team"].as_str(), Some("platform"), "{new}");
+    // kubectl reads the stamp, and the alias elsewhere still reads `platform`.
+    let valid = new.replace("  labels: *l\n", "");
+    if let Some(objects) = kubectl_reads(&valid) {
+        let o = &objects[0];
+        assert_eq!(
+            o["metadata"]["annotations"][REV], "0123456789abcdef0123456789abcdef01234567",
+            "{valid}"
+        );
+        assert_eq!(o["data"]["owner"], "platform", "{valid}");
+        assert_eq!(o["metadata"]["labels"]["app"], "web", "{valid}");
+    }
     if let Yaml::Hash(ann) = &mut now[0]["metadata"].as_mut_hash().expect("metadata")
         [&Yaml::String("annotations".into())]
     {
@@ -333,11 +376,25 @@ fn several_yaml_files_are_all_written_or_none_is() {
             unchanged(&files, &after, &out);
         }
     }
-    // All good: all written.
+    // All good: all written, and kubectl reads the stamp from each.
     let files = [("a.yaml", good), ("c.yaml", good)];
     let (out, after) = stamp_files(&files, &[], &["m"]);
     out.ok();
-    assert!(after.values().all(|t| t.contains(REV)), "{out}");
+    for text in after.values() {
+        if let Some(objects) = kubectl_reads(text) {
+            assert_eq!(
+                objects[0]["metadata"]["annotations"][REV],
+                "0123456789abcdef0123456789abcdef01234567",
+                "{text}"
+            );
+        }
+    }
+}
+
+/// The objects kubectl (`annotate --local --dry-run=client`) reads from a YAML text; `None`
+/// when kubectl is not installed (a failure under CI).
+fn kubectl_reads(text: &str) -> Option<Vec<serde_json::Value>> {
+    crate::kube::kubectl(&Sandbox::new(), "-", text, "example.com/read")
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn strip_inserted(out: &str, keys: &[&str], entries: usize) -> String {
 /// `kubectl annotate --local -f FILE -o json --dry-run=client KEY=1` (FILE may be `-`, read
 /// from `stdin`): every object kubectl read, as JSON. `None` when kubectl is not installed
 /// (a failure under CI).
-fn kubectl(sb: &Sandbox, file: &str, stdin: &str, dummy: &str) -> Option<Vec<Value>> {
+pub(crate) fn kubectl(sb: &Sandbox, file: &str, stdin: &str, dummy: &str) -> Option<Vec<Value>> {
     let spawned = sb
         .command("kubectl")
         .args(["annotate", "--local", "-f", file, "-o", "json"])

@@ -306,3 +306,55 @@ fn validate_takes_a_layouts_index_json_as_the_layout_does() {
         .stderr_has(&["warning[ref-name-level]: loose/index.json → descriptor"])
         .run();
 }
+
+/// `created` is written in one form, UTC in whole seconds, whichever way it is given, and a
+/// change is said: `-a created=…`, `--created DATE-TIME` and an annotation file alike.
+#[test]
+fn created_is_written_in_utc_seconds_and_the_change_is_said() {
+    let normal = "OCI_IMAGE_CREATED=2024-01-02T03:04:05Z\n";
+    for args in [
+        ["-a", "created=2024-01-02T05:04:05.5+02:00"],
+        ["--created", "2024-01-02T05:04:05.5+02:00"],
+        ["--annotation-file", "a.txt"],
+    ] {
+        Test::new()
+            .file("a.txt", "created=2024-01-01T22:04:05-05:00\n")
+            .args([
+                "collect",
+                "--format",
+                "env",
+                "-a",
+                "revision=",
+                "-a",
+                "title=",
+            ])
+            .args(args)
+            .stdout(normal)
+            .stderr_has(&[
+                "warning[created-normalised]",
+                "written as `2024-01-02T03:04:05Z` (UTC, whole seconds)",
+            ])
+            .run();
+    }
+    // Already in the written form: as given, and nothing said.
+    Test::new()
+        .args([
+            "collect",
+            "--format",
+            "env",
+            "-a",
+            "revision=",
+            "-a",
+            "title=",
+        ])
+        .args(["-a", "created=2024-01-02T03:04:05Z"])
+        .stdout(normal)
+        .run();
+    // --explain says where it came from and that it changed.
+    Test::new()
+        .args(["collect", "--explain", "-a", "revision=", "-a", "title="])
+        .args(["-a", "created=2024-01-02T03:04:05.000Z"])
+        .stdout_has(&["normalised from `2024-01-02T03:04:05.000Z`"])
+        .stderr_has(&["warning[created-normalised]"])
+        .run();
+}
