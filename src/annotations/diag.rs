@@ -56,7 +56,7 @@ pub(crate) const CODES: &[(&str, &str, &str)] = &[
     ("misspelled-oci-key", "error", "a near miss of a predefined key (`oci.opencontainers.image.revision`)"),
     ("multiline-value", "error", "a value spanning lines, in a format that cannot hold it"),
     ("no-git", "warning", "the directory is not in a git repository; collection goes on from the other sources"),
-    ("no-objects", "error", "a YAML target holds no Kubernetes object"),
+    ("no-objects", "warning", "a YAML target holds no Kubernetes object (of the kinds asked for): `annotate` skips it with a warning; for `verify` it is an error, as nothing there carries the keys"),
     ("no-release-tag", "warning", "the repository has tags but none is a release of this package (see `--tag-prefix`), or none is in HEAD's history"),
     ("not-a-mapping", "error", "a Kubernetes object's `metadata` or `metadata.annotations` is not a mapping"),
     ("not-expected", "error", "`verify`: a key to compare has no expected value (a warning for the default keys)"),

@@ -691,14 +691,23 @@ fn from_git(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
                     }),
                 );
             }
-            None => c.diagnostics.push(Diagnostic::warning(
-                "remote-not-url",
-                spec::ANNOTATION_SOURCE,
-                format!(
-                    "remote {} is not a URL others can reach (not shown: it may hold a credential); no source from it",
-                    r.name
-                ),
-            )),
+            None => c.diagnostics.push(
+                Diagnostic::warning(
+                    "remote-not-url",
+                    spec::ANNOTATION_SOURCE,
+                    match remote::local_path(&r.url) {
+                        Some(path) => format!(
+                            "remote {} is the local path `{path}`, not a URL others can reach; no source from it",
+                            r.name
+                        ),
+                        None => format!(
+                            "remote {} is not a URL others can reach (not shown: it may hold a credential); no source from it",
+                            r.name
+                        ),
+                    },
+                )
+                .hint("pass -a source=https://… (the repository others can reach)"),
+            ),
         }
     }
     if !c.decided(spec::ANNOTATION_VERSION) {

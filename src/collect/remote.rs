@@ -132,8 +132,36 @@ pub(crate) fn repository_name(normalised: &str) -> Option<&str> {
     path.rsplit('/').next().filter(|s| !s.is_empty())
 }
 
+/// A remote that is a path on this machine (`/srv/git/app.git`, `../app`, `file:///srv/app`)
+/// and holds nothing a credential could hide in (no `@`, no `:` but `file://`'s, no
+/// control characters): safe to name in a message.
+pub(crate) fn local_path(remote: &str) -> Option<&str> {
+    let path = remote.strip_prefix("file://").unwrap_or(remote);
+    let local = path.starts_with('/') || path.starts_with("./") || path.starts_with("../");
+    let plain = !path.contains(['@', ':', '?', '#']) && !path.chars().any(char::is_control);
+    (local && plain && path.len() <= 200).then_some(remote)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn local_paths_are_named_and_nothing_else() {
+        for p in ["/srv/git/app.git", "../app", "./x", "file:///srv/app.git"] {
+            assert_eq!(super::local_path(p), Some(p), "{p}");
+        }
+        for p in [
+            "https://user:tok@host/x",
+            "/srv/user:tok@x",
+            "git@host:x",
+            "C:\\repo",
+            "app",
+            "file://user@host/x",
+            "/a\nb",
+        ] {
+            assert_eq!(super::local_path(p), None, "{p}");
+        }
+    }
+
     use super::*;
 
     #[test]

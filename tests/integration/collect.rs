@@ -659,6 +659,17 @@ fn credentials_in_the_remote_never_get_out() {
         "{out}"
     );
     assert!(out.json()["annotations"].get(key("source")).is_none());
+
+    // A local path (a clone of a mirror) holds no credential: the warning names it.
+    repo.git(&["remote", "set-url", "origin", "/srv/git/mirror.git"]);
+    let out = repo.stamp(json_args(&[])).run();
+    out.ok();
+    assert!(
+        out.line("remote-not-url").contains(
+            "remote origin is the local path `/srv/git/mirror.git`, not a URL others can reach"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
