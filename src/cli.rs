@@ -174,6 +174,11 @@ pub(crate) struct CollectArgs {
     /// package's name (`tokio-1.53.1`, `@scope/pkg@3.1.0`), else bare versions (`v1.2.3`).
     #[arg(long, env = "OCI_STAMP_TAG_PREFIX", value_name = "PREFIX")]
     pub(crate) tag_prefix: Option<String>,
+
+    /// How registries are reached: by --resolve-base, and by `annotate`/`verify` for
+    /// `docker://…` targets.
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }
 
 /// Levels for entries that do not name their own.
@@ -305,16 +310,6 @@ pub(crate) struct AnnotateCmd {
     #[arg(long, value_name = "TAG")]
     pub(crate) tag: Option<String>,
 
-    /// Registry: allow plain HTTP (tried when HTTPS cannot connect). Loopback registries
-    /// (localhost, 127.0.0.1, ::1) get this without asking.
-    #[arg(long, env = "OCI_STAMP_INSECURE", value_parser = BoolishValueParser::new())]
-    pub(crate) insecure: bool,
-
-    /// Registry: also trust the CA certificates in FILE (PEM; repeatable). SSL_CERT_FILE is
-    /// read too.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) ca_file: Vec<PathBuf>,
-
     /// How to report the changes.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub(crate) format: DiagnosticFormat,
@@ -420,9 +415,6 @@ pub(crate) struct VerifyCmd {
     )]
     pub(crate) kind: Vec<String>,
 
-    #[command(flatten)]
-    pub(crate) registry: RegistryArgs,
-
     /// Output format: a table per target, or JSON.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub(crate) format: DiagnosticFormat,
@@ -434,8 +426,9 @@ pub(crate) struct VerifyCmd {
     pub(crate) targets: Vec<String>,
 }
 
-/// How `validate` and `verify` reach registries (they only read).
+/// How registries are reached: `docker://…` targets and `--resolve-base`.
 #[derive(Debug, PartialEq, Args)]
+#[command(next_help_heading = "Registry")]
 pub(crate) struct RegistryArgs {
     /// Registry: allow plain HTTP (tried when HTTPS cannot connect). Loopback registries
     /// (localhost, 127.0.0.1, ::1) get this without asking.

@@ -275,6 +275,8 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
     };
     Ok(CollectOptions {
         dockerfile,
+        registry_insecure: args.registry.insecure,
+        registry_ca_files: args.registry.ca_file.clone(),
         repo: args.repo.clone(),
         annotations,
         annotation_file: args.annotation_file.clone(),

@@ -175,6 +175,10 @@ pub(crate) struct CollectOptions {
     pub(crate) policy: Option<policy::Policy>,
     /// `--tag-prefix`: release tags are this prefix and a version.
     pub(crate) tag_prefix: Option<String>,
+    /// `--insecure`, `--ca-file`: how `--resolve-base` (and the commands' registry targets)
+    /// reach registries.
+    pub(crate) registry_insecure: bool,
+    pub(crate) registry_ca_files: Vec<PathBuf>,
 }
 
 /// What collection found: the facts, and findings about the collection itself.

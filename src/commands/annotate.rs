@@ -72,8 +72,8 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result
     let stamp = targets::oci::Stamp::new(&annotations);
     let registry = targets::registry::Options {
         tag: cmd.tag.clone(),
-        insecure: cmd.insecure,
-        ca_files: cmd.ca_file.clone(),
+        insecure: opts.registry_insecure,
+        ca_files: opts.registry_ca_files.clone(),
         env,
     };
     // Kubernetes YAML: every file read, checked and planned before the first is written;

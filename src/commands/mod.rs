@@ -59,8 +59,8 @@ pub(crate) fn collect_valid(
     let lookup = |reference: &str| {
         let registry = crate::targets::registry::Options {
             tag: None,
-            insecure: false,
-            ca_files: Vec::new(),
+            insecure: opts.registry_insecure,
+            ca_files: opts.registry_ca_files.clone(),
             env,
         };
         crate::targets::registry::manifest_digest(reference, &registry).map_err(|e| match e {

@@ -461,8 +461,8 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &VerifyCmd) -> Result<O
     };
     let registry = targets::registry::Options {
         tag: None,
-        insecure: cmd.registry.insecure,
-        ca_files: cmd.registry.ca_file.clone(),
+        insecure: opts.registry_insecure,
+        ca_files: opts.registry_ca_files.clone(),
         env,
     };
     let mut reports = Vec::new();

@@ -1068,6 +1068,41 @@ fn basic_auth_over_tls_with_a_test_ca() {
     assert_eq!(reg.raw(&sb, "app:keep"), before, "other tag untouched");
     reg.copy_out(&sb, "app:1", "copy");
 
+    // --resolve-base reaches the registry as annotate does: without the CA the lookup
+    // fails with a warning and no digest; with --ca-file and the credentials, the digest.
+    let app = sb.repo("based");
+    app.write("Dockerfile", format!("FROM {}/app:keep\n", reg.host()));
+    app.commit("initial");
+    let digest_key = "org.opencontainers.image.base.digest";
+    let out = app
+        .stamp(["collect", "--format", "json", "--resolve-base"])
+        .env(docker[0].0, docker[0].1)
+        .run();
+    out.ok();
+    assert!(
+        out.line("base-lookup-failed").contains("certificate"),
+        "{out}"
+    );
+    assert!(!out.annotations().contains_key(digest_key), "{out}");
+    let out = app
+        .stamp([
+            "collect",
+            "--format",
+            "json",
+            "--resolve-base",
+            "--ca-file",
+            s(&ca),
+        ])
+        .env(docker[0].0, docker[0].1)
+        .run();
+    out.ok();
+    assert_eq!(
+        out.annotations()[digest_key],
+        sha256(before.as_bytes()),
+        "{out}"
+    );
+    assert!(!out.stderr.contains(PASSWORD) && !out.stdout.contains(PASSWORD));
+
     // SSL_CERT_FILE, podman's auth file (REGISTRY_AUTH_FILE) and a credential helper.
     let auth_file = sb.path().join("auth.json");
     fs::copy(config.join("config.json"), &auth_file).expect("auth.json");
