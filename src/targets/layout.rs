@@ -485,12 +485,28 @@ impl<'a, S: Source> Plan<'a, S> {
                 }
             }
             DocKind::DockerList => {
+                // A level narrowed to a platform matches when one of the list's entries is
+                // of that platform: the refusal is then the schema's, not a missing level.
+                let platforms: Vec<Option<Platform>> = std::iter::once(None)
+                    .chain(
+                        root.get("manifests")
+                            .map(Node::items)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|c| oci::descriptor_platform(c)),
+                    )
+                    .collect();
                 for level in [
                     LevelKind::Index,
                     LevelKind::ManifestDescriptor,
                     LevelKind::Manifest,
                 ] {
-                    if !self.stamp.pairs(level, None).is_empty() {
+                    let narrowed = level != LevelKind::Index;
+                    let wanted = platforms
+                        .iter()
+                        .filter(|p| narrowed || p.is_none())
+                        .any(|p| !self.stamp.pairs(level, p.as_ref()).is_empty());
+                    if wanted {
                         self.matched.insert(level);
                         self.refuse_docker(kind, digest, level.as_str());
                         break;

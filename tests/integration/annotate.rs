@@ -875,6 +875,36 @@ fn docker_media_types_are_refused_and_nothing_changes() {
         assert_eq!(out.stdout, "", "{out}");
         assert_eq!(snapshot(&layout), before, "{name}: nothing written");
     }
+    // A level narrowed to a platform the Docker list has is refused for the schema too,
+    // not reported as a missing level; a platform the list lacks is a missing level.
+    let layout = layout_fixture(&sb, "dockerhub-hello-world-containerd-export");
+    let before = snapshot(&layout);
+    for (level, code, says) in [
+        (
+            "manifest-descriptor[windows/amd64]",
+            "docker-media-type",
+            "cannot carry annotations at `manifest-descriptor`",
+        ),
+        (
+            "manifest[linux/arm/v5]",
+            "docker-media-type",
+            "cannot carry annotations at `manifest`",
+        ),
+        (
+            "manifest[linux/sparc64]",
+            "level-not-found",
+            "no manifest of that platform",
+        ),
+    ] {
+        let out = annotate(
+            &repo,
+            &["--level", level, "-a", "com.example.a=1", s(&layout)],
+        );
+        out.status(1);
+        assert_eq!(out.codes(), [code], "{level}\n{out}");
+        assert!(out.line(code).contains(says), "{level}\n{out}");
+        assert_eq!(snapshot(&layout), before, "{level}: nothing written");
+    }
     let file = manifest_fixture(&sb, "docker-v2s2-manifest-4space.json");
     let before = file_state(&file);
     let out = annotate(&repo, &["-a", "com.example.a=1", s(&file)]);
