@@ -492,8 +492,8 @@ impl<'a, S: Source> Plan<'a, S> {
                         root.get("manifests")
                             .map(Node::items)
                             .unwrap_or_default()
-                            .into_iter()
-                            .map(|c| oci::descriptor_platform(c)),
+                            .iter()
+                            .map(oci::descriptor_platform),
                     )
                     .collect();
                 for level in [
