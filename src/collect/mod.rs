@@ -1366,7 +1366,10 @@ fn describe(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
                     rule.describe()
                 ),
             )
-            .hint(format!("tag the release, or {tag_hint}")),
+            .hint(match rel.others_hint() {
+                Some(others) => format!("{others}; or tag the release, or -a version=…"),
+                None => format!("tag the release, or {tag_hint}"),
+            }),
         ),
         git::Describe::NoTags if rel.tags > 0 => {
             let message = if rel.any() {
@@ -1383,8 +1386,12 @@ fn describe(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
                 )
             };
             c.diagnostics.push(
-                Diagnostic::warning("no-release-tag", spec::ANNOTATION_VERSION, message)
-                    .hint(tag_hint),
+                Diagnostic::warning("no-release-tag", spec::ANNOTATION_VERSION, message).hint(
+                    match rel.others_hint() {
+                        Some(others) => format!("{others}; or -a version=…"),
+                        None => tag_hint.to_string(),
+                    },
+                ),
             );
         }
         git::Describe::NoTags => {}

@@ -89,16 +89,32 @@ impl TagRule {
     pub(crate) fn releases<'a>(&self, all: impl Iterator<Item = &'a str>) -> Releases {
         let mut best: Option<Kind> = None;
         let mut any = 0usize;
+        let mut prefixes: std::collections::BTreeMap<&str, usize> = Default::default();
         for t in all {
             any += 1;
             if let Some((k, _)) = self.classify(t) {
                 best = best.max(Some(k));
             }
+            if let Some(p) = prefix_of(t) {
+                *prefixes.entry(p).or_default() += 1;
+            }
         }
+        // The prefixes of tags that are not this package's releases, most common first.
+        let mut others: Vec<(String, usize)> = prefixes
+            .into_iter()
+            .filter(|(p, _)| {
+                self.classify(&format!("{p}1.0"))
+                    .is_none_or(|(k, _)| Some(k) != best)
+            })
+            .map(|(p, n)| (p.to_string(), n))
+            .collect();
+        others.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        others.truncate(3);
         Releases {
             rule: self.clone(),
             kind: best,
             tags: any,
+            other_prefixes: others,
         }
     }
 
@@ -126,6 +142,20 @@ pub(crate) struct Releases {
     kind: Option<Kind>,
     /// How many tags the repository has.
     pub(crate) tags: usize,
+    /// The commonest prefixes (at most three, with their counts) of tags that are no
+    /// release of this package: `tokio-util-` of `tokio-util-0.7.11`. What `--tag-prefix`
+    /// would select, for messages.
+    pub(crate) other_prefixes: Vec<(String, usize)>,
+}
+
+/// The text before a tag's version (`tokio-stream-` of `tokio-stream-0.1.19`, `release-v`
+/// of `release-v9.0.0`), when it has a `MAJOR.MINOR` version after a prefix that is more
+/// than a `v`.
+fn prefix_of(tag: &str) -> Option<&str> {
+    let at = tag.find(|c: char| c.is_ascii_digit())?;
+    let (prefix, rest) = tag.split_at(at);
+    let rest_ok = version_part(rest, true).is_some();
+    (rest_ok && !prefix.is_empty() && !prefix.eq_ignore_ascii_case("v")).then_some(prefix)
 }
 
 impl Releases {
@@ -136,6 +166,22 @@ impl Releases {
             .classify(tag)
             .filter(|(k, _)| *k == kind)
             .map(|(_, v)| v)
+    }
+
+    /// `; this repository's other tags: `tokio-VERSION` (201), …` for messages, with the
+    /// `--tag-prefix` that would select the commonest; empty when there are none.
+    pub(crate) fn others_hint(&self) -> Option<String> {
+        let (first, _) = self.other_prefixes.first()?;
+        let list: Vec<String> = self
+            .other_prefixes
+            .iter()
+            .map(|(p, n)| format!("`{}VERSION` ({n})", p.escape_debug()))
+            .collect();
+        Some(format!(
+            "this repository's other tags are {}: pass --tag-prefix `{}` to take versions from the first",
+            list.join(", "),
+            first.escape_debug()
+        ))
     }
 
     /// Whether there is any release tag at all.
@@ -206,6 +252,43 @@ pub(crate) fn is_ahead(project: &str, tagged: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_tags_name_the_prefix_that_would_select_them() {
+        for (tag, want) in [
+            ("tokio-stream-0.1.19", Some("tokio-stream-")),
+            ("release-v9.0.0", Some("release-v")),
+            ("gson-parent-2.8.9", Some("gson-parent-")),
+            ("v1.2.3", None),
+            ("1.2.3", None),
+            ("build-7", None),
+            ("latest", None),
+        ] {
+            assert_eq!(prefix_of(tag), want, "{tag}");
+        }
+        let tags = [
+            "tokio-1.0.0",
+            "tokio-1.1.0",
+            "tokio-util-0.7.0",
+            "v0.1.0",
+            "nightly",
+        ];
+        // Bare `v` tags are this package's releases: the others are named, commonest first.
+        let rel = rule(None, None, None).releases(tags.into_iter());
+        assert_eq!(
+            rel.other_prefixes,
+            [("tokio-".to_string(), 2), ("tokio-util-".to_string(), 1)]
+        );
+        assert!(rel
+            .others_hint()
+            .unwrap()
+            .contains("pass --tag-prefix `tokio-`"));
+        // The package's own prefix is not "other".
+        let rel = rule(None, Some("tokio"), None).releases(tags.into_iter());
+        assert_eq!(rel.other_prefixes, [("tokio-util-".to_string(), 1)]);
+        let rel = rule(None, None, None).releases(["v1.0.0", "nightly"].into_iter());
+        assert_eq!(rel.others_hint(), None);
+    }
 
     fn rule(prefix: Option<&str>, package: Option<&str>, dir: Option<&str>) -> TagRule {
         TagRule {

@@ -94,9 +94,10 @@ fn prefixed_tags_need_the_package_name_or_tag_prefix() {
     let out = repo.stamp(EXPLAIN).run();
     out.ok();
     assert_eq!(version(&out), None);
+    // The warning names the prefixes the tags have, and the option that selects them.
     assert_eq!(
         out.line("no-release-tag"),
-        "warning[no-release-tag]: the repository has 2 tags, but none is a release tag of this package (`vVERSION`); no version from git — pass --tag-prefix PREFIX for tags such as `release-1.0.0`, or -a version=…"
+        "warning[no-release-tag]: the repository has 2 tags, but none is a release tag of this package (`vVERSION`); no version from git — this repository's other tags are `gson-parent-VERSION` (1), `release-VERSION` (1): pass --tag-prefix `gson-parent-` to take versions from the first; or -a version=…"
     );
     let out = repo
         .stamp([
