@@ -433,10 +433,16 @@ impl Context<'_> {
                 })
                 .filter(|d| !d.is_empty())
         });
+        // A Go module in a subdirectory has only its directory's tags (Go's module rules).
+        let dir_only = self
+            .project
+            .as_ref()
+            .is_some_and(|p| p.ecosystem == "go" && !p.dir.as_os_str().is_empty());
         version::TagRule {
             prefix: self.opts.tag_prefix.clone(),
             package: self.project.as_ref().and_then(|p| p.name.clone()),
             dir,
+            dir_only,
         }
     }
 
@@ -1322,7 +1328,14 @@ fn describe(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
         return Ok(());
     };
     let rule = cx.tag_rule();
-    let tag_hint = "pass --tag-prefix PREFIX for tags such as `release-1.0.0`, or -a version=…";
+    let go_hint;
+    let tag_hint = match rule.dir.as_deref().filter(|_| rule.dir_only) {
+        Some(dir) => {
+            go_hint = format!("tag the module's releases `{dir}/vX.Y.Z`, or pass -a version=…");
+            go_hint.as_str()
+        }
+        None => "pass --tag-prefix PREFIX for tags such as `release-1.0.0`, or -a version=…",
+    };
     match described {
         git::Describe::Found {
             tag,

@@ -30,6 +30,9 @@ pub(crate) struct TagRule {
     pub(crate) package: Option<String>,
     /// The package's directory in the repository (`cmd/tool`), when not the root.
     pub(crate) dir: Option<String>,
+    /// Only `DIR/vVERSION` tags are releases: a Go module in a subdirectory, whose versions
+    /// are by Go's rules only its directory's tags (a bare `v1.2.3` is the root module's).
+    pub(crate) dir_only: bool,
 }
 
 /// How a tag is a release: the kind of prefix it has.
@@ -65,7 +68,11 @@ impl TagRule {
                 .and_then(|rest| version_part(rest, false))
                 .map(|v| (Kind::Explicit, v));
         }
-        if let Some(name) = self.package.as_deref().filter(|n| !n.is_empty()) {
+        if let Some(name) = self
+            .package
+            .as_deref()
+            .filter(|n| !n.is_empty() && !self.dir_only)
+        {
             if let Some(rest) = tag.strip_prefix(name) {
                 if let Some(rest) = rest.strip_prefix(['-', '_', '@', '/']) {
                     if let Some(v) = version_part(rest, true) {
@@ -80,6 +87,9 @@ impl TagRule {
                     return Some((Kind::Dir, v));
                 }
             }
+        }
+        if self.dir_only {
+            return None;
         }
         version_part(tag, false).map(|v| (Kind::Bare, v))
     }
@@ -122,6 +132,9 @@ impl TagRule {
     pub(crate) fn describe(&self) -> String {
         if let Some(p) = self.prefix.as_deref().filter(|p| !p.is_empty()) {
             return format!("`{p}VERSION` (--tag-prefix)");
+        }
+        if let Some(d) = self.dir.as_deref().filter(|_| self.dir_only) {
+            return format!("`{d}/vVERSION`, as Go versions a module in a subdirectory");
         }
         let mut forms = Vec::new();
         if let Some(n) = &self.package {
@@ -171,6 +184,10 @@ impl Releases {
     /// `; this repository's other tags: `tokio-VERSION` (201), …` for messages, with the
     /// `--tag-prefix` that would select the commonest; empty when there are none.
     pub(crate) fn others_hint(&self) -> Option<String> {
+        // A Go module's versions are its directory's tags only: others are other modules'.
+        if self.rule.dir_only {
+            return None;
+        }
         let (first, _) = self.other_prefixes.first()?;
         let list: Vec<String> = self
             .other_prefixes
@@ -189,12 +206,16 @@ impl Releases {
         self.kind.is_some()
     }
 
-    /// The best release among tags on one commit: the highest version.
+    /// The best release among tags on one commit: the highest version, a release above its
+    /// own pre-releases (`v2.0.3` over `v2.0.3-rc.1` on the same commit).
     pub(crate) fn best<'t>(&self, tags: &'t [String]) -> Option<&'t str> {
         tags.iter()
-            .filter_map(|t| self.version(t).map(|v| (numbers(v), t.as_str())))
+            .filter_map(|t| {
+                self.version(t)
+                    .map(|v| (numbers(v), !is_prerelease(v), t.as_str()))
+            })
             .max()
-            .map(|(_, t)| t)
+            .map(|(_, _, t)| t)
     }
 }
 
@@ -290,8 +311,21 @@ mod tests {
         assert_eq!(rel.others_hint(), None);
     }
 
+    #[test]
+    fn a_release_is_better_than_its_prerelease_on_one_commit() {
+        let rel = rule(None, None, None).releases(["v2.0.3"].into_iter());
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(rel.best(&tags(&["v2.0.3-rc.1", "v2.0.3"])), Some("v2.0.3"));
+        assert_eq!(rel.best(&tags(&["v2.0.3", "v2.0.3-rc.1"])), Some("v2.0.3"));
+        assert_eq!(
+            rel.best(&tags(&["v2.0.4-rc.1", "v2.0.3"])),
+            Some("v2.0.4-rc.1")
+        );
+    }
+
     fn rule(prefix: Option<&str>, package: Option<&str>, dir: Option<&str>) -> TagRule {
         TagRule {
+            dir_only: false,
             prefix: prefix.map(str::to_string),
             package: package.map(str::to_string),
             dir: dir.map(str::to_string),

@@ -247,6 +247,36 @@ fn a_nested_go_module_takes_its_own_tag() {
     let (e, _) = explain(&repo, ".");
     assert_eq!(value(&e, "title").as_deref(), Some("gomono"));
     assert_eq!(value(&e, "version").as_deref(), Some("1.4.0"));
+
+    // Past the tags, describe counts from the module's own tag, never from the root's
+    // (grpc-go's `examples` module has no tags of its own and is not versioned by `v1.85.0`).
+    repo.write("cmd/tool/main.go", "package main\n")
+        .commit("two");
+    repo.git(&["tag", "v1.5.0"]);
+    let described = repo.git(&["describe", "--tags", "--match", "cmd/tool/v*"]);
+    let short = described.rsplit_once("-g").unwrap().1;
+    let (e, _) = explain(&repo, "cmd/tool");
+    assert_eq!(
+        value(&e, "version"),
+        Some(format!("2.0.4-dev.1.g{short}")),
+        "{e}"
+    );
+    repo.write(
+        "examples/go.mod",
+        "module github.com/o/gomono/examples\n\ngo 1.22\n",
+    )
+    .commit("three");
+    let out = repo
+        .stamp(["collect", "-f", "json", "--explain", "-C", "examples"])
+        .run();
+    out.ok();
+    assert_eq!(out.json()["annotations"].get(key("version")), None, "{out}");
+    assert!(
+        out.line("no-release-tag").contains(
+            "none is a release tag of this package (`examples/vVERSION`, as Go versions a module in a subdirectory)"
+        ) && out.line("no-release-tag").contains("tag the module's releases `examples/vX.Y.Z`"),
+        "{out}"
+    );
 }
 
 #[test]
