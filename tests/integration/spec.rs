@@ -307,6 +307,17 @@ fn validate_takes_a_layouts_index_json_as_the_layout_does() {
         .run();
 }
 
+/// `collect --format env` with `created` the only annotation left.
+const ONLY_CREATED: [&str; 7] = [
+    "collect",
+    "--format",
+    "env",
+    "-a",
+    "revision=",
+    "-a",
+    "title=",
+];
+
 /// `created` is written in one form, UTC in whole seconds, whichever way it is given, and a
 /// change is said: `-a created=…`, `--created DATE-TIME` and an annotation file alike.
 #[test]
@@ -319,15 +330,7 @@ fn created_is_written_in_utc_seconds_and_the_change_is_said() {
     ] {
         Test::new()
             .file("a.txt", "created=2024-01-01T22:04:05-05:00\n")
-            .args([
-                "collect",
-                "--format",
-                "env",
-                "-a",
-                "revision=",
-                "-a",
-                "title=",
-            ])
+            .args(ONLY_CREATED)
             .args(args)
             .stdout(normal)
             .stderr_has(&[
@@ -338,15 +341,7 @@ fn created_is_written_in_utc_seconds_and_the_change_is_said() {
     }
     // Already in the written form: as given, and nothing said.
     Test::new()
-        .args([
-            "collect",
-            "--format",
-            "env",
-            "-a",
-            "revision=",
-            "-a",
-            "title=",
-        ])
+        .args(ONLY_CREATED)
         .args(["-a", "created=2024-01-02T03:04:05Z"])
         .stdout(normal)
         .run();
