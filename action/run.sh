@@ -31,7 +31,8 @@ set -eu
 
 # --- helpers ------------------------------------------------------------------------------
 
-cr=$(printf '\r')
+cr='' # a carriage return, made when an input list is read
+
 
 # A workflow command's data: `%`, CR and LF escaped the way the runner unescapes them.
 escape_data() {
@@ -224,7 +225,11 @@ source_hash() {
 $_files
 FILES
             sha256sum -- "$@"
-        ) | sed 's/^\([0-9a-f]*\) [ *]/\1 /' | sha256
+        ) | while IFS= read -r _line; do
+            # `HASH  PATH` (or `HASH *PATH`) → `HASH PATH`, in the shell: no sed process.
+            _rest=${_line#* }
+            printf '%s %s\n' "${_line%% *}" "${_rest#?}"
+        done | sha256
     else
         printf '%s\n' "$_files" | while IFS= read -r f; do
             printf '%s %s\n' "$(sha256 "$action_path/$f")" "$f"
@@ -541,6 +546,8 @@ pin_created() {
 # `annotate`: one path per line (blank lines skipped, surrounding blanks trimmed), each one
 # argument of `oci-stamp annotate`.
 annotate_targets() {
+    [ -n "${INPUT_ANNOTATE:-}" ] || return 0
+    [ -n "$cr" ] || cr=$(printf '\r')
     set --
     while IFS= read -r line || [ -n "$line" ]; do
         line=${line%"$cr"}
@@ -569,6 +576,8 @@ EOF
 # `verify`: one target per line, as for `annotate`; findings become annotations through
 # `report` (so the binary prints plain lines, not workflow commands, here).
 verify_targets() {
+    [ -n "${INPUT_VERIFY:-}" ] || return 0
+    [ -n "$cr" ] || cr=$(printf '\r')
     set --
     while IFS= read -r line || [ -n "$line" ]; do
         line=${line%"$cr"}

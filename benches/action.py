@@ -38,6 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 QUICK = "--quick" in sys.argv
 RUNS = 3 if QUICK else 30
+ROUNDS = 1 if QUICK else 3
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 BIN = os.environ.get("OCI_STAMP_BIN") or os.path.join(TARGET, "release", "oci-stamp")
 WORKSPACE = sys.argv[sys.argv.index("--workspace") + 1] if "--workspace" in sys.argv else ROOT
@@ -106,15 +107,20 @@ def read_outputs(path):
     return out
 
 
-def hyperfine(commands, env):
+def hyperfine_times(name, cmd, env, runs):
+    """The wall-clock times (ms) of `runs` runs of cmd, by hyperfine (-N: no shell)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        args = ["hyperfine", "-N", "--style", "none", "--warmup", "1" if QUICK else "3",
-                "--runs", str(RUNS), "--export-json", out.name]
-        for name, cmd in commands:
-            args += ["--command-name", name, cmd]
-        subprocess.run(args, check=True, env=env, cwd=WORKSPACE, stdout=subprocess.DEVNULL)
-        results = json.load(open(out.name))["results"]
-    return {r["command"]: (r["median"] * 1000, r["min"] * 1000, r["max"] * 1000) for r in results}
+        args = ["hyperfine", "-N", "--style", "none", "--warmup", "1" if QUICK else "2",
+                "--runs", str(runs), "--export-json", out.name, "--command-name", name, cmd]
+        subprocess.run(args, check=True, env=env, cwd=WORKSPACE, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        return [t * 1000 for t in json.load(open(out.name))["results"][0]["times"]]
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
 def scenario(action, name, inputs, extra_env, place_binary):
@@ -175,17 +181,12 @@ def scenario(action, name, inputs, extra_env, place_binary):
         if run_env.get(key):
             run_env[var] = run_env[key]
     bash = "bash --noprofile --norc -eo pipefail "
-    rows = {}
-    binary_alone = hyperfine([("binary", f"{BIN} collect --format github")], run_env)["binary"]
+    items = [("binary", f"{BIN} collect --format github", run_env)]
     for step in steps:
-        if step["run"] is None:
-            continue
-        env, script = env_of[step["id"]]
-        rows[step["id"]] = hyperfine([(step["id"], bash + script)], env)[step["id"]]
-    # Once more, so that a drift of the machine's load shows as a changed baseline.
-    binary_again = hyperfine([("binary", f"{BIN} collect --format github")], run_env)["binary"]
-    shutil.rmtree(work, ignore_errors=True)
-    return rows, binary_alone, binary_again
+        if step["run"] is not None:
+            env, script = env_of[step["id"]]
+            items.append((step["id"], bash + script, env))
+    return items, work
 
 
 def main():
@@ -202,19 +203,29 @@ def main():
     ]
     print("## The GitHub Action step (benches/action.py)\n")
     load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"] * 3
-    print(f"{RUNS} runs per step after warm-ups; load average at the start {' '.join(load)}; "
+    print(f"{RUNS} runs per step in {ROUNDS} rounds after warm-ups; medians; load average at the start {' '.join(load)}; "
           f"workspace `{os.path.relpath(WORKSPACE, ROOT) if WORKSPACE.startswith(ROOT) else WORKSPACE}`.\n")
     print("| action | input | plan | install | run | action (sum) | binary alone | action − binary |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, inputs, extra, place in scenarios:
-        for action in ACTIONS:
-            rows, alone, again = scenario(action, name, inputs, extra, place)
-            total = sum(v[0] for v in rows.values())
-            base = (alone[0] + again[0]) / 2
-            cells = " | ".join(f"{rows[s][0]:.1f} ms" for s in ("plan", "install", "run"))
+        prepared = [(action, *scenario(action, name, inputs, extra, place)) for action in ACTIONS]
+        # Rounds, each timing every step of every copy in turn, so that a change of the
+        # machine's load falls on all of them; medians over the pooled runs.
+        times = {}
+        for _ in range(ROUNDS):
+            for action, items, _work in prepared:
+                for label, cmd, env in items:
+                    times.setdefault((action, label), []).extend(
+                        hyperfine_times(label, cmd, env, RUNS // ROUNDS))
+        base = median([t for (a, label), ts in times.items() if label == "binary" for t in ts])
+        for action, items, work in prepared:
+            steps = {label: median(times[(action, label)]) for label, _, _ in items if label != "binary"}
+            total = sum(steps.values())
+            cells = " | ".join(f"{steps[s]:.1f} ms" for s in ("plan", "install", "run"))
             label = "this checkout" if action == ROOT else f"`{action}`"
-            print(f"| {label} | {name} | {cells} | {total:.1f} ms | {base:.1f} ms ({alone[0]:.1f}, {again[0]:.1f}) "
-                  f"| {total - base:.1f} ms |", flush=True)
+            print(f"| {label} | {name} | {cells} | {total:.1f} ms | {base:.1f} ms | {total - base:.1f} ms |",
+                  flush=True)
+            shutil.rmtree(work, ignore_errors=True)
     load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"] * 3
     print(f"\nLoad average at the end {' '.join(load)}.")
 

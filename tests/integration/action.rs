@@ -1411,6 +1411,24 @@ fn the_plan_is_made_once_and_the_later_steps_take_its_outputs() {
     assert_eq!(run.outputs["revision"], commit.hash, "{run}");
     let logged = std::fs::read_to_string(&calls).expect("sha256sum ran");
     assert_eq!(logged.lines().count(), 2, "{logged}\n{run}");
+    // The key is the sha256 of `SHA256 PATH` lines, one a file sorted by path, as it has
+    // been since the action had a cache: a faster hash must not orphan existing caches.
+    let hex = |bytes: &[u8]| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let mut lines = String::new();
+    for f in ["Cargo.lock", "Cargo.toml", "src/main.rs"] {
+        let bytes = std::fs::read(runner.action.join(f)).expect("read a source file");
+        lines.push_str(&format!("{} {f}\n", hex(&bytes)));
+    }
+    assert_eq!(
+        run.step("plan").outputs["key"],
+        format!("oci-stamp-source-{}-Linux-X64", hex(lines.as_bytes()))
+    );
     // A cache hit: the same, and install finds the binary the plan named.
     std::fs::remove_file(&calls).expect("reset the log");
     let run = runner.run(&[]);
