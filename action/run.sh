@@ -9,6 +9,15 @@
 #   run.sh run       collect with `--format github` into $GITHUB_OUTPUT, write the bake file,
 #                    stamp the `annotate` targets
 #
+# install and run take the plan step's outputs as PLAN_MODE, PLAN_VERSION, PLAN_TARGET,
+# PLAN_REPOSITORY, PLAN_DIR and PLAN_BIN (action.yml passes them), so the plan (the source
+# hash above all) is made once per action run; without PLAN_BIN they plan again (run.sh run
+# outside the action).
+#
+# On a cache hit this script is most of the action's own time, so the common path forks
+# little: one random token a step (not one per output), paths converted without a subshell
+# off Windows, no helper process where a shell expansion does the same.
+#
 # Inputs arrive as INPUT_<NAME> variables from the `env:` blocks of action.yml and are only
 # ever expanded inside double quotes: no input is pasted into a script or re-parsed by a
 # shell. Whatever the binary or an input prints to the log runs between
@@ -22,7 +31,8 @@ set -eu
 
 # --- helpers ------------------------------------------------------------------------------
 
-cr=$(printf '\r')
+cr='' # a carriage return, made when an input list is read
+
 
 # A workflow command's data: `%`, CR and LF escaped the way the runner unescapes them.
 escape_data() {
@@ -40,17 +50,23 @@ die() {
     exit 2
 }
 
-# 32 random hex digits.
-random_hex() {
-    od -An -N16 -tx1 /dev/urandom | tr -d ' \n'
+# token: 32 random hex digits, made once a step (new_token) and used for every
+# `::stop-commands::` and output delimiter of the step; no value the step prints or writes
+# comes from a process that could see it.
+token=
+new_token() {
+    _hex=$(od -An -N16 -tx1 /dev/urandom) || die "cannot read /dev/urandom"
+    token=
+    for _b in $_hex; do token=$token$_b; done
+    [ "${#token}" = 32 ] || die "cannot read 16 random bytes from /dev/urandom"
 }
 
-# Prints a file (or stdin) to the log with workflow commands switched off.
+# Prints a file to the log with workflow commands switched off.
 show_untrusted() {
-    _token=$(random_hex)
-    printf '::stop-commands::%s\n' "$_token"
+    [ -n "$token" ] || new_token
+    printf '::stop-commands::%s\n' "$token"
     cat "$@"
-    printf '::%s::\n' "$_token"
+    printf '::%s::\n' "$token"
 }
 
 # oci-stamp's standard error as annotations: each `error…`/`warning…` line with the lines
@@ -92,35 +108,45 @@ flush_report() {
 # set_output NAME VALUE: appends to $GITHUB_OUTPUT with a delimiter the value does not hold.
 set_output() {
     [ -n "${GITHUB_OUTPUT:-}" ] || die "GITHUB_OUTPUT is not set: run this as a step of a workflow"
+    [ -n "$token" ] || new_token
     while :; do
-        _delim=ghadelimiter_$(random_hex)
-        case $2 in *"$_delim"*) ;; *) break ;; esac
+        _delim=ghadelimiter_$token
+        case $2 in *"$_delim"*) new_token ;; *) break ;; esac
     done
     printf '%s<<%s\n%s\n%s\n' "$1" "$_delim" "$2" "$_delim" >>"$GITHUB_OUTPUT"
 }
 
-# A path as the shell here uses it (on Windows, `D:\a\_temp` → `/d/a/_temp`).
+# Sets _path to a path as the shell here uses it (on Windows, `D:\a\_temp` → `/d/a/_temp`).
+# They set a variable rather than print, so that off Windows no subshell is forked.
 shell_path() {
     if [ "${RUNNER_OS:-}" = Windows ] && command -v cygpath >/dev/null 2>&1; then
-        cygpath -u "$1"
+        _path=$(cygpath -u "$1")
     else
-        printf '%s\n' "$1"
+        _path=$1
     fi
 }
 
-# A path as other programs take it (on Windows, `/d/a/_temp` → `D:\a\_temp`).
+# Sets _path to a path as other programs take it (on Windows, `/d/a/_temp` → `D:\a\_temp`).
 native_path() {
     if [ "${RUNNER_OS:-}" = Windows ] && command -v cygpath >/dev/null 2>&1; then
-        cygpath -w "$1"
+        _path=$(cygpath -w "$1")
     else
-        printf '%s\n' "$1"
+        _path=$1
     fi
+}
+
+# The runner's temporary directory as the shell uses it, in $temp.
+temp_dir() {
+    shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
+    temp=$_path
 }
 
 # The sha256 of a file, or of stdin without an argument, in lower-case hex.
 sha256() {
     if command -v sha256sum >/dev/null 2>&1; then
-        _sum=$(sha256sum "$@")
+        _sum=$(sha256sum "$@") # lower-case already
+        printf '%s\n' "${_sum%% *}"
+        return
     elif command -v shasum >/dev/null 2>&1; then
         _sum=$(shasum -a 256 "$@")
     elif command -v openssl >/dev/null 2>&1; then
@@ -199,7 +225,11 @@ source_hash() {
 $_files
 FILES
             sha256sum -- "$@"
-        ) | sed 's/^\([0-9a-f]*\) [ *]/\1 /' | sha256
+        ) | while IFS= read -r _line; do
+            # `HASH  PATH` (or `HASH *PATH`) → `HASH PATH`, in the shell: no sed process.
+            _rest=${_line#* }
+            printf '%s %s\n' "${_line%% *}" "${_rest#?}"
+        done | sha256
     else
         printf '%s\n' "$_files" | while IFS= read -r f; do
             printf '%s %s\n' "$(sha256 "$action_path/$f")" "$f"
@@ -207,9 +237,15 @@ FILES
     fi
 }
 
+# Sets action_path, the action's directory as the shell uses it.
+action_dir() {
+    shell_path "${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}"
+    action_path=$_path
+}
+
 # Sets mode (binary, release or source), version, target, repository, dir, bin and key.
 plan() {
-    action_path=$(shell_path "${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}")
+    action_dir
     exe=
     if [ "${RUNNER_OS:-}" = Windows ]; then exe=.exe; fi
     version='' target='' repository='' key='' dir='' note=''
@@ -217,7 +253,8 @@ plan() {
     binary=${INPUT_BINARY:-}
     if [ -n "$binary" ]; then
         mode=binary
-        bin=$(shell_path "$binary")
+        shell_path "$binary"
+        bin=$_path
         case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
         [ -f "$bin" ] || die "input \`binary\`: no file \`$binary\`"
         return
@@ -227,7 +264,8 @@ plan() {
     # _actions/OWNER/REPO/REF (github.action_ref is not reliable in composite actions).
     ref=''
     # shellcheck disable=SC1003 # a backslash, to slashes
-    path=$(printf '%s' "$action_path" | tr '\\' /)
+    path=$action_path
+    case $path in *'\'*) path=$(printf '%s' "$path" | tr '\\' /) ;; esac
     case $path in
     */_actions/*/*/*)
         rest=${path##*/_actions/}
@@ -274,14 +312,15 @@ plan() {
         ;;
     esac
 
-    cache_root=$(shell_path "${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}}")/oci-stamp
+    shell_path "${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}}"
+    cache_root=$_path/oci-stamp
     if [ "$mode" = release ]; then
         key=oci-stamp-$version-$target
         dir=$cache_root/$version/$target
     else
         hash=$(source_hash)
         key=oci-stamp-source-$hash-${RUNNER_OS:-$(uname -s)}-${RUNNER_ARCH:-$(uname -m)}
-        dir=$cache_root/source-$(printf '%s' "$hash" | cut -c1-16)/${RUNNER_OS:-$(uname -s)}-${RUNNER_ARCH:-$(uname -m)}
+        dir=$cache_root/source-${hash%"${hash#????????????????}"}/${RUNNER_OS:-$(uname -s)}-${RUNNER_ARCH:-$(uname -m)}
     fi
     bin=$dir/bin/oci-stamp$exe
 }
@@ -292,13 +331,42 @@ plan_step() {
     for name in mode version target repository key; do
         eval "set_output $name \"\$$name\""
     done
-    set_output dir "$(if [ -n "$dir" ]; then native_path "$dir"; fi)"
-    set_output bin "$(native_path "$bin")"
+    _path=
+    if [ -n "$dir" ]; then native_path "$dir"; fi
+    set_output dir "$_path"
+    native_path "$bin"
+    set_output bin "$_path"
     case $mode in
     binary) echo "oci-stamp: using $bin" ;;
     release) echo "oci-stamp: release $version for $target" ;;
     source) echo "oci-stamp: built from the action's source (cache key $key)" ;;
     esac
+}
+
+# The plan step's outputs (PLAN_*, from action.yml) when they are there, else a plan made
+# here. Either way sets what plan sets but key.
+planned() {
+    if [ -z "${PLAN_BIN:-}" ]; then
+        plan
+        return
+    fi
+    action_dir
+    exe=
+    if [ "${RUNNER_OS:-}" = Windows ]; then exe=.exe; fi
+    mode=${PLAN_MODE:-} version=${PLAN_VERSION:-} target=${PLAN_TARGET:-}
+    repository=${PLAN_REPOSITORY:-} dir='' note=''
+    case $mode in
+    binary | release | source) ;;
+    *) die "PLAN_MODE: expected binary, release or source from the plan step, got \`$mode\`" ;;
+    esac
+    shell_path "$PLAN_BIN"
+    bin=$_path
+    if [ -n "${PLAN_DIR:-}" ]; then
+        shell_path "$PLAN_DIR"
+        dir=$_path
+    fi
+    # Not for the binary's environment.
+    unset PLAN_MODE PLAN_VERSION PLAN_TARGET PLAN_REPOSITORY PLAN_DIR PLAN_BIN
 }
 
 # --- install ------------------------------------------------------------------------------
@@ -313,7 +381,8 @@ install_release() {
     case $target in *windows*) ext=zip ;; *) ext=tar.gz ;; esac
     name=oci-stamp-$version-$target
     archive=$name.$ext
-    work=$(mktemp -d "$(shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/oci-stamp.XXXXXX")
+    temp_dir
+    work=$(mktemp -d "$temp/oci-stamp.XXXXXX")
     (
         cd "$work"
         echo "oci-stamp: downloading $base/$archive"
@@ -349,12 +418,14 @@ install_source() {
     command -v cargo >/dev/null 2>&1 ||
         die "building oci-stamp from source needs cargo (install Rust first, or use a release of the action)"
     echo "oci-stamp: cargo install --locked --path $action_path"
-    CARGO_TARGET_DIR=$(native_path "$(shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/oci-stamp-target") \
+    temp_dir
+    native_path "$temp/oci-stamp-target"
+    CARGO_TARGET_DIR=$_path \
         cargo install --locked --quiet --path "$action_path" --root "$dir" --force
 }
 
 install_step() {
-    plan
+    planned
     if [ "$mode" != binary ] && [ -f "$bin" ]; then
         echo "oci-stamp: $bin is there already"
     elif [ "$mode" = release ]; then
@@ -378,7 +449,7 @@ export_set() {
 }
 
 run_step() {
-    plan
+    planned
     [ -f "$bin" ] || die "no oci-stamp binary at $bin (did the install step run?)"
 
     wd=${INPUT_WORKING_DIRECTORY:-.}
@@ -392,28 +463,21 @@ run_step() {
     export_set OCI_STAMP_NAMESPACE "${INPUT_NAMESPACE:-}"
     export_set OCI_STAMP_BAKE_TARGET "${INPUT_BAKE_TARGET:-}"
     # `require` may be a comma list or one key per line.
-    export_set OCI_STAMP_REQUIRE "$(printf '%s' "${INPUT_REQUIRE:-}" | tr '\r\n' ',,')"
+    if [ -n "${INPUT_REQUIRE:-}" ]; then
+        export OCI_STAMP_REQUIRE="$(printf '%s' "$INPUT_REQUIRE" | tr '\r\n' ',,')"
+    fi
     if is_true label-schema "${INPUT_LABEL_SCHEMA:-}"; then export OCI_STAMP_LABEL_SCHEMA=true; fi
     if is_true no-detect "${INPUT_NO_DETECT:-}"; then export OCI_STAMP_NO_DETECT=true; fi
     if is_true require-clean "${INPUT_REQUIRE_CLEAN:-}"; then export OCI_STAMP_REQUIRE_CLEAN=true; fi
     export OCI_STAMP_REPO=.
 
-    work=$(mktemp -d "$(shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/oci-stamp.XXXXXX")
+    temp_dir
+    work=$(mktemp -d "$temp/oci-stamp.XXXXXX")
     trap 'rm -rf "$work"' EXIT
 
     # For the log: what was found and where it came from (before `created` is pinned).
     explained=true
     "$bin" collect --format text --explain >"$work/explain" 2>/dev/null || explained=false
-
-    # One `created` for every run below, even with `created: now`.
-    if "$bin" collect --format env >"$work/env" 2>/dev/null; then
-        created=$(sed -n "s/^OCI_IMAGE_CREATED='\{0,1\}\([0-9TZ:-]*\)'\{0,1\}$/\1/p" "$work/env")
-        case $created in
-        [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z)
-            export OCI_STAMP_CREATED="$created"
-            ;;
-        esac
-    fi
 
     status=0
     "$bin" collect --format github >"$work/github" 2>"$work/stderr" || status=$?
@@ -423,13 +487,17 @@ run_step() {
         exit "$status"
     fi
 
+    # One `created` for every run below, even with `created: now`: the one the outputs hold.
+    pin_created "$work/github"
+
     if [ "$explained" = true ]; then
         echo "::group::oci-stamp: the annotations and where they came from"
         show_untrusted "$work/explain"
         echo "::endgroup::"
     fi
 
-    bake=$(shell_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/oci-stamp-bake-$(random_hex).json
+    [ -n "$token" ] || new_token
+    bake=$temp/oci-stamp-bake-$token.json
     status=0
     "$bin" collect --format bake >"$bake" 2>"$work/stderr" || status=$?
     if [ "$status" != 0 ]; then
@@ -440,15 +508,46 @@ run_step() {
 
     [ -n "${GITHUB_OUTPUT:-}" ] || die "GITHUB_OUTPUT is not set: run this as a step of a workflow"
     cat "$work/github" >>"$GITHUB_OUTPUT"
-    set_output bake-file "$(native_path "$bake")"
+    native_path "$bake"
+    set_output bake-file "$_path"
 
     annotate_targets
     verify_targets
 }
 
+# Exports OCI_STAMP_CREATED as the `created` output of a `--format github` file (read with
+# the runner's rules: a `NAME<<DELIM` block's lines up to DELIM are its value), when it is a
+# date-time.
+pin_created() {
+    _name='' _delim='' created=''
+    while IFS= read -r _line; do
+        if [ -n "$_delim" ]; then
+            if [ "$_line" = "$_delim" ]; then
+                _delim=
+            elif [ "$_name" = created ]; then
+                created=$_line
+            fi
+            continue
+        fi
+        case $_line in
+        *'<<'*)
+            _name=${_line%%'<<'*}
+            _delim=${_line#*'<<'}
+            ;;
+        esac
+    done <"$1"
+    case $created in
+    [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z)
+        export OCI_STAMP_CREATED="$created"
+        ;;
+    esac
+}
+
 # `annotate`: one path per line (blank lines skipped, surrounding blanks trimmed), each one
 # argument of `oci-stamp annotate`.
 annotate_targets() {
+    [ -n "${INPUT_ANNOTATE:-}" ] || return 0
+    [ -n "$cr" ] || cr=$(printf '\r')
     set --
     while IFS= read -r line || [ -n "$line" ]; do
         line=${line%"$cr"}
@@ -477,6 +576,8 @@ EOF
 # `verify`: one target per line, as for `annotate`; findings become annotations through
 # `report` (so the binary prints plain lines, not workflow commands, here).
 verify_targets() {
+    [ -n "${INPUT_VERIFY:-}" ] || return 0
+    [ -n "$cr" ] || cr=$(printf '\r')
     set --
     while IFS= read -r line || [ -n "$line" ]; do
         line=${line%"$cr"}

@@ -1363,3 +1363,114 @@ fn verify_checks_the_targets_after_collection() {
     ]);
     assert_eq!(run.status, 2, "{run}");
 }
+
+/// A stand-in for `tool` on `PATH` (in `bin_dir`) that logs each call to `log` and runs the
+/// real one.
+fn logging_wrapper(sb: &Sandbox, bin_dir: &Path, tool: &str, log: &Path) {
+    let real = sb
+        .command("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .expect("find the tool");
+    let real = String::from_utf8(real.stdout).expect("UTF-8");
+    let script = format!(
+        "#!/bin/sh\necho {tool} >> '{log}'\nexec '{real}' \"$@\"\n",
+        log = log.display(),
+        real = real.trim()
+    );
+    let path = bin_dir.join(tool);
+    std::fs::write(&path, script).expect("write the wrapper");
+    assert!(sb
+        .command("chmod")
+        .arg("+x")
+        .arg(&path)
+        .status()
+        .expect("chmod")
+        .success());
+}
+
+#[test]
+fn the_plan_is_made_once_and_the_later_steps_take_its_outputs() {
+    if !have("sha256sum") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let (repo, commit) = hello(&sb, "repo");
+    let (fake_bin, _) = fake_cargo(&sb);
+    let calls = sb.path().join("sha256sum.log");
+    logging_wrapper(&sb, &fake_bin, "sha256sum", &calls);
+    let path = format!(
+        "{}:{}",
+        fake_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    // Built from source: the source is hashed by the plan step alone (one sha256sum over the
+    // files, one over their lines), not again by install and run.
+    let mut runner = Runner::new(&sb, &repo.path).env("PATH", &path);
+    runner.action = checkout_action(&sb, "main", "9.8.7");
+    let run = runner.run(&[]);
+    run.ok();
+    assert_eq!(run.outputs["revision"], commit.hash, "{run}");
+    let logged = std::fs::read_to_string(&calls).expect("sha256sum ran");
+    assert_eq!(logged.lines().count(), 2, "{logged}\n{run}");
+    // The key is the sha256 of `SHA256 PATH` lines, one a file sorted by path, as it has
+    // been since the action had a cache: a faster hash must not orphan existing caches.
+    let hex = |bytes: &[u8]| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let mut lines = String::new();
+    for f in ["Cargo.lock", "Cargo.toml", "src/main.rs"] {
+        let bytes = std::fs::read(runner.action.join(f)).expect("read a source file");
+        lines.push_str(&format!("{} {f}\n", hex(&bytes)));
+    }
+    assert_eq!(
+        run.step("plan").outputs["key"],
+        format!("oci-stamp-source-{}-Linux-X64", hex(lines.as_bytes()))
+    );
+    // A cache hit: the same, and install finds the binary the plan named.
+    std::fs::remove_file(&calls).expect("reset the log");
+    let run = runner.run(&[]);
+    run.ok();
+    assert!(
+        run.step("install").stdout.contains("is there already"),
+        "{run}"
+    );
+    let logged = std::fs::read_to_string(&calls).expect("sha256sum ran");
+    assert_eq!(logged.lines().count(), 2, "{logged}\n{run}");
+
+    // The run step takes the binary from PLAN_BIN, not from planning again (which would
+    // refuse this `binary` input); a PLAN_MODE that no plan step writes is refused.
+    let output = sb.path().join("github-output");
+    for (mode, status) in [("binary", 0), ("elsewhere", 2)] {
+        std::fs::write(&output, "").expect("create GITHUB_OUTPUT");
+        let out = sb
+            .command("bash")
+            .arg(Path::new(ROOT).join("action/run.sh"))
+            .arg("run")
+            .current_dir(&repo.path)
+            .env("GITHUB_OUTPUT", &output)
+            .env("RUNNER_TEMP", sb.dir(&format!("temp-{mode}"), &[]))
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("GITHUB_ACTION_PATH", ROOT)
+            .env("INPUT_BINARY", "no/such/oci-stamp")
+            .env("PLAN_MODE", mode)
+            .env("PLAN_BIN", BIN)
+            .output()
+            .expect("run bash");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(status), "{mode}: {stdout}");
+        let (outputs, _) = read_github_output(&std::fs::read_to_string(&output).expect("read"));
+        if status == 0 {
+            assert_eq!(outputs["revision"], commit.hash);
+        } else {
+            assert!(stdout.contains("PLAN_MODE"), "{stdout}");
+            assert!(outputs.is_empty(), "{outputs:?}");
+        }
+    }
+}
