@@ -462,6 +462,10 @@ run_step() {
     export_set OCI_STAMP_CREATED "${INPUT_CREATED:-}"
     export_set OCI_STAMP_NAMESPACE "${INPUT_NAMESPACE:-}"
     export_set OCI_STAMP_BAKE_TARGET "${INPUT_BAKE_TARGET:-}"
+    export_set OCI_STAMP_DOCKERFILE "${INPUT_DOCKERFILE:-}"
+    export_set OCI_STAMP_TARGET "${INPUT_TARGET:-}"
+    export_set OCI_STAMP_BUILD_ARG "${INPUT_BUILD_ARGS:-}"
+    export_set OCI_STAMP_TAG_PREFIX "${INPUT_TAG_PREFIX:-}"
     # `require` may be a comma list or one key per line.
     if [ -n "${INPUT_REQUIRE:-}" ]; then
         export OCI_STAMP_REQUIRE="$(printf '%s' "$INPUT_REQUIRE" | tr '\r\n' ',,')"
@@ -469,6 +473,10 @@ run_step() {
     if is_true label-schema "${INPUT_LABEL_SCHEMA:-}"; then export OCI_STAMP_LABEL_SCHEMA=true; fi
     if is_true no-detect "${INPUT_NO_DETECT:-}"; then export OCI_STAMP_NO_DETECT=true; fi
     if is_true require-clean "${INPUT_REQUIRE_CLEAN:-}"; then export OCI_STAMP_REQUIRE_CLEAN=true; fi
+    if is_true resolve-base "${INPUT_RESOLVE_BASE:-}"; then export OCI_STAMP_RESOLVE_BASE=true; fi
+    if is_true from-dockerfile-labels "${INPUT_FROM_DOCKERFILE_LABELS:-}"; then
+        export OCI_STAMP_FROM_DOCKERFILE_LABELS=true
+    fi
     export OCI_STAMP_REPO=.
 
     temp_dir

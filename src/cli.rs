@@ -153,7 +153,8 @@ pub(crate) struct CollectArgs {
     #[arg(long, env = "OCI_STAMP_TARGET", value_name = "STAGE")]
     pub(crate) target: Option<String>,
 
-    /// A build argument, as buildx's (`NAME` alone takes the variable NAME). Repeatable.
+    /// A build argument, as buildx's (`NAME` alone takes the variable NAME). Repeatable;
+    /// OCI_STAMP_BUILD_ARG gives them one per line when no --build-arg is given.
     #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
     pub(crate) build_arg: Vec<String>,
 

@@ -236,12 +236,31 @@ fn resolve(args: &CollectArgs, m: &ArgMatches, env: &Env) -> Result<CollectOptio
         None => None,
     };
     let mut build_args = std::collections::BTreeMap::new();
-    for arg in &args.build_arg {
+    // --build-arg, else OCI_STAMP_BUILD_ARG: one NAME[=VALUE] per line (as the action's
+    // `build-args` input, and build-push-action's, give them).
+    let (build_arg_list, from): (Vec<String>, &str) = if !args.build_arg.is_empty() {
+        (args.build_arg.clone(), "--build-arg")
+    } else {
+        if env.is_not_utf8("OCI_STAMP_BUILD_ARG") {
+            return Err(Error::Usage(
+                "OCI_STAMP_BUILD_ARG is not valid UTF-8".into(),
+            ));
+        }
+        let lines = env.get("OCI_STAMP_BUILD_ARG").unwrap_or_default();
+        let lines = lines
+            .lines()
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect();
+        (lines, "OCI_STAMP_BUILD_ARG")
+    };
+    for arg in &build_arg_list {
         // buildx: NAME=VALUE, or NAME alone for the variable's value (none when it is unset)
         match arg.split_once('=') {
             Some(("", _)) => {
                 return Err(Error::Usage(format!(
-                    "--build-arg `{}`: no name before `=`",
+                    "{from} `{}`: no name before `=`",
                     arg.escape_debug()
                 )))
             }

@@ -1474,3 +1474,62 @@ fn the_plan_is_made_once_and_the_later_steps_take_its_outputs() {
         }
     }
 }
+
+/// The Dockerfile inputs reach the binary as build-push-action users give them: a file in
+/// the working directory, a stage, build arguments one per line, the Dockerfile's labels as
+/// a source, and a tag prefix.
+#[test]
+fn dockerfile_inputs_reach_the_binary() {
+    let sb = Sandbox::new();
+    let workspace = sb.dir("workspace", &[]);
+    let (repo, _) = hello(&sb, "workspace/app");
+    repo.write(
+        "docker/app.Dockerfile",
+        "ARG BASE=debian\nARG TAG\nFROM ${BASE}:${TAG} AS build\n\
+         FROM alpine:3.20 AS runtime\nLABEL org.opencontainers.image.vendor=\"Example Co\"\n",
+    );
+    repo.git(&["tag", "release-7.1.0"]);
+    let runner = Runner::new(&sb, &workspace);
+    let run = runner.run(&[
+        ("binary", BIN),
+        ("working-directory", "app"),
+        ("dockerfile", "docker/app.Dockerfile"),
+        ("target", "build"),
+        ("build-args", "BASE=ubuntu\r\nTAG=24.04\n\n"),
+        ("from-dockerfile-labels", "true"),
+        ("tag-prefix", "release-"),
+    ]);
+    run.ok();
+    let outputs = &run.step("run").outputs;
+    assert_eq!(
+        outputs["base-name"], "docker.io/library/ubuntu:24.04",
+        "{run}"
+    );
+    assert_eq!(outputs["version"], "7.1.0", "{run}");
+    // The runtime stage's label: not the stage built, so not a source.
+    assert!(!outputs.contains_key("vendor"), "{run}");
+    let run = runner.run(&[
+        ("binary", BIN),
+        ("working-directory", "app"),
+        ("dockerfile", "docker/app.Dockerfile"),
+        ("build-args", "TAG=24.04"),
+        ("from-dockerfile-labels", "true"),
+    ]);
+    run.ok();
+    let outputs = &run.step("run").outputs;
+    assert_eq!(
+        outputs["base-name"], "docker.io/library/alpine:3.20",
+        "{run}"
+    );
+    assert_eq!(outputs["vendor"], "Example Co", "{run}");
+    assert_eq!(outputs["version"], "1.4.2", "{run}");
+    // A bad boolean is refused by name.
+    let run = runner.run(&[("binary", BIN), ("resolve-base", "yes please")]);
+    assert_eq!(run.status, 2, "{run}");
+    assert!(
+        run.errors()
+            .iter()
+            .any(|e| e.contains("input `resolve-base`")),
+        "{run}"
+    );
+}
