@@ -144,9 +144,10 @@ impl Releases {
     }
 
     /// The best release among tags on one commit: the highest version.
-    pub(crate) fn best<'t>(&self, tags: &'t [String]) -> Option<&'t str> {
+    pub(crate) fn best<'t, S: AsRef<str>>(&self, tags: &'t [S]) -> Option<&'t str> {
         tags.iter()
-            .filter_map(|t| self.version(t).map(|v| (numbers(v), t.as_str())))
+            .map(AsRef::as_ref)
+            .filter_map(|t| self.version(t).map(|v| (numbers(v), t)))
             .max()
             .map(|(_, t)| t)
     }
