@@ -793,26 +793,32 @@ fn packed_tags(
     {
         return false;
     }
-    // The last tag read, while the next line may peel it.
-    let mut last: Option<(Oid, &str)> = None;
-    let mut flush = |last: &mut Option<(Oid, &str)>| {
-        if let Some((oid, name)) = last.take() {
+    // The last tag read (its object's name in hex, already checked, and its name), while
+    // the next line may peel it.
+    let mut last: Option<(&str, &str)> = None;
+    let mut add = |oid: Option<Oid>, name: &str| {
+        if let Some(oid) = oid {
             if skip.is_empty() || !skip.contains(name) {
                 table.push(oid, name);
             }
         }
     };
     let mut n = 0usize;
-    for line in lines {
+    while let Some(line) = lines.next() {
         n += 1;
         if let Some(peeled) = line.strip_prefix('^') {
-            if let (Some(oid), Some(tag)) = (oid_from_hex(peeled.trim()), last.as_mut()) {
-                tag.0 = oid;
+            if let Some((hex, name)) = last.take() {
+                // The peeled commit; the tag object itself when that line is broken.
+                add(
+                    oid_from_hex(peeled.trim()).or_else(|| oid_from_hex(hex)),
+                    name,
+                );
             }
-            flush(&mut last);
             continue;
         }
-        flush(&mut last);
+        if let Some((hex, name)) = last.take() {
+            add(oid_from_hex(hex), name);
+        }
         if line.starts_with('#') {
             continue;
         }
@@ -826,17 +832,35 @@ fn packed_tags(
             problems.push(n + 1);
             continue;
         };
-        let oid = oid_from_hex(hex);
-        if oid.is_none() || refname.is_empty() {
+        if !is_hex_name(hex) || refname.is_empty() {
             problems.push(n + 1);
             continue;
         }
-        if let (Some(name), Some(oid)) = (refname.strip_prefix("refs/tags/"), oid) {
-            last = Some((oid, name));
+        if let Some(name) = refname.strip_prefix("refs/tags/") {
+            if lines.peel_follows() {
+                // Only the peeled commit is kept: the tag object's name need not be decoded.
+                last = Some((hex, name));
+            } else {
+                add(oid_from_hex(hex), name);
+            }
         }
     }
-    flush(&mut last);
+    if let Some((hex, name)) = last.take() {
+        add(oid_from_hex(hex), name);
+    }
     true
+}
+
+/// Whether `hex` is an object name in hex (40 digits, either case), as [`oid_from_hex`]
+/// would take it.
+fn is_hex_name(hex: &str) -> bool {
+    let Ok(hex) = <&[u8; 40]>::try_from(hex.as_bytes()) else {
+        return false;
+    };
+    hex.iter()
+        .fold(0u8, |bad, &b| bad | HEX_DIGITS[usize::from(b)])
+        & 0xf0
+        == 0
 }
 
 /// The lines of a text, as `str::lines` gives them (`\n` or `\r\n` ends one), found with
@@ -844,6 +868,13 @@ fn packed_tags(
 struct Lines<'t> {
     text: &'t str,
     at: usize,
+}
+
+impl Lines<'_> {
+    /// Whether the next line is a `packed-refs` peel line (`^HEX`).
+    fn peel_follows(&self) -> bool {
+        self.text.as_bytes().get(self.at) == Some(&b'^')
+    }
 }
 
 impl<'t> Iterator for Lines<'t> {
@@ -866,14 +897,13 @@ impl<'t> Iterator for Lines<'t> {
 #[derive(Default)]
 pub(crate) struct TagTable {
     names: String,
+    /// In the order added.
     entries: Vec<TagEntry>,
+    /// Each entry's key and place in `entries`, sorted (a small thing to sort).
+    order: Vec<(u64, u32)>,
 }
 
 struct TagEntry {
-    /// The commit's first eight bytes, to sort and search by.
-    key: u64,
-    /// The order the tag was added in.
-    seq: u32,
     commit: Oid,
     name: Range<usize>,
 }
@@ -882,9 +912,9 @@ impl TagTable {
     fn push(&mut self, commit: Oid, name: &str) {
         let start = self.names.len();
         self.names.push_str(name);
+        self.order
+            .push((Self::key(&commit), self.entries.len() as u32));
         self.entries.push(TagEntry {
-            key: Self::key(&commit),
-            seq: self.entries.len() as u32,
             commit,
             name: start..self.names.len(),
         });
@@ -902,7 +932,7 @@ impl TagTable {
     /// stay together, told apart when looked up); a commit's tags stay in the order they
     /// were added.
     fn finish(&mut self) {
-        self.entries.sort_unstable_by_key(|e| (e.key, e.seq));
+        self.order.sort_unstable();
     }
 
     fn is_empty(&self) -> bool {
@@ -912,11 +942,12 @@ impl TagTable {
     /// The names of the tags on `commit`.
     fn at<'a>(&'a self, commit: &Oid) -> impl Iterator<Item = &'a str> + 'a {
         let key = Self::key(commit);
-        let start = self.entries.partition_point(|e| e.key < key);
+        let start = self.order.partition_point(|&(k, _)| k < key);
         let commit = *commit;
-        self.entries[start..]
+        self.order[start..]
             .iter()
-            .take_while(move |e| e.key == key)
+            .take_while(move |&&(k, _)| k == key)
+            .map(|&(_, i)| &self.entries[i as usize])
             .filter(move |e| e.commit.as_bytes() == commit.as_bytes())
             .map(|e| &self.names[e.name.clone()])
     }
@@ -1350,7 +1381,12 @@ mod tests {
 
     #[test]
     fn packed_refs_tags_peeled_problems_and_overrides() {
-        let (a, b, c) = ("1".repeat(40), "2".repeat(40), "3".repeat(40));
+        let (a, b, c, d) = (
+            "1".repeat(40),
+            "2".repeat(40),
+            "3".repeat(40),
+            "4".repeat(40),
+        );
         let text = format!(
             "# pack-refs with: peeled fully-peeled sorted \n\
              {a} refs/heads/main\n\
@@ -1360,7 +1396,9 @@ mod tests {
              not a ref\n\
              {b} refs/tags/loose-wins\r\n\
              ^{c}\n\
-             {a} refs/tags/same-commit"
+             {a} refs/tags/same-commit\n\
+             {d} refs/tags/broken-peel\n\
+             ^not hex"
         );
         let skip: std::collections::HashSet<&str> = ["loose-wins"].into_iter().collect();
         let mut table = TagTable::default();
@@ -1372,6 +1410,11 @@ mod tests {
         assert_eq!(at(&a), ["light", "same-commit"], "in the order read");
         assert_eq!(at(&b), Vec::<&str>::new(), "peeled to the commit");
         assert_eq!(at(&c), ["annotated"]);
+        assert_eq!(
+            at(&d),
+            ["broken-peel"],
+            "a broken peel line keeps the tag object"
+        );
         let no_header = format!("{a} refs/tags/light\n");
         assert!(!packed_tags(&no_header, &skip, &mut table, &mut problems));
     }
