@@ -207,25 +207,27 @@ impl Index {
                 .map(|e| (e, false))
                 .collect();
         };
+        // The entries to look at, split evenly between the threads (skip-worktree entries
+        // come in runs, a whole directory outside a sparse checkout: splitting the index
+        // itself would leave one thread most of the work).
+        let todo: Vec<&Entry> = self.entries.iter().filter(|e| needs_stat(e)).collect();
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, 8);
         // Below a few thousand files a thread costs more than it saves.
-        let threads = threads.min(self.entries.len() / 2000 + 1);
-        let chunk = self.entries.len().div_ceil(threads).max(1);
+        let threads = threads.min(todo.len() / 2000 + 1);
+        let chunk = todo.len().div_ceil(threads).max(1);
         let dir = &dir;
         std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .entries
+            let handles: Vec<_> = todo
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
                         // One NUL-terminated path buffer a thread.
                         let mut buf = Vec::new();
                         part.iter()
-                            .filter(|e| needs_stat(e))
-                            .filter_map(|e| {
+                            .filter_map(|&e| {
                                 buf.clear();
                                 buf.extend_from_slice(self.path(e));
                                 buf.push(0);
@@ -243,14 +245,10 @@ impl Index {
                 .into_iter()
                 // A stat pass thread only calls lstat and compares numbers; if one panicked
                 // anyway, count its whole part as suspect rather than lose it.
-                .zip(self.entries.chunks(chunk))
+                .zip(todo.chunks(chunk))
                 .flat_map(|(h, part)| {
-                    h.join().unwrap_or_else(|_| {
-                        part.iter()
-                            .filter(|e| needs_stat(e))
-                            .map(|e| (e, false))
-                            .collect()
-                    })
+                    h.join()
+                        .unwrap_or_else(|_| part.iter().map(|&e| (e, false)).collect())
                 })
                 .collect()
         })
