@@ -565,12 +565,15 @@ pub(crate) fn parse(bytes: &[u8], hash_len: usize, written: (i64, u32)) -> Optio
             paths.extend_from_slice(c.until_nul()?);
         } else {
             // The flags hold the name's length unless it is 0xfff or more (git's
-            // `CE_NAMEMASK`); git takes that length as it stands, and so does this.
+            // `CE_NAMEMASK`): the name is that long and ends in a NUL, or the file is
+            // broken.
             let name = match usize::from(flags & NAME_MASK) {
                 NAME_MASK_USIZE => c.until_nul()?,
                 len => {
                     let name = c.take(len)?;
-                    c.take(1)?;
+                    if c.take(1)? != [0] || nul_at(name).is_some() {
+                        return None;
+                    }
                     name
                 }
             };
@@ -715,6 +718,14 @@ mod tests {
         let index = parse(&bytes, 20, (0, 0)).unwrap();
         let paths: Vec<_> = index.entries.iter().map(|e| index.path(e)).collect();
         assert_eq!(paths, [&b"a"[..], long.as_bytes(), b"z"]);
+    }
+
+    #[test]
+    fn a_recorded_name_length_that_does_not_end_at_a_nul_is_a_broken_file() {
+        let mut bytes = index_v2(&["abc", "z"], b"");
+        // The first entry's flags (after 62 bytes of stat data and name) say 5, not 3.
+        bytes[12 + 60..12 + 62].copy_from_slice(&5u16.to_be_bytes());
+        assert!(parse(&bytes, 20, (0, 0)).is_none());
     }
 
     #[test]
