@@ -39,11 +39,11 @@ def sh(*args, **kw):
     return subprocess.run(args, check=True, env=ENV, **kw)
 
 
-def hyperfine(commands, prepare=None):
+def hyperfine(commands, prepare=None, runs=None):
     """Times commands side by side; returns {name: (median, min, max)} in milliseconds."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        args = ["hyperfine", "--style", "none", "--warmup", "1" if QUICK else "3",
-                "--runs", str(RUNS), "--export-json", out.name]
+        args = ["hyperfine", "--style", "none", "--warmup", "1" if QUICK or runs else "3",
+                "--runs", str(runs or RUNS), "--export-json", out.name]
         if prepare:
             args += ["--prepare", prepare]
         else:
@@ -128,6 +128,13 @@ def main():
         ])
         floor[repo] = t
         table(f"Process floor on `{repo}`", t, "git rev-parse HEAD")
+        # What git itself takes to describe HEAD (unbounded: on `large` it walks the whole
+        # history), with and without the graph; a few runs, it can take seconds.
+        table(f"`git describe --tags` on `{repo}`", hyperfine([
+            ("git rev-parse HEAD", f"git -C {path} rev-parse HEAD"),
+            ("git describe --tags (no commit-graph)", f"git -C {path} describe --tags"),
+            ("git describe --tags (commit-graph)", f"git -C {graph} describe --tags"),
+        ], runs=3), "git rev-parse HEAD")
 
     # The dirty check on each kind of index git writes, each in a `--shared` clone of the
     # same checkout, against `git status` on that clone in the same run.

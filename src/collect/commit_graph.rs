@@ -11,11 +11,13 @@
 //! time) and `EDGE` (the further parents of octopus merges). Positions are global across a
 //! chain: a layer's commits come after those of every layer below it.
 //!
-//! Nothing is mapped or read whole: a 1M-commit graph is 60 MB, and `describe` looks at a
-//! few hundred commits, so each lookup is a positioned read of the bytes it needs (a
-//! 36-byte `CDAT` row, a 20-byte name), with the fan-out tables held in memory. Whatever
-//! does not look like a graph this reader understands gives `None`, and the caller walks the
-//! commits through libgit2 instead.
+//! Nothing is read whole: a 1M-commit graph is 60 MB, and `describe` looks at a few hundred
+//! commits. Each file is mapped read-only, as git and libgit2 map theirs, so a lookup
+//! touches only the pages it needs; where mapping is not available (or fails), each lookup
+//! is a positioned read of the bytes it needs (a 36-byte `CDAT` row, a 20-byte name). Either
+//! way every offset is checked against the file's size.
+//! Whatever does not look like a graph this reader understands gives `None`, and the caller
+//! walks the commits through libgit2 instead.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -35,7 +37,7 @@ pub(crate) struct CommitGraph {
 }
 
 struct Layer {
-    file: File,
+    bytes: Bytes,
     /// Commits in the layers below this one (this layer's first global position).
     base: u32,
     fanout: Box<[u32; 256]>,
@@ -63,7 +65,7 @@ impl CommitGraph {
     pub(crate) fn open(objects: &Path, hash_len: usize) -> Option<CommitGraph> {
         let info = objects.join("info");
         if let Ok(file) = File::open(info.join("commit-graph")) {
-            let layer = Layer::open(file, hash_len, 0, 0)?;
+            let layer = Layer::open(Bytes::new(file)?, hash_len, 0, 0)?;
             return Some(CommitGraph {
                 layers: vec![layer],
                 hash_len,
@@ -78,7 +80,7 @@ impl CommitGraph {
                 return None;
             }
             let file = File::open(dir.join(format!("graph-{name}.graph"))).ok()?;
-            let layer = Layer::open(file, hash_len, base, layers.len())?;
+            let layer = Layer::open(Bytes::new(file)?, hash_len, base, layers.len())?;
             base = base.checked_add(layer.count())?;
             layers.push(layer);
         }
@@ -170,9 +172,9 @@ impl CommitGraph {
 impl Layer {
     /// Reads and checks a graph file's header and chunk table; `depth` is the layer's place
     /// in a chain (the number of base graphs its header must name).
-    fn open(file: File, hash_len: usize, base: u32, depth: usize) -> Option<Layer> {
+    fn open(file: Bytes, hash_len: usize, base: u32, depth: usize) -> Option<Layer> {
         let mut header = [0u8; 8];
-        file.read_exact_at(&mut header, 0).ok()?;
+        file.read(0, &mut header)?;
         let hash_version = match hash_len {
             20 => 1,
             32 => 2,
@@ -185,9 +187,9 @@ impl Layer {
         if usize::from(header[7]) != depth {
             return None;
         }
-        let size = file.metadata().ok()?.len();
+        let size = file.len;
         let mut table = vec![0u8; (chunks + 1) * 12];
-        file.read_exact_at(&mut table, 8).ok()?;
+        file.read(8, &mut table)?;
         let mut found: Vec<([u8; 4], u64, u64)> = Vec::with_capacity(chunks);
         for i in 0..chunks {
             let entry = &table[i * 12..i * 12 + 24];
@@ -205,7 +207,7 @@ impl Layer {
             return None;
         }
         let mut raw = [0u8; 1024];
-        file.read_exact_at(&mut raw, oidf).ok()?;
+        file.read(oidf, &mut raw)?;
         let mut fanout = Box::new([0u32; 256]);
         for (f, b) in fanout.iter_mut().zip(raw.chunks_exact(4)) {
             *f = u32::from_be_bytes(b.try_into().ok()?);
@@ -221,7 +223,7 @@ impl Layer {
         }
         base.checked_add(fanout[255])?;
         Some(Layer {
-            file,
+            bytes: file,
             base,
             fanout,
             oidl,
@@ -235,7 +237,7 @@ impl Layer {
     }
 
     fn read(&self, at: u64, into: &mut [u8]) -> Option<()> {
-        self.file.read_exact_at(into, at).ok()
+        self.bytes.read(at, into)
     }
 
     /// The global position of `id` in this layer: a binary search of `OIDL` between the
@@ -260,6 +262,110 @@ impl Layer {
             }
         }
         None
+    }
+}
+
+/// A graph file's bytes: mapped when it can be, else read where asked.
+struct Bytes {
+    file: File,
+    len: u64,
+    #[cfg(all(unix, target_pointer_width = "64"))]
+    map: Option<map::Map>,
+}
+
+impl Bytes {
+    fn new(file: File) -> Option<Bytes> {
+        let len = file.metadata().ok()?.len();
+        Some(Bytes {
+            #[cfg(all(unix, target_pointer_width = "64"))]
+            map: map::Map::new(&file, len),
+            file,
+            len,
+        })
+    }
+
+    /// Copies the bytes at `at` into `into`; `None` past the end of the file.
+    fn read(&self, at: u64, into: &mut [u8]) -> Option<()> {
+        let end = at.checked_add(into.len() as u64)?;
+        if end > self.len {
+            return None;
+        }
+        #[cfg(all(unix, target_pointer_width = "64"))]
+        if let Some(map) = &self.map {
+            let bytes = map.bytes().get(at as usize..end as usize)?;
+            into.copy_from_slice(bytes);
+            return Some(());
+        }
+        self.file.read_exact_at(into, at).ok()
+    }
+}
+
+/// A read-only private mapping of a whole file, through the C library's `mmap` (which the
+/// standard library links on every Unix).
+#[cfg(all(unix, target_pointer_width = "64"))]
+#[allow(unsafe_code)]
+mod map {
+    use std::ffi::{c_int, c_void};
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+
+    // The values are the same on Linux, macOS and the BSDs.
+    const PROT_READ: c_int = 1;
+    const MAP_PRIVATE: c_int = 2;
+
+    extern "C" {
+        fn mmap(
+            addr: *mut c_void,
+            len: usize,
+            prot: c_int,
+            flags: c_int,
+            fd: c_int,
+            offset: i64,
+        ) -> *mut c_void;
+        fn munmap(addr: *mut c_void, len: usize) -> c_int;
+    }
+
+    pub(super) struct Map {
+        ptr: *mut c_void,
+        len: usize,
+    }
+
+    impl Map {
+        /// Maps the first `len` bytes of `file` (its size); `None` when it cannot.
+        pub(super) fn new(file: &File, len: u64) -> Option<Map> {
+            let len = usize::try_from(len).ok().filter(|&l| l > 0)?;
+            // SAFETY: a new mapping at an address the kernel picks, of an open descriptor,
+            // read-only; the result is checked against MAP_FAILED before use.
+            let ptr = unsafe {
+                mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    PROT_READ,
+                    MAP_PRIVATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            (ptr as isize != -1 && !ptr.is_null()).then_some(Map { ptr, len })
+        }
+
+        pub(super) fn bytes(&self) -> &[u8] {
+            // SAFETY: `ptr` is a live mapping of `len` readable bytes until `drop`. git
+            // writes commit-graph files to a temporary name and renames them into place, so
+            // the mapped file is never rewritten while mapped (git and libgit2 map their
+            // files on the same assumption); the bytes are read as untrusted data, every
+            // offset checked.
+            unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+        }
+    }
+
+    impl Drop for Map {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping `new` made, once.
+            unsafe {
+                munmap(self.ptr, self.len);
+            }
+        }
     }
 }
 

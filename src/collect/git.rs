@@ -6,6 +6,7 @@
 
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -31,7 +32,7 @@ pub(crate) struct GitRepo {
     pub(crate) shallow: bool,
     /// Tag names by the commit they point at, read once (both `exact_tag` and `describe` use
     /// them, and a repository may have thousands).
-    tags: OnceCell<HashMap<Oid, Vec<String>>>,
+    tags: OnceCell<TagTable>,
     /// The numbers of `packed-refs` lines that could not be read (reading the tags fills it).
     packed_problems: std::cell::RefCell<Vec<usize>>,
 }
@@ -186,13 +187,15 @@ impl GitRepo {
     /// from `packed-refs`, whose `^` lines already carry the peeled commit, so thousands of
     /// tags cost one small file read instead of one object lookup each; loose tags (few) are
     /// peeled through libgit2.
-    fn tags_by_commit(&self) -> &HashMap<Oid, Vec<String>> {
+    fn tags_by_commit(&self) -> &TagTable {
         self.tags.get_or_init(|| self.read_tags())
     }
 
-    fn read_tags(&self) -> HashMap<Oid, Vec<String>> {
-        let Some(packed) = self.packed_tags() else {
-            return self.tags_by_commit_slow();
+    fn read_tags(&self) -> TagTable {
+        let text = match std::fs::read_to_string(self.repo.commondir().join("packed-refs")) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => return self.tags_by_commit_slow(),
         };
         // A loose tag overrides a packed one of the same name.
         let mut loose: Vec<(String, Option<Oid>)> = Vec::new();
@@ -223,88 +226,39 @@ impl GitRepo {
         }
         let overridden: std::collections::HashSet<&str> =
             loose.iter().map(|(name, _)| name.as_str()).collect();
-        let mut map: HashMap<Oid, Vec<String>> = HashMap::with_capacity(packed.len() + loose.len());
-        for (name, oid) in &packed {
-            if !overridden.contains(name.as_str()) {
-                map.entry(*oid).or_default().push(name.clone());
+        let mut table = TagTable::default();
+        if let Some(text) = &text {
+            let mut problems = self.packed_problems.borrow_mut();
+            if !packed_tags(text, &overridden, &mut table, &mut problems) {
+                problems.clear();
+                drop(problems);
+                return self.tags_by_commit_slow();
             }
         }
-        for (name, oid) in loose {
+        for (name, oid) in &loose {
             if let Some(oid) = oid {
-                map.entry(oid).or_default().push(name);
+                table.push(*oid, name);
             }
         }
-        map
-    }
-
-    /// Tags in `packed-refs` with the commit each peels to, when the file records peeled
-    /// values (`fully-peeled`, which git has written for years); `None` means the slow path
-    /// must be used.
-    fn packed_tags(&self) -> Option<Vec<(String, Oid)>> {
-        let text = match std::fs::read_to_string(self.repo.commondir().join("packed-refs")) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
-            Err(_) => return None,
-        };
-        let mut lines = text.lines().peekable();
-        if !lines
-            .peek()
-            .is_some_and(|h| h.starts_with('#') && h.contains("fully-peeled"))
-        {
-            return None;
-        }
-        let mut tags: Vec<(String, Oid)> = Vec::new();
-        // Whether the last line was a tag, so that a `^` line peels it.
-        let mut last_is_tag = false;
-        for (n, line) in lines.enumerate() {
-            if let Some(peeled) = line.strip_prefix('^') {
-                if let (true, Some(oid), Some(last)) =
-                    (last_is_tag, oid_from_hex(peeled.trim()), tags.last_mut())
-                {
-                    last.1 = oid;
-                }
-                last_is_tag = false;
-                continue;
-            }
-            last_is_tag = false;
-            if line.starts_with('#') {
-                continue;
-            }
-            // A line that is not `HEX REFNAME` is reported (line numbers from 1, after the
-            // header), and the others are still read.
-            let Some((hex, refname)) = line.split_once(' ') else {
-                self.packed_problems.borrow_mut().push(n + 2);
-                continue;
-            };
-            let oid = oid_from_hex(hex);
-            if oid.is_none() || refname.is_empty() {
-                self.packed_problems.borrow_mut().push(n + 2);
-                continue;
-            }
-            if let (Some(name), Some(oid)) = (refname.strip_prefix("refs/tags/"), oid) {
-                tags.push((name.to_string(), oid));
-                last_is_tag = true;
-            }
-        }
-        Some(tags)
+        table.finish();
+        table
     }
 
     /// Every tag peeled through libgit2 (reftable repositories, old packed-refs files).
-    fn tags_by_commit_slow(&self) -> HashMap<Oid, Vec<String>> {
-        let mut map: HashMap<Oid, Vec<String>> = HashMap::new();
-        let Ok(refs) = self.repo.references_glob("refs/tags/*") else {
-            return map;
-        };
-        for r in refs.filter_map(Result::ok) {
-            let Some(name) = r.name().ok().and_then(|n| n.strip_prefix("refs/tags/")) else {
-                continue;
-            };
-            let name = name.to_string();
-            if let Ok(commit) = r.peel_to_commit() {
-                map.entry(commit.id()).or_default().push(name);
+    fn tags_by_commit_slow(&self) -> TagTable {
+        let mut table = TagTable::default();
+        if let Ok(refs) = self.repo.references_glob("refs/tags/*") {
+            for r in refs.filter_map(Result::ok) {
+                let Some(name) = r.name().ok().and_then(|n| n.strip_prefix("refs/tags/")) else {
+                    continue;
+                };
+                if let Ok(commit) = r.peel_to_commit() {
+                    table.push(commit.id(), name);
+                }
             }
         }
-        map
+        table.finish();
+        table
     }
 
     /// `git describe --tags`, bounded, counting only the tags `accept` takes (this package's
@@ -318,7 +272,7 @@ impl GitRepo {
     pub(crate) fn describe(
         &self,
         accept: &dyn Fn(&str) -> bool,
-        best: &dyn Fn(&[String]) -> Option<String>,
+        best: &dyn Fn(&[&str]) -> Option<String>,
     ) -> Describe {
         let Some(head) = self.head else {
             return Describe::NoTags;
@@ -328,12 +282,14 @@ impl GitRepo {
             return Describe::NoTags;
         }
         let graph = self.commit_graph();
-        let mut walk = DateWalk::new(&self.repo, graph.as_ref());
+        let odb = (!self.history_rewritten())
+            .then(|| self.repo.odb().ok())
+            .flatten();
+        let mut walk = DateWalk::new(&self.repo, graph.as_ref(), odb);
         if !walk.push(head) {
             return Describe::NoTags;
         }
         let short = self.abbrev(head);
-        let counts = |names: &&Vec<String>| names.iter().any(|t| accept(t));
         // git's `describe` (builtin/describe.c): up to ten candidate tags, each with a flag
         // that spreads to the commits it reaches; a candidate's depth counts the commits
         // walked that it does not reach; the least deep wins, then the first found.
@@ -342,7 +298,7 @@ impl GitRepo {
         let mut annotated: HashMap<usize, bool> = HashMap::new();
         while let Some(item) = walk.pop() {
             seen_commits += 1;
-            if let Some(tag) = tags.get(&item.oid).filter(counts).and_then(|n| best(n)) {
+            if let Some(tag) = tags.candidate(&item.oid, accept, best) {
                 if cands.len() == MAX_CANDIDATES {
                     walk.requeue(item);
                     seen_commits -= 1;
@@ -434,12 +390,18 @@ impl GitRepo {
     /// The repository's commit-graph, unless history is rewritten in a way the graph does
     /// not record (a shallow clone's cut-off parents, grafts), where git ignores it too.
     fn commit_graph(&self) -> Option<CommitGraph> {
-        let common = self.repo.commondir();
-        if self.shallow || common.join("info").join("grafts").exists() {
+        if self.history_rewritten() {
             return None;
         }
+        let common = self.repo.commondir();
         let hash_len = self.head?.as_bytes().len();
         CommitGraph::open(&common.join("objects"), hash_len)
+    }
+
+    /// Whether the parents of some commits are not the ones their objects name: a shallow
+    /// clone's cut-off commits, grafts (libgit2 applies both when it reads a commit).
+    fn history_rewritten(&self) -> bool {
+        self.shallow || self.repo.commondir().join("info").join("grafts").exists()
     }
 
     /// The abbreviated name of a commit as `git describe` prints it: unique in the
@@ -473,13 +435,13 @@ impl GitRepo {
 
     /// Every tag name of the repository.
     pub(crate) fn tag_names(&self) -> impl Iterator<Item = &str> {
-        self.tags_by_commit().values().flatten().map(String::as_str)
+        self.tags_by_commit().names()
     }
 
     /// The tags on HEAD.
     pub(crate) fn tags_at_head(&self) -> Vec<String> {
         self.head
-            .and_then(|h| self.tags_by_commit().get(&h).cloned())
+            .map(|h| self.tags_by_commit().at(&h).map(str::to_string).collect())
             .unwrap_or_default()
     }
 
@@ -757,16 +719,260 @@ impl GitRepo {
 /// An object name from its hex form, without a call into libgit2 per name (`packed-refs`
 /// can hold thousands).
 fn oid_from_hex(hex: &str) -> Option<Oid> {
-    let hex = hex.as_bytes();
-    if hex.len() != 40 {
+    let hex: &[u8; 40] = hex.as_bytes().try_into().ok()?;
+    let mut raw = [0u8; 20];
+    // Any byte that is not a hex digit has a high bit set in its table value.
+    let mut bad = 0u8;
+    for (i, byte) in raw.iter_mut().enumerate() {
+        let (hi, lo) = (
+            HEX_DIGITS[usize::from(hex[2 * i])],
+            HEX_DIGITS[usize::from(hex[2 * i + 1])],
+        );
+        bad |= hi | lo;
+        *byte = hi << 4 | lo;
+    }
+    if bad & 0xf0 != 0 {
         return None;
     }
-    let mut raw = [0u8; 20];
-    for (byte, pair) in raw.iter_mut().zip(hex.chunks_exact(2)) {
-        let digit = |c: u8| (c as char).to_digit(16);
-        *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
-    }
     Oid::from_bytes(&raw).ok()
+}
+
+/// Each byte's value as a hex digit (either case), 0xff for the rest.
+const HEX_DIGITS: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The end of the line starting at `from` in `bytes` (the position of its `\n`, else the
+/// end), eight bytes at a time: `packed-refs` can be half a megabyte.
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut at = from;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ NEWLINES;
+        // Some byte of `w` is zero (a newline in the word).
+        if w.wrapping_sub(ONES) & !w & HIGH != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at.min(bytes.len())..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| at + p)
+}
+
+/// Reads the tags of a `packed-refs` file into `table`, leaving out the names in `skip`
+/// (loose tags override packed ones), when the file records peeled values (`fully-peeled`,
+/// which git has written for years). The numbers of lines that are not `HEX REFNAME` go in
+/// `problems` (counted from 1, the header included), and the others are still read. `false`
+/// when the file has no such header: the caller must peel every tag itself.
+fn packed_tags(
+    text: &str,
+    skip: &std::collections::HashSet<&str>,
+    table: &mut TagTable,
+    problems: &mut Vec<usize>,
+) -> bool {
+    let mut lines = Lines { text, at: 0 };
+    if !lines
+        .next()
+        .is_some_and(|h| h.starts_with('#') && h.contains("fully-peeled"))
+    {
+        return false;
+    }
+    // The last tag read (its object's name in hex, already checked, and its name), while
+    // the next line may peel it.
+    let mut last: Option<(&str, &str)> = None;
+    let mut add = |oid: Option<Oid>, name: &str| {
+        if let Some(oid) = oid {
+            if skip.is_empty() || !skip.contains(name) {
+                table.push(oid, name);
+            }
+        }
+    };
+    let mut n = 0usize;
+    while let Some(line) = lines.next() {
+        n += 1;
+        if let Some(peeled) = line.strip_prefix('^') {
+            if let Some((hex, name)) = last.take() {
+                // The peeled commit; the tag object itself when that line is broken.
+                add(
+                    oid_from_hex(peeled.trim()).or_else(|| oid_from_hex(hex)),
+                    name,
+                );
+            }
+            continue;
+        }
+        if let Some((hex, name)) = last.take() {
+            add(oid_from_hex(hex), name);
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        // `HEX REFNAME`: the space is after 40 digits unless the line is broken (an
+        // earlier space leaves no 40 hex digits either way).
+        let split = match (line.get(..40), line.get(40..41), line.get(41..)) {
+            (Some(hex), Some(" "), Some(rest)) => Some((hex, rest)),
+            _ => line.split_once(' '),
+        };
+        let Some((hex, refname)) = split else {
+            problems.push(n + 1);
+            continue;
+        };
+        if !is_hex_name(hex) || refname.is_empty() {
+            problems.push(n + 1);
+            continue;
+        }
+        if let Some(name) = refname.strip_prefix("refs/tags/") {
+            if lines.peel_follows() {
+                // Only the peeled commit is kept: the tag object's name need not be decoded.
+                last = Some((hex, name));
+            } else {
+                add(oid_from_hex(hex), name);
+            }
+        }
+    }
+    if let Some((hex, name)) = last.take() {
+        add(oid_from_hex(hex), name);
+    }
+    true
+}
+
+/// Whether `hex` is an object name in hex (40 digits, either case), as [`oid_from_hex`]
+/// would take it.
+fn is_hex_name(hex: &str) -> bool {
+    let Ok(hex) = <&[u8; 40]>::try_from(hex.as_bytes()) else {
+        return false;
+    };
+    hex.iter()
+        .fold(0u8, |bad, &b| bad | HEX_DIGITS[usize::from(b)])
+        & 0xf0
+        == 0
+}
+
+/// The lines of a text, as `str::lines` gives them (`\n` or `\r\n` ends one), found with
+/// [`line_end`].
+struct Lines<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl Lines<'_> {
+    /// Whether the next line is a `packed-refs` peel line (`^HEX`).
+    fn peel_follows(&self) -> bool {
+        self.text.as_bytes().get(self.at) == Some(&b'^')
+    }
+}
+
+impl<'t> Iterator for Lines<'t> {
+    type Item = &'t str;
+
+    fn next(&mut self) -> Option<&'t str> {
+        if self.at >= self.text.len() {
+            return None;
+        }
+        let end = line_end(self.text.as_bytes(), self.at);
+        let line = self.text.get(self.at..end)?;
+        self.at = end + 1;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+}
+
+/// Tag names by the commit they point at: every name in one string, and an entry per tag
+/// sorted by commit (a repository may have thousands of tags, and `describe` looks up each
+/// commit it walks).
+#[derive(Default)]
+pub(crate) struct TagTable {
+    names: String,
+    /// In the order added.
+    entries: Vec<TagEntry>,
+    /// Each entry's key and place in `entries`, sorted (a small thing to sort).
+    order: Vec<(u64, u32)>,
+}
+
+struct TagEntry {
+    commit: Oid,
+    name: Range<usize>,
+}
+
+impl TagTable {
+    fn push(&mut self, commit: Oid, name: &str) {
+        let start = self.names.len();
+        self.names.push_str(name);
+        self.order
+            .push((Self::key(&commit), self.entries.len() as u32));
+        self.entries.push(TagEntry {
+            commit,
+            name: start..self.names.len(),
+        });
+    }
+
+    fn key(commit: &Oid) -> u64 {
+        let mut head = [0u8; 8];
+        let bytes = commit.as_bytes();
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        u64::from_be_bytes(head)
+    }
+
+    /// Sorts the entries by commit (by key: commits that share their first eight bytes
+    /// stay together, told apart when looked up); a commit's tags stay in the order they
+    /// were added.
+    fn finish(&mut self) {
+        self.order.sort_unstable();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The names of the tags on `commit`.
+    fn at<'a>(&'a self, commit: &Oid) -> impl Iterator<Item = &'a str> + 'a {
+        let key = Self::key(commit);
+        let start = self.order.partition_point(|&(k, _)| k < key);
+        let commit = *commit;
+        self.order[start..]
+            .iter()
+            .take_while(move |&&(k, _)| k == key)
+            .map(|&(_, i)| &self.entries[i as usize])
+            .filter(move |e| e.commit.as_bytes() == commit.as_bytes())
+            .map(|e| &self.names[e.name.clone()])
+    }
+
+    /// Every tag name.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| &self.names[e.name.clone()])
+    }
+
+    /// The tag `describe` takes on `commit`: of its tags that `accept` takes, the one
+    /// `best` picks.
+    fn candidate(
+        &self,
+        commit: &Oid,
+        accept: &dyn Fn(&str) -> bool,
+        best: &dyn Fn(&[&str]) -> Option<String>,
+    ) -> Option<String> {
+        let mut names = self.at(commit).peekable();
+        names.peek()?;
+        let names: Vec<&str> = names.collect();
+        if !names.iter().any(|t| accept(t)) {
+            return None;
+        }
+        best(&names)
+    }
 }
 
 /// The objects in a repository's packs, from the pack indexes' headers (version 2: the last
@@ -833,6 +1039,9 @@ impl Ord for Queued {
 struct DateWalk<'r> {
     repo: &'r Repository,
     graph: Option<&'r CommitGraph>,
+    /// The object database, when commits may be read from their raw text
+    /// ([`commit_header`]) rather than through libgit2's commit parser.
+    odb: Option<git2::Odb<'r>>,
     queue: std::collections::BinaryHeap<Queued>,
     /// Every commit queued so far, with the candidate flags that reached it.
     flags: HashMap<Oid, u16>,
@@ -840,10 +1049,15 @@ struct DateWalk<'r> {
 }
 
 impl<'r> DateWalk<'r> {
-    fn new(repo: &'r Repository, graph: Option<&'r CommitGraph>) -> Self {
+    fn new(
+        repo: &'r Repository,
+        graph: Option<&'r CommitGraph>,
+        odb: Option<git2::Odb<'r>>,
+    ) -> Self {
         DateWalk {
             repo,
             graph,
+            odb,
             queue: std::collections::BinaryHeap::new(),
             flags: HashMap::new(),
             seq: 0,
@@ -862,7 +1076,14 @@ impl<'r> DateWalk<'r> {
             let c = g.commit(pos)?;
             Some((c.time, Parents::Graph(c.parents)))
         });
-        let found = from_graph.or_else(|| {
+        let raw = || {
+            let object = self.odb.as_ref()?.read(oid).ok()?;
+            let (time, parents) = (object.kind() == git2::ObjectType::Commit)
+                .then(|| commit_header(object.data()))
+                .flatten()?;
+            Some((time, Parents::Odb(parents)))
+        };
+        let found = from_graph.or_else(raw).or_else(|| {
             let c = self.repo.find_commit(oid).ok()?;
             Some((c.time().seconds(), Parents::Odb(c.parent_ids().collect())))
         });
@@ -932,6 +1153,49 @@ impl<'r> DateWalk<'r> {
             }
         }
     }
+}
+
+/// The committer time and parents of a commit object, from its text, when it has the shape
+/// git writes (`tree`, `parent` lines, `author` and `committer` lines ending in `> TIME` and
+/// a zone); `None` for anything else, which the caller hands to libgit2's commit parser.
+/// Reading only these lines skips libgit2's full parse and its object cache for each of the
+/// hundreds of commits `describe` walks; on every commit it takes, the answer is libgit2's
+/// (its signature parser takes the time after the line's last `>`, with a `<` before it).
+fn commit_header(data: &[u8]) -> Option<(i64, Vec<Oid>)> {
+    let hex_line = |rest: &[u8]| -> Option<Oid> {
+        if rest.get(40) != Some(&b'\n') {
+            return None;
+        }
+        oid_from_hex(std::str::from_utf8(rest.get(..40)?).ok()?)
+    };
+    let rest = data.strip_prefix(b"tree ")?;
+    hex_line(rest)?;
+    let mut rest = &rest[41..];
+    let mut parents = Vec::with_capacity(2);
+    while let Some(line) = rest.strip_prefix(b"parent ") {
+        parents.push(hex_line(line)?);
+        rest = &line[41..];
+    }
+    // The time of a signature line (without its header and line break).
+    let time = |line: &[u8]| -> Option<i64> {
+        let gt = line.iter().rposition(|&b| b == b'>')?;
+        let lt = line.iter().rposition(|&b| b == b'<')?;
+        if lt >= gt {
+            return None;
+        }
+        let after = line.get(gt + 1..)?.strip_prefix(b" ")?;
+        let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 15 || !matches!(after.get(digits), None | Some(b' ')) {
+            return None;
+        }
+        std::str::from_utf8(&after[..digits]).ok()?.parse().ok()
+    };
+    let rest = rest.strip_prefix(b"author ")?;
+    let end = rest.iter().position(|&b| b == b'\n')?;
+    time(&rest[..end])?;
+    let rest = rest[end + 1..].strip_prefix(b"committer ")?;
+    let end = rest.iter().position(|&b| b == b'\n')?;
+    Some((time(&rest[..end])?, parents))
 }
 
 /// A tag `describe` may name, as git's `possible_tag`.
@@ -1064,5 +1328,94 @@ mod tests {
         for bad in ["", "9878f34", &hex.replace('d', "g"), &format!("{hex}0")] {
             assert_eq!(oid_from_hex(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn commit_headers_as_libgit2_reads_them() {
+        let (t, p, q) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
+        let body = |parents: &str, author: &str, committer: &str| {
+            format!("tree {t}\n{parents}author {author}\ncommitter {committer}\n\nmessage\n")
+        };
+        let sig = "A U Thor <a@example.com> 1700000000 +0100";
+        let two = format!("parent {p}\nparent {q}\n");
+        let c = body(&two, sig, "C <c@example.com> 1700000123 -0000");
+        assert_eq!(
+            commit_header(c.as_bytes()),
+            Some((
+                1_700_000_123,
+                vec![oid_from_hex(&p).unwrap(), oid_from_hex(&q).unwrap()]
+            ))
+        );
+        let root = body("", sig, "C <c> 5");
+        assert_eq!(commit_header(root.as_bytes()), Some((5, vec![])));
+        // Shapes left to libgit2.
+        for odd in [
+            body("", sig, "C <c> x"),
+            body("", sig, "C <c>"),
+            body("", sig, "C c> 5 +0000"),
+            body("", sig, "C <c> 5 +0000 <"),
+            body("", "A <a> no time", sig),
+            body(&format!("parent {}\n", &p[1..]), sig, sig),
+            format!("tree {t}\ncommitter {sig}\n"),
+            "not a commit".to_string(),
+        ] {
+            assert_eq!(commit_header(odd.as_bytes()), None, "{odd}");
+        }
+    }
+
+    #[test]
+    fn lines_are_split_as_str_lines_splits_them() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\r\nb",
+            "\n\n",
+            "0123456789abcdef0123456789\nshort\n\r\nlast line without a break",
+            "no break in a line longer than eight bytes",
+        ] {
+            let ours: Vec<&str> = Lines { text, at: 0 }.collect();
+            assert_eq!(ours, text.lines().collect::<Vec<_>>(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn packed_refs_tags_peeled_problems_and_overrides() {
+        let (a, b, c, d) = (
+            "1".repeat(40),
+            "2".repeat(40),
+            "3".repeat(40),
+            "4".repeat(40),
+        );
+        let text = format!(
+            "# pack-refs with: peeled fully-peeled sorted \n\
+             {a} refs/heads/main\n\
+             {a} refs/tags/light\n\
+             {b} refs/tags/annotated\n\
+             ^{c}\n\
+             not a ref\n\
+             {b} refs/tags/loose-wins\r\n\
+             ^{c}\n\
+             {a} refs/tags/same-commit\n\
+             {d} refs/tags/broken-peel\n\
+             ^not hex"
+        );
+        let skip: std::collections::HashSet<&str> = ["loose-wins"].into_iter().collect();
+        let mut table = TagTable::default();
+        let mut problems = Vec::new();
+        assert!(packed_tags(&text, &skip, &mut table, &mut problems));
+        table.finish();
+        assert_eq!(problems, [6], "numbered from 1 with the header");
+        let at = |hex: &str| -> Vec<&str> { table.at(&oid_from_hex(hex).unwrap()).collect() };
+        assert_eq!(at(&a), ["light", "same-commit"], "in the order read");
+        assert_eq!(at(&b), Vec::<&str>::new(), "peeled to the commit");
+        assert_eq!(at(&c), ["annotated"]);
+        assert_eq!(
+            at(&d),
+            ["broken-peel"],
+            "a broken peel line keeps the tag object"
+        );
+        let no_header = format!("{a} refs/tags/light\n");
+        assert!(!packed_tags(&no_header, &skip, &mut table, &mut problems));
     }
 }

@@ -208,12 +208,10 @@ impl Releases {
 
     /// The best release among tags on one commit: the highest version, a release above its
     /// own pre-releases (`v2.0.3` over `v2.0.3-rc.1` on the same commit).
-    pub(crate) fn best<'t>(&self, tags: &'t [String]) -> Option<&'t str> {
+    pub(crate) fn best<'t, S: AsRef<str>>(&self, tags: &'t [S]) -> Option<&'t str> {
         tags.iter()
-            .filter_map(|t| {
-                self.version(t)
-                    .map(|v| (numbers(v), !is_prerelease(v), t.as_str()))
-            })
+            .map(AsRef::as_ref)
+            .filter_map(|t| self.version(t).map(|v| (numbers(v), !is_prerelease(v), t)))
             .max()
             .map(|(_, _, t)| t)
     }

@@ -93,6 +93,9 @@ const S_IFMT: u32 = 0o170000;
 const S_IFREG: u32 = 0o100000;
 const S_IFLNK: u32 = 0o120000;
 const FLAG_ASSUME_VALID: u16 = 0x8000;
+/// The name length bits of an entry's flags; all set: the name is that long or longer.
+const NAME_MASK: u16 = 0x0fff;
+const NAME_MASK_USIZE: usize = NAME_MASK as usize;
 const FLAG_EXTENDED: u16 = 0x4000;
 const EXT_SKIP_WORKTREE: u16 = 0x4000;
 const EXT_INTENT_TO_ADD: u16 = 0x2000;
@@ -204,25 +207,27 @@ impl Index {
                 .map(|e| (e, false))
                 .collect();
         };
+        // The entries to look at, split evenly between the threads (skip-worktree entries
+        // come in runs, a whole directory outside a sparse checkout: splitting the index
+        // itself would leave one thread most of the work).
+        let todo: Vec<&Entry> = self.entries.iter().filter(|e| needs_stat(e)).collect();
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, 8);
         // Below a few thousand files a thread costs more than it saves.
-        let threads = threads.min(self.entries.len() / 2000 + 1);
-        let chunk = self.entries.len().div_ceil(threads).max(1);
+        let threads = threads.min(todo.len() / 2000 + 1);
+        let chunk = todo.len().div_ceil(threads).max(1);
         let dir = &dir;
         std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .entries
+            let handles: Vec<_> = todo
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
                         // One NUL-terminated path buffer a thread.
                         let mut buf = Vec::new();
                         part.iter()
-                            .filter(|e| needs_stat(e))
-                            .filter_map(|e| {
+                            .filter_map(|&e| {
                                 buf.clear();
                                 buf.extend_from_slice(self.path(e));
                                 buf.push(0);
@@ -240,14 +245,10 @@ impl Index {
                 .into_iter()
                 // A stat pass thread only calls lstat and compares numbers; if one panicked
                 // anyway, count its whole part as suspect rather than lose it.
-                .zip(self.entries.chunks(chunk))
+                .zip(todo.chunks(chunk))
                 .flat_map(|(h, part)| {
-                    h.join().unwrap_or_else(|_| {
-                        part.iter()
-                            .filter(|e| needs_stat(e))
-                            .map(|e| (e, false))
-                            .collect()
-                    })
+                    h.join()
+                        .unwrap_or_else(|_| part.iter().map(|&e| (e, false)).collect())
                 })
                 .collect()
         })
@@ -450,6 +451,23 @@ fn same_time(recorded: (u32, u32), (secs, nanos): (i64, u32), seconds_only: bool
     recorded.0 == secs as u32 && (seconds_only || recorded.1 == 0 || recorded.1 == nanos)
 }
 
+/// The position of the first NUL in `bytes`, eight bytes at a time (index version 4 ends
+/// each of its 20,000 paths with one).
+fn nul_at(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let w = u64::from_le_bytes(word.try_into().ok()?);
+        // Some byte of `w` is zero.
+        if w.wrapping_sub(ONES) & !w & HIGH != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b == 0).map(|p| at + p)
+}
+
 /// Reads big-endian numbers and byte runs from the index, `None` past the end.
 struct Cursor<'a> {
     bytes: &'a [u8],
@@ -474,7 +492,7 @@ impl<'a> Cursor<'a> {
 
     /// Bytes up to (not including) the next NUL, which is consumed.
     fn until_nul(&mut self) -> Option<&'a [u8]> {
-        let len = self.bytes.get(self.at..)?.iter().position(|&b| b == 0)?;
+        let len = nul_at(self.bytes.get(self.at..)?)?;
         let run = self.take(len)?;
         self.at += 1;
         Some(run)
@@ -546,7 +564,19 @@ pub(crate) fn parse(bytes: &[u8], hash_len: usize, written: (i64, u32)) -> Optio
             paths.extend_from_within(previous.start..previous.start + keep);
             paths.extend_from_slice(c.until_nul()?);
         } else {
-            let name = c.until_nul()?;
+            // The flags hold the name's length unless it is 0xfff or more (git's
+            // `CE_NAMEMASK`): the name is that long and ends in a NUL, or the file is
+            // broken.
+            let name = match usize::from(flags & NAME_MASK) {
+                NAME_MASK_USIZE => c.until_nul()?,
+                len => {
+                    let name = c.take(len)?;
+                    if c.take(1)? != [0] || nul_at(name).is_some() {
+                        return None;
+                    }
+                    name
+                }
+            };
             paths.extend_from_slice(name);
             // Entries are padded with 1–8 NULs to a multiple of 8 bytes (the one that ended
             // the name included).
@@ -647,7 +677,7 @@ mod tests {
             e.extend_from_slice(&v.to_be_bytes());
         }
         e.extend_from_slice(&[0xab; 20]);
-        e.extend_from_slice(&(path.len() as u16).to_be_bytes());
+        e.extend_from_slice(&(path.len().min(0xfff) as u16).to_be_bytes());
         e.extend_from_slice(path.as_bytes());
         let unpadded = e.len();
         e.resize((unpadded + 8) & !7, 0);
@@ -679,6 +709,36 @@ mod tests {
         assert_eq!(paths, [&b"a.txt"[..], b"dir/b"]);
         assert_eq!(index.entries[1].size, 5);
         assert_eq!(index.root_tree, Some(vec![0xcd; 20]));
+    }
+
+    #[test]
+    fn names_of_0xfff_bytes_or_more_are_read_to_their_nul() {
+        let long = "d/".repeat(2100) + "f";
+        let bytes = index_v2(&["a", &long, "z"], b"");
+        let index = parse(&bytes, 20, (0, 0)).unwrap();
+        let paths: Vec<_> = index.entries.iter().map(|e| index.path(e)).collect();
+        assert_eq!(paths, [&b"a"[..], long.as_bytes(), b"z"]);
+    }
+
+    #[test]
+    fn a_recorded_name_length_that_does_not_end_at_a_nul_is_a_broken_file() {
+        let mut bytes = index_v2(&["abc", "z"], b"");
+        // The first entry's flags (after 62 bytes of stat data and name) say 5, not 3.
+        bytes[12 + 60..12 + 62].copy_from_slice(&5u16.to_be_bytes());
+        assert!(parse(&bytes, 20, (0, 0)).is_none());
+    }
+
+    #[test]
+    fn nul_search_finds_the_first_at_any_offset() {
+        for len in 0..40 {
+            let mut bytes = vec![7u8; len];
+            assert_eq!(nul_at(&bytes), None);
+            for at in 0..len {
+                bytes[at] = 0;
+                assert_eq!(nul_at(&bytes), Some(at), "{len} {at}");
+                bytes[at] = 7;
+            }
+        }
     }
 
     #[test]

@@ -207,8 +207,8 @@ fn corrupt_packed_refs_lines_are_a_warning() {
     out.ok();
     assert!(
         out.line("packed-refs")
-            .contains("1 line of .git/packed-refs cannot be read"),
-        "{out}"
+            .contains("1 line of .git/packed-refs cannot be read (line 4)"),
+        "header, main, the tag, then the bad line: {out}"
     );
     // the readable tags are still read
     assert_eq!(version(&out).as_deref(), Some("1.0.0"));
