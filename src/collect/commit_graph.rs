@@ -269,7 +269,7 @@ impl Layer {
 struct Bytes {
     file: File,
     len: u64,
-    #[cfg(all(unix, target_pointer_width = "64"))]
+    #[cfg(unix)]
     map: Option<map::Map>,
 }
 
@@ -277,7 +277,7 @@ impl Bytes {
     fn new(file: File) -> Option<Bytes> {
         let len = file.metadata().ok()?.len();
         Some(Bytes {
-            #[cfg(all(unix, target_pointer_width = "64"))]
+            #[cfg(unix)]
             map: map::Map::new(&file, len),
             file,
             len,
@@ -290,7 +290,7 @@ impl Bytes {
         if end > self.len {
             return None;
         }
-        #[cfg(all(unix, target_pointer_width = "64"))]
+        #[cfg(unix)]
         if let Some(map) = &self.map {
             let bytes = map.bytes().get(at as usize..end as usize)?;
             into.copy_from_slice(bytes);
@@ -300,30 +300,15 @@ impl Bytes {
     }
 }
 
-/// A read-only private mapping of a whole file, through the C library's `mmap` (which the
-/// standard library links on every Unix).
-#[cfg(all(unix, target_pointer_width = "64"))]
+/// A read-only private mapping of a whole file (rustix's `mmap`, the one `unsafe` in the
+/// crate: a mapping is memory the compiler cannot see the kernel provide).
+#[cfg(unix)]
 #[allow(unsafe_code)]
 mod map {
-    use std::ffi::{c_int, c_void};
+    use std::ffi::c_void;
     use std::fs::File;
-    use std::os::fd::AsRawFd;
 
-    // The values are the same on Linux, macOS and the BSDs.
-    const PROT_READ: c_int = 1;
-    const MAP_PRIVATE: c_int = 2;
-
-    extern "C" {
-        fn mmap(
-            addr: *mut c_void,
-            len: usize,
-            prot: c_int,
-            flags: c_int,
-            fd: c_int,
-            offset: i64,
-        ) -> *mut c_void;
-        fn munmap(addr: *mut c_void, len: usize) -> c_int;
-    }
+    use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 
     pub(super) struct Map {
         ptr: *mut c_void,
@@ -334,19 +319,20 @@ mod map {
         /// Maps the first `len` bytes of `file` (its size); `None` when it cannot.
         pub(super) fn new(file: &File, len: u64) -> Option<Map> {
             let len = usize::try_from(len).ok().filter(|&l| l > 0)?;
-            // SAFETY: a new mapping at an address the kernel picks, of an open descriptor,
-            // read-only; the result is checked against MAP_FAILED before use.
+            // SAFETY: a new read-only mapping of an open descriptor at an address the kernel
+            // picks; it aliases no Rust memory.
             let ptr = unsafe {
                 mmap(
                     std::ptr::null_mut(),
                     len,
-                    PROT_READ,
-                    MAP_PRIVATE,
-                    file.as_raw_fd(),
+                    ProtFlags::READ,
+                    MapFlags::PRIVATE,
+                    file,
                     0,
                 )
-            };
-            (ptr as isize != -1 && !ptr.is_null()).then_some(Map { ptr, len })
+            }
+            .ok()?;
+            Some(Map { ptr, len })
         }
 
         pub(super) fn bytes(&self) -> &[u8] {
@@ -362,9 +348,7 @@ mod map {
     impl Drop for Map {
         fn drop(&mut self) {
             // SAFETY: unmaps exactly the mapping `new` made, once.
-            unsafe {
-                munmap(self.ptr, self.len);
-            }
+            let _ = unsafe { munmap(self.ptr, self.len) };
         }
     }
 }
