@@ -519,8 +519,8 @@ run_step() {
     native_path "$bake"
     set_output bake-file "$_path"
 
-    annotate_targets
-    verify_targets
+    run_on_targets annotate "${INPUT_ANNOTATE:-}"
+    run_on_targets verify "${INPUT_VERIFY:-}"
 }
 
 # Exports OCI_STAMP_CREATED as the `created` output of a `--format github` file (read with
@@ -551,10 +551,13 @@ pin_created() {
     esac
 }
 
-# `annotate`: one path per line (blank lines skipped, surrounding blanks trimmed), each one
-# argument of `oci-stamp annotate`.
-annotate_targets() {
-    [ -n "${INPUT_ANNOTATE:-}" ] || return 0
+# `annotate` and `verify`: one target per line of the input (blank lines skipped,
+# surrounding blanks trimmed), each one argument of `oci-stamp COMMAND`. verify's findings
+# become annotations through `report`, so the binary prints plain lines there, not
+# workflow commands.
+run_on_targets() {
+    _cmd=$1 _list=$2
+    [ -n "$_list" ] || return 0
     [ -n "$cr" ] || cr=$(printf '\r')
     set --
     while IFS= read -r line || [ -n "$line" ]; do
@@ -563,50 +566,24 @@ annotate_targets() {
         line=${line%"${line##*[! 	]}"}
         case $line in
         '') continue ;;
-        -) die "input \`annotate\`: \`-\` (standard input) is not a target here" ;;
+        -) die "input \`$_cmd\`: \`-\` (standard input) is not a target here" ;;
         esac
         set -- "$@" "$line"
     done <<EOF
-${INPUT_ANNOTATE:-}
+$_list
 EOF
     [ "$#" -gt 0 ] || return 0
 
     status=0
-    "$bin" annotate -- "$@" >"$work/annotate" 2>"$work/stderr" || status=$?
-    if [ -s "$work/annotate" ]; then show_untrusted "$work/annotate"; fi
-    report "$work/stderr"
-    if [ "$status" != 0 ]; then
-        error "oci-stamp annotate failed (exit $status)"
-        exit "$status"
+    if [ "$_cmd" = verify ]; then
+        GITHUB_ACTIONS=false "$bin" verify -- "$@" >"$work/$_cmd" 2>"$work/stderr" || status=$?
+    else
+        "$bin" "$_cmd" -- "$@" >"$work/$_cmd" 2>"$work/stderr" || status=$?
     fi
-}
-
-# `verify`: one target per line, as for `annotate`; findings become annotations through
-# `report` (so the binary prints plain lines, not workflow commands, here).
-verify_targets() {
-    [ -n "${INPUT_VERIFY:-}" ] || return 0
-    [ -n "$cr" ] || cr=$(printf '\r')
-    set --
-    while IFS= read -r line || [ -n "$line" ]; do
-        line=${line%"$cr"}
-        line=${line#"${line%%[! 	]*}"}
-        line=${line%"${line##*[! 	]}"}
-        case $line in
-        '') continue ;;
-        -) die "input \`verify\`: \`-\` (standard input) is not a target here" ;;
-        esac
-        set -- "$@" "$line"
-    done <<EOF
-${INPUT_VERIFY:-}
-EOF
-    [ "$#" -gt 0 ] || return 0
-
-    status=0
-    GITHUB_ACTIONS=false "$bin" verify -- "$@" >"$work/verify" 2>"$work/stderr" || status=$?
-    if [ -s "$work/verify" ]; then show_untrusted "$work/verify"; fi
+    if [ -s "$work/$_cmd" ]; then show_untrusted "$work/$_cmd"; fi
     report "$work/stderr"
     if [ "$status" != 0 ]; then
-        error "oci-stamp verify failed (exit $status)"
+        error "oci-stamp $_cmd failed (exit $status)"
         exit "$status"
     fi
 }
