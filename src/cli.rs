@@ -293,18 +293,8 @@ pub(crate) struct AnnotateCmd {
     #[arg(long)]
     pub(crate) gc: bool,
 
-    /// Kubernetes: also stamp the pod template of workloads (this rolls their pods).
-    #[arg(long, env = "OCI_STAMP_POD_TEMPLATE", value_parser = BoolishValueParser::new())]
-    pub(crate) pod_template: bool,
-
-    /// Kubernetes: only objects of these kinds (`Deployment,StatefulSet`).
-    #[arg(
-        long,
-        env = "OCI_STAMP_KIND",
-        value_name = "KIND,…",
-        value_delimiter = ','
-    )]
-    pub(crate) kind: Vec<String>,
+    #[command(flatten)]
+    pub(crate) kube: KubeArgs,
 
     /// Registry: write the stamped image under this tag (in the same repository) and leave
     /// the target's own tag as it is. Needed for a `@sha256:…` target.
@@ -403,18 +393,8 @@ pub(crate) struct VerifyCmd {
     #[arg(long)]
     pub(crate) kubernetes: bool,
 
-    /// Kubernetes: pod templates of workloads must carry the keys too.
-    #[arg(long, env = "OCI_STAMP_POD_TEMPLATE", value_parser = BoolishValueParser::new())]
-    pub(crate) pod_template: bool,
-
-    /// Kubernetes: only objects of these kinds must carry the keys (`Deployment,StatefulSet`).
-    #[arg(
-        long,
-        env = "OCI_STAMP_KIND",
-        value_name = "KIND,…",
-        value_delimiter = ','
-    )]
-    pub(crate) kind: Vec<String>,
+    #[command(flatten)]
+    pub(crate) kube: KubeArgs,
 
     /// Output format: a table per target, or JSON.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
@@ -425,6 +405,25 @@ pub(crate) struct VerifyCmd {
     /// (`docker://REGISTRY/REPO:TAG`, `…@sha256:…`).
     #[arg(required = true, value_name = "TARGET")]
     pub(crate) targets: Vec<String>,
+}
+
+/// Which Kubernetes objects `annotate` stamps and `verify` checks.
+#[derive(Debug, PartialEq, Args)]
+#[command(next_help_heading = "Kubernetes")]
+pub(crate) struct KubeArgs {
+    /// Pod templates of workloads too: `annotate` stamps them (which rolls their pods),
+    /// `verify` requires them to carry the keys.
+    #[arg(long, env = "OCI_STAMP_POD_TEMPLATE", value_parser = BoolishValueParser::new())]
+    pub(crate) pod_template: bool,
+
+    /// Only objects of these kinds (`Deployment,StatefulSet`).
+    #[arg(
+        long,
+        env = "OCI_STAMP_KIND",
+        value_name = "KIND,…",
+        value_delimiter = ','
+    )]
+    pub(crate) kind: Vec<String>,
 }
 
 /// How registries are reached: `docker://…` targets and `--resolve-base`.

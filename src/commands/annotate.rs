@@ -13,15 +13,15 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &AnnotateCmd) -> Result
     for t in &cmd.targets {
         targets.extend(targets::parse_targets(t)?);
     }
-    let kinds: Vec<String> = cmd.kind.iter().map(|k| k.trim().to_string()).collect();
+    let kinds: Vec<String> = cmd.kube.kind.iter().map(|k| k.trim().to_string()).collect();
     if kinds.iter().any(String::is_empty) {
         return Err(Error::Usage(format!(
             "--kind `{}` holds an empty kind; give kinds separated by commas (`Deployment,StatefulSet`)",
-            cmd.kind.join(",").escape_debug()
+            cmd.kube.kind.join(",").escape_debug()
         )));
     }
     let kube = targets::kube::KubeOptions {
-        pod_template: cmd.pod_template,
+        pod_template: cmd.kube.pod_template,
         kinds,
     };
     if targets

@@ -203,7 +203,7 @@ impl Verifier<'_> {
         let pairs = match place {
             Place::Level(kind, platform) => self.stamp.pairs(*kind, platform.as_ref()),
             Place::Object { kind, pod_template } => {
-                if (*pod_template && !self.cmd.pod_template) || !self.kind_selected(kind) {
+                if (*pod_template && !self.cmd.kube.pod_template) || !self.kind_selected(kind) {
                     Vec::new()
                 } else {
                     self.stamp.all_pairs()
@@ -235,7 +235,7 @@ impl Verifier<'_> {
                     })
             }),
             Place::Object { kind, pod_template } => {
-                (!*pod_template || self.cmd.pod_template) && self.kind_selected(kind)
+                (!*pod_template || self.cmd.kube.pod_template) && self.kind_selected(kind)
             }
             Place::Other => false,
         }
@@ -453,6 +453,7 @@ pub(crate) fn run(opts: &CollectOptions, env: &Env, cmd: &VerifyCmd) -> Result<O
             .collect(),
         history,
         kinds: cmd
+            .kube
             .kind
             .iter()
             .map(|k| k.trim().to_string())
