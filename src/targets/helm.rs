@@ -19,9 +19,9 @@ use oci_spec::image as spec;
 use yaml_edit::{Mapping, YamlFile};
 
 use super::kube::{keep_missing_final_newline, key_scalar, settled, value_scalar};
-use super::oci::{self, Stamp};
+use super::oci::Stamp;
 use super::Found;
-use super::{layout, parent_dir, read_text, Change, Outcome};
+use super::{layout, parent_dir, read_text, Outcome};
 use crate::annotations::Diagnostic;
 use crate::atomic;
 use crate::error::Error;
@@ -192,19 +192,7 @@ pub(crate) fn annotate_file(path: &Path, stamp: &Stamp, dry_run: bool) -> Result
         })?;
     let mut outcome = Outcome::refused(path, result.refusals);
     outcome.warnings = result.warnings;
-    if let Some(new) = result.text.filter(|_| outcome.refusals.is_empty()) {
-        outcome.changes.push(Change {
-            kind: "chart",
-            platform: None,
-            object: None,
-            old: oci::sha256_digest(text.as_bytes()),
-            new: oci::sha256_digest(new.as_bytes()),
-        });
-        if !dry_run {
-            atomic::write(path, new.as_bytes())?;
-            outcome.written = true;
-        }
-    }
+    outcome.rewrite_file(path, "chart", &text, result.text, dry_run)?;
     Ok(outcome)
 }
 

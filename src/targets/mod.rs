@@ -70,6 +70,33 @@ impl Outcome {
             tagged: None,
         }
     }
+
+    /// A whole file rewritten from `old` to `new` (a manifest file, a chart): the change is
+    /// recorded, and the file replaced atomically unless `dry_run` or a refusal stands.
+    pub(crate) fn rewrite_file(
+        &mut self,
+        path: &Path,
+        kind: &'static str,
+        old: &str,
+        new: Option<String>,
+        dry_run: bool,
+    ) -> Result<(), Error> {
+        let Some(new) = new.filter(|_| self.refusals.is_empty()) else {
+            return Ok(());
+        };
+        self.changes.push(Change {
+            kind,
+            platform: None,
+            object: None,
+            old: oci::sha256_digest(old.as_bytes()),
+            new: oci::sha256_digest(new.as_bytes()),
+        });
+        if !dry_run {
+            atomic::write(path, new.as_bytes())?;
+            self.written = true;
+        }
+        Ok(())
+    }
 }
 
 /// A TARGET as given on the command line.
@@ -415,19 +442,7 @@ pub(crate) fn annotate(
             let (new, refusals) =
                 manifest::annotate_document(&path.display().to_string(), &text, stamp)?;
             let mut outcome = Outcome::refused(path, refusals);
-            if let Some(new) = new.filter(|_| outcome.refusals.is_empty()) {
-                outcome.changes.push(Change {
-                    kind: "file",
-                    platform: None,
-                    object: None,
-                    old: oci::sha256_digest(text.as_bytes()),
-                    new: oci::sha256_digest(new.as_bytes()),
-                });
-                if !dry_run {
-                    atomic::write(path, new.as_bytes())?;
-                    outcome.written = true;
-                }
-            }
+            outcome.rewrite_file(path, "file", &text, new, dry_run)?;
             Ok((outcome, None))
         }
         Target::Stdin => {
