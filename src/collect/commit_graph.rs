@@ -55,7 +55,52 @@ pub(crate) struct Commit {
     /// highest parent's. 0 means the writer did not compute it.
     pub(crate) generation: u32,
     /// The parents' global positions, in order.
-    pub(crate) parents: Vec<u32>,
+    pub(crate) parents: Parents,
+}
+
+/// A commit's parents' positions: one or two in place (almost every commit), more only
+/// for an octopus merge.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Parents {
+    two: [u32; 2],
+    /// How many of `two` are used; unused when `more` holds them all.
+    len: u8,
+    more: Vec<u32>,
+}
+
+impl Parents {
+    fn push(&mut self, pos: u32) {
+        if self.more.is_empty() && usize::from(self.len) < self.two.len() {
+            self.two[usize::from(self.len)] = pos;
+            self.len += 1;
+        } else {
+            if self.more.is_empty() {
+                self.more
+                    .extend_from_slice(&self.two[..usize::from(self.len)]);
+            }
+            self.more.push(pos);
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u32] {
+        if self.more.is_empty() {
+            &self.two[..usize::from(self.len)]
+        } else {
+            &self.more
+        }
+    }
+}
+
+/// An object name read from the graph (room for SHA-256; `as_slice` is the hash's length).
+pub(crate) struct Name {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Name {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 impl CommitGraph {
@@ -106,10 +151,16 @@ impl CommitGraph {
     }
 
     /// The object name of the commit at global position `pos`.
-    pub(crate) fn id(&self, pos: u32) -> Option<Vec<u8>> {
+    pub(crate) fn id(&self, pos: u32) -> Option<Name> {
         let (layer, at) = self.layer(pos)?;
-        let mut name = vec![0u8; self.hash_len];
-        layer.read(layer.oidl + u64::from(at) * self.hash_len as u64, &mut name)?;
+        let mut name = Name {
+            bytes: [0u8; 32],
+            len: self.hash_len,
+        };
+        layer.read(
+            layer.oidl + u64::from(at) * self.hash_len as u64,
+            &mut name.bytes[..self.hash_len],
+        )?;
         Some(name)
     }
 
@@ -125,7 +176,7 @@ impl CommitGraph {
         let (p1, p2, high, low) = (word(h), word(h + 4), word(h + 8), word(h + 12));
         let time = (i64::from(high & 3) << 32) | i64::from(low);
         let generation = high >> 2;
-        let mut parents = Vec::with_capacity(2);
+        let mut parents = Parents::default();
         if p1 != NO_PARENT {
             parents.push(self.check_pos(p1)?);
         }
@@ -427,23 +478,28 @@ mod tests {
             (name(0x22), vec![0], 200, 2),
             (name(0x23), vec![0], big_time, 2),
             (name(0xa0), vec![1, 2, 0], 300, 3),
-            (name(0xff), vec![3, 1], 400, 4),
+            (name(0xa1), vec![1, 2], 310, 3),
+            (name(0xa2), vec![0, 1, 2, 3, 4], 320, 4),
+            (name(0xff), vec![3, 1], 400, 5),
         ];
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("info")).unwrap();
         std::fs::write(dir.path().join("info/commit-graph"), graph(&commits)).unwrap();
         let g = CommitGraph::open(dir.path(), 20).unwrap();
-        assert_eq!(g.len(), 5);
+        assert_eq!(g.len(), 7);
         for (i, (n, parents, time, level)) in commits.iter().enumerate() {
             let pos = g.find(n).unwrap();
             assert_eq!(pos, i as u32);
-            assert_eq!(g.id(pos).unwrap(), n.to_vec());
+            assert_eq!(g.id(pos).unwrap().as_slice(), n);
             let c = g.commit(pos).unwrap();
-            assert_eq!((&c.parents, c.time, c.generation), (parents, *time, *level));
+            assert_eq!(
+                (c.parents.as_slice(), c.time, c.generation),
+                (parents.as_slice(), *time, *level)
+            );
         }
         assert_eq!(g.find(&[0x22; 20]), None);
         assert_eq!(g.find(&[0x00; 20]), None);
-        assert_eq!(g.commit(5), None);
+        assert_eq!(g.commit(7), None);
         // Another hash length, a truncated file: not a graph this reader takes.
         assert!(CommitGraph::open(dir.path(), 32).is_none());
         let mut bytes = graph(&commits);

@@ -6,13 +6,13 @@
 
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{BranchType, ErrorCode, Oid, Repository, StatusOptions, StatusShow};
 
 use super::commit_graph::CommitGraph;
+use super::tags::{oid_from_hex, packed_tags, TagTable};
 use super::worktree;
 use crate::error::GitError;
 
@@ -167,18 +167,19 @@ impl GitRepo {
             });
         // Else `origin`; else the one remote there is (`git clone -o upstream`).
         let (name, why) = upstream.unwrap_or_else(|| ("origin".to_string(), String::new()));
-        let (name, why) = match self.repo.find_remote(&name) {
+        // One lookup each: every lookup copies the whole configuration.
+        let (name, why, remote) = match self.repo.find_remote(&name) {
             Err(e) if e.code() == ErrorCode::NotFound && why.is_empty() => {
                 let names = self.repo.remotes().ok()?;
                 let only = match (names.get(0).ok().flatten(), names.len()) {
                     (Some(only), 1) => only.to_string(),
                     _ => return None,
                 };
-                (only, "the only remote".to_string())
+                let remote = self.repo.find_remote(&only).ok()?;
+                (only, "the only remote".to_string(), remote)
             }
-            _ => (name, why),
+            found => (name, why, found.ok()?),
         };
-        let remote = self.repo.find_remote(&name).ok()?;
         let url = remote.url().ok()?.to_string();
         Some(Remote { name, url, why })
     }
@@ -192,7 +193,7 @@ impl GitRepo {
     }
 
     fn read_tags(&self) -> TagTable {
-        let text = match std::fs::read_to_string(self.repo.commondir().join("packed-refs")) {
+        let text = match std::fs::read(self.repo.commondir().join("packed-refs")) {
             Ok(t) => Some(t),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(_) => return self.tags_by_commit_slow(),
@@ -226,7 +227,7 @@ impl GitRepo {
         }
         let overridden: std::collections::HashSet<&str> =
             loose.iter().map(|(name, _)| name.as_str()).collect();
-        let mut table = TagTable::default();
+        let mut table = TagTable::for_packed_refs(text.as_ref().map_or(0, Vec::len));
         if let Some(text) = &text {
             let mut problems = self.packed_problems.borrow_mut();
             if !packed_tags(text, &overridden, &mut table, &mut problems) {
@@ -237,7 +238,7 @@ impl GitRepo {
         }
         for (name, oid) in &loose {
             if let Some(oid) = oid {
-                table.push(*oid, name);
+                table.push_oid(*oid, name);
             }
         }
         table.finish();
@@ -253,7 +254,7 @@ impl GitRepo {
                     continue;
                 };
                 if let Ok(commit) = r.peel_to_commit() {
-                    table.push(commit.id(), name);
+                    table.push_oid(commit.id(), name);
                 }
             }
         }
@@ -716,265 +717,6 @@ impl GitRepo {
     }
 }
 
-/// An object name from its hex form, without a call into libgit2 per name (`packed-refs`
-/// can hold thousands).
-fn oid_from_hex(hex: &str) -> Option<Oid> {
-    let hex: &[u8; 40] = hex.as_bytes().try_into().ok()?;
-    let mut raw = [0u8; 20];
-    // Any byte that is not a hex digit has a high bit set in its table value.
-    let mut bad = 0u8;
-    for (i, byte) in raw.iter_mut().enumerate() {
-        let (hi, lo) = (
-            HEX_DIGITS[usize::from(hex[2 * i])],
-            HEX_DIGITS[usize::from(hex[2 * i + 1])],
-        );
-        bad |= hi | lo;
-        *byte = hi << 4 | lo;
-    }
-    if bad & 0xf0 != 0 {
-        return None;
-    }
-    Oid::from_bytes(&raw).ok()
-}
-
-/// Each byte's value as a hex digit (either case), 0xff for the rest.
-const HEX_DIGITS: [u8; 256] = {
-    let mut table = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// The end of the line starting at `from` in `bytes` (the position of its `\n`, else the
-/// end), eight bytes at a time: `packed-refs` can be half a megabyte.
-fn line_end(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const NEWLINES: u64 = ONES * b'\n' as u64;
-    let mut at = from;
-    while let Some(word) = bytes.get(at..at + 8) {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ NEWLINES;
-        // Some byte of `w` is zero (a newline in the word).
-        if w.wrapping_sub(ONES) & !w & HIGH != 0 {
-            break;
-        }
-        at += 8;
-    }
-    bytes[at.min(bytes.len())..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |p| at + p)
-}
-
-/// Reads the tags of a `packed-refs` file into `table`, leaving out the names in `skip`
-/// (loose tags override packed ones), when the file records peeled values (`fully-peeled`,
-/// which git has written for years). The numbers of lines that are not `HEX REFNAME` go in
-/// `problems` (counted from 1, the header included), and the others are still read. `false`
-/// when the file has no such header: the caller must peel every tag itself.
-fn packed_tags(
-    text: &str,
-    skip: &std::collections::HashSet<&str>,
-    table: &mut TagTable,
-    problems: &mut Vec<usize>,
-) -> bool {
-    let mut lines = Lines { text, at: 0 };
-    if !lines
-        .next()
-        .is_some_and(|h| h.starts_with('#') && h.contains("fully-peeled"))
-    {
-        return false;
-    }
-    // The last tag read (its object's name in hex, already checked, and its name), while
-    // the next line may peel it.
-    let mut last: Option<(&str, &str)> = None;
-    let mut add = |oid: Option<Oid>, name: &str| {
-        if let Some(oid) = oid {
-            if skip.is_empty() || !skip.contains(name) {
-                table.push(oid, name);
-            }
-        }
-    };
-    let mut n = 0usize;
-    while let Some(line) = lines.next() {
-        n += 1;
-        if let Some(peeled) = line.strip_prefix('^') {
-            if let Some((hex, name)) = last.take() {
-                // The peeled commit; the tag object itself when that line is broken.
-                add(
-                    oid_from_hex(peeled.trim()).or_else(|| oid_from_hex(hex)),
-                    name,
-                );
-            }
-            continue;
-        }
-        if let Some((hex, name)) = last.take() {
-            add(oid_from_hex(hex), name);
-        }
-        if line.starts_with('#') {
-            continue;
-        }
-        // `HEX REFNAME`: the space is after 40 digits unless the line is broken (an
-        // earlier space leaves no 40 hex digits either way).
-        let split = match (line.get(..40), line.get(40..41), line.get(41..)) {
-            (Some(hex), Some(" "), Some(rest)) => Some((hex, rest)),
-            _ => line.split_once(' '),
-        };
-        let Some((hex, refname)) = split else {
-            problems.push(n + 1);
-            continue;
-        };
-        if !is_hex_name(hex) || refname.is_empty() {
-            problems.push(n + 1);
-            continue;
-        }
-        if let Some(name) = refname.strip_prefix("refs/tags/") {
-            if lines.peel_follows() {
-                // Only the peeled commit is kept: the tag object's name need not be decoded.
-                last = Some((hex, name));
-            } else {
-                add(oid_from_hex(hex), name);
-            }
-        }
-    }
-    if let Some((hex, name)) = last.take() {
-        add(oid_from_hex(hex), name);
-    }
-    true
-}
-
-/// Whether `hex` is an object name in hex (40 digits, either case), as [`oid_from_hex`]
-/// would take it.
-fn is_hex_name(hex: &str) -> bool {
-    let Ok(hex) = <&[u8; 40]>::try_from(hex.as_bytes()) else {
-        return false;
-    };
-    hex.iter()
-        .fold(0u8, |bad, &b| bad | HEX_DIGITS[usize::from(b)])
-        & 0xf0
-        == 0
-}
-
-/// The lines of a text, as `str::lines` gives them (`\n` or `\r\n` ends one), found with
-/// [`line_end`].
-struct Lines<'t> {
-    text: &'t str,
-    at: usize,
-}
-
-impl Lines<'_> {
-    /// Whether the next line is a `packed-refs` peel line (`^HEX`).
-    fn peel_follows(&self) -> bool {
-        self.text.as_bytes().get(self.at) == Some(&b'^')
-    }
-}
-
-impl<'t> Iterator for Lines<'t> {
-    type Item = &'t str;
-
-    fn next(&mut self) -> Option<&'t str> {
-        if self.at >= self.text.len() {
-            return None;
-        }
-        let end = line_end(self.text.as_bytes(), self.at);
-        let line = self.text.get(self.at..end)?;
-        self.at = end + 1;
-        Some(line.strip_suffix('\r').unwrap_or(line))
-    }
-}
-
-/// Tag names by the commit they point at: every name in one string, and an entry per tag
-/// sorted by commit (a repository may have thousands of tags, and `describe` looks up each
-/// commit it walks).
-#[derive(Default)]
-pub(crate) struct TagTable {
-    names: String,
-    /// In the order added.
-    entries: Vec<TagEntry>,
-    /// Each entry's key and place in `entries`, sorted (a small thing to sort).
-    order: Vec<(u64, u32)>,
-}
-
-struct TagEntry {
-    commit: Oid,
-    name: Range<usize>,
-}
-
-impl TagTable {
-    fn push(&mut self, commit: Oid, name: &str) {
-        let start = self.names.len();
-        self.names.push_str(name);
-        self.order
-            .push((Self::key(&commit), self.entries.len() as u32));
-        self.entries.push(TagEntry {
-            commit,
-            name: start..self.names.len(),
-        });
-    }
-
-    fn key(commit: &Oid) -> u64 {
-        let mut head = [0u8; 8];
-        let bytes = commit.as_bytes();
-        let n = bytes.len().min(8);
-        head[..n].copy_from_slice(&bytes[..n]);
-        u64::from_be_bytes(head)
-    }
-
-    /// Sorts the entries by commit (by key: commits that share their first eight bytes
-    /// stay together, told apart when looked up); a commit's tags stay in the order they
-    /// were added.
-    fn finish(&mut self) {
-        self.order.sort_unstable();
-    }
-
-    fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The names of the tags on `commit`.
-    fn at<'a>(&'a self, commit: &Oid) -> impl Iterator<Item = &'a str> + 'a {
-        let key = Self::key(commit);
-        let start = self.order.partition_point(|&(k, _)| k < key);
-        let commit = *commit;
-        self.order[start..]
-            .iter()
-            .take_while(move |&&(k, _)| k == key)
-            .map(|&(_, i)| &self.entries[i as usize])
-            .filter(move |e| e.commit.as_bytes() == commit.as_bytes())
-            .map(|e| &self.names[e.name.clone()])
-    }
-
-    /// Every tag name.
-    fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| &self.names[e.name.clone()])
-    }
-
-    /// The tag `describe` takes on `commit`: of its tags that `accept` takes, the one
-    /// `best` picks.
-    fn candidate(
-        &self,
-        commit: &Oid,
-        accept: &dyn Fn(&str) -> bool,
-        best: &dyn Fn(&[&str]) -> Option<String>,
-    ) -> Option<String> {
-        let mut names = self.at(commit).peekable();
-        names.peek()?;
-        let names: Vec<&str> = names.collect();
-        if !names.iter().any(|t| accept(t)) {
-            return None;
-        }
-        best(&names)
-    }
-}
-
 /// The objects in a repository's packs, from the pack indexes' headers (version 2: the last
 /// fan-out entry), as git counts them for `core.abbrev=auto`.
 fn packed_object_count(pack_dir: &Path) -> u64 {
@@ -996,6 +738,53 @@ fn packed_object_count(pack_dir: &Path) -> u64 {
     count
 }
 
+/// The hasher of the walks' maps, keyed by object names and graph positions. Their keys are
+/// not chosen by an adversary the way a web request's are (an object name is a hash, a
+/// position an index git wrote), so SipHash's defence buys nothing here and cost a tenth of
+/// the walk: each word written is folded in by a multiply and a rotate (the Fx hash
+/// rustc uses for its own tables).
+#[derive(Default, Clone, Copy)]
+struct WalkHash;
+
+impl std::hash::BuildHasher for WalkHash {
+    type Hasher = WalkHasher;
+    fn build_hasher(&self) -> WalkHasher {
+        WalkHasher(0)
+    }
+}
+
+struct WalkHasher(u64);
+
+impl WalkHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for WalkHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A commit waiting in [`DateWalk`]'s queue, with its parents.
 struct Queued {
     time: i64,
@@ -1006,7 +795,7 @@ struct Queued {
 
 enum Parents {
     /// Positions in the commit-graph.
-    Graph(Vec<u32>),
+    Graph(super::commit_graph::Parents),
     /// Read from the commit object by libgit2.
     Odb(Vec<Oid>),
 }
@@ -1044,7 +833,7 @@ struct DateWalk<'r> {
     odb: Option<git2::Odb<'r>>,
     queue: std::collections::BinaryHeap<Queued>,
     /// Every commit queued so far, with the candidate flags that reached it.
-    flags: HashMap<Oid, u16>,
+    flags: HashMap<Oid, u16, WalkHash>,
     seq: u64,
 }
 
@@ -1059,7 +848,7 @@ impl<'r> DateWalk<'r> {
             graph,
             odb,
             queue: std::collections::BinaryHeap::new(),
-            flags: HashMap::new(),
+            flags: HashMap::default(),
             seq: 0,
         }
     }
@@ -1136,11 +925,11 @@ impl<'r> DateWalk<'r> {
         let flags = self.flags(item.oid);
         match item.parents {
             Parents::Graph(positions) => {
-                for pos in positions {
+                for &pos in positions.as_slice() {
                     let id = self
                         .graph
                         .and_then(|g| g.id(pos))
-                        .and_then(|raw| Oid::from_bytes(&raw).ok());
+                        .and_then(|raw| Oid::from_bytes(raw.as_slice()).ok());
                     if let Some(id) = id {
                         self.queue(id, Some(pos), flags);
                     }
@@ -1166,7 +955,7 @@ fn commit_header(data: &[u8]) -> Option<(i64, Vec<Oid>)> {
         if rest.get(40) != Some(&b'\n') {
             return None;
         }
-        oid_from_hex(std::str::from_utf8(rest.get(..40)?).ok()?)
+        oid_from_hex(rest.get(..40)?)
     };
     let rest = data.strip_prefix(b"tree ")?;
     hex_line(rest)?;
@@ -1217,7 +1006,7 @@ const MAX_CANDIDATES: usize = 10;
 fn graph_distance(g: &CommitGraph, head: u32, base: u32, limit: usize) -> Option<Option<usize>> {
     const HEAD: u8 = 1;
     const BASE: u8 = 2;
-    let mut flags: HashMap<u32, u8> = HashMap::new();
+    let mut flags: HashMap<u32, u8, WalkHash> = HashMap::default();
     let mut queue = std::collections::BinaryHeap::new();
     // How many queued commits only `head` reaches so far.
     let mut interesting = 0usize;
@@ -1251,7 +1040,7 @@ fn graph_distance(g: &CommitGraph, head: u32, base: u32, limit: usize) -> Option
                 return Some(None);
             }
         }
-        for parent in g.commit(pos)?.parents {
+        for &parent in g.commit(pos)?.parents.as_slice() {
             let f = flags.entry(parent).or_insert(0);
             let (old, new) = (*f, *f | flag);
             if old == new {
@@ -1321,16 +1110,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_object_names() {
-        let hex = "9878f3415242dd4a55413e59accd5cbcf53abd7d";
-        assert_eq!(oid_from_hex(hex), Oid::from_str(hex).ok());
-        assert_eq!(oid_from_hex(&hex.to_uppercase()), Oid::from_str(hex).ok());
-        for bad in ["", "9878f34", &hex.replace('d', "g"), &format!("{hex}0")] {
-            assert_eq!(oid_from_hex(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn commit_headers_as_libgit2_reads_them() {
         let (t, p, q) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
         let body = |parents: &str, author: &str, committer: &str| {
@@ -1343,7 +1122,10 @@ mod tests {
             commit_header(c.as_bytes()),
             Some((
                 1_700_000_123,
-                vec![oid_from_hex(&p).unwrap(), oid_from_hex(&q).unwrap()]
+                vec![
+                    oid_from_hex(p.as_bytes()).unwrap(),
+                    oid_from_hex(q.as_bytes()).unwrap()
+                ]
             ))
         );
         let root = body("", sig, "C <c> 5");
@@ -1361,61 +1143,5 @@ mod tests {
         ] {
             assert_eq!(commit_header(odd.as_bytes()), None, "{odd}");
         }
-    }
-
-    #[test]
-    fn lines_are_split_as_str_lines_splits_them() {
-        for text in [
-            "",
-            "a",
-            "a\n",
-            "a\r\nb",
-            "\n\n",
-            "0123456789abcdef0123456789\nshort\n\r\nlast line without a break",
-            "no break in a line longer than eight bytes",
-        ] {
-            let ours: Vec<&str> = Lines { text, at: 0 }.collect();
-            assert_eq!(ours, text.lines().collect::<Vec<_>>(), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn packed_refs_tags_peeled_problems_and_overrides() {
-        let (a, b, c, d) = (
-            "1".repeat(40),
-            "2".repeat(40),
-            "3".repeat(40),
-            "4".repeat(40),
-        );
-        let text = format!(
-            "# pack-refs with: peeled fully-peeled sorted \n\
-             {a} refs/heads/main\n\
-             {a} refs/tags/light\n\
-             {b} refs/tags/annotated\n\
-             ^{c}\n\
-             not a ref\n\
-             {b} refs/tags/loose-wins\r\n\
-             ^{c}\n\
-             {a} refs/tags/same-commit\n\
-             {d} refs/tags/broken-peel\n\
-             ^not hex"
-        );
-        let skip: std::collections::HashSet<&str> = ["loose-wins"].into_iter().collect();
-        let mut table = TagTable::default();
-        let mut problems = Vec::new();
-        assert!(packed_tags(&text, &skip, &mut table, &mut problems));
-        table.finish();
-        assert_eq!(problems, [6], "numbered from 1 with the header");
-        let at = |hex: &str| -> Vec<&str> { table.at(&oid_from_hex(hex).unwrap()).collect() };
-        assert_eq!(at(&a), ["light", "same-commit"], "in the order read");
-        assert_eq!(at(&b), Vec::<&str>::new(), "peeled to the commit");
-        assert_eq!(at(&c), ["annotated"]);
-        assert_eq!(
-            at(&d),
-            ["broken-peel"],
-            "a broken peel line keeps the tag object"
-        );
-        let no_header = format!("{a} refs/tags/light\n");
-        assert!(!packed_tags(&no_header, &skip, &mut table, &mut problems));
     }
 }

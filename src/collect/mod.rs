@@ -16,6 +16,7 @@ pub(crate) mod license;
 pub(crate) mod policy;
 pub(crate) mod project;
 pub(crate) mod remote;
+pub(crate) mod tags;
 pub(crate) mod time;
 pub(crate) mod version;
 pub(crate) mod worktree;

@@ -47,7 +47,7 @@ enum Kind {
 /// `v1.2.3` / `1.2.3` → `1.2.3`; `needs_dot` for a version after a prefix.
 fn version_part(s: &str, needs_dot: bool) -> Option<&str> {
     let v = s.strip_prefix(['v', 'V']).unwrap_or(s);
-    let digits = v.chars().take_while(char::is_ascii_digit).count();
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
         return None;
     }
@@ -165,10 +165,11 @@ pub(crate) struct Releases {
 /// of `release-v9.0.0`), when it has a `MAJOR.MINOR` version after a prefix that is more
 /// than a `v`.
 fn prefix_of(tag: &str) -> Option<&str> {
-    let at = tag.find(|c: char| c.is_ascii_digit())?;
+    let at = tag.bytes().position(|b| b.is_ascii_digit())?;
     let (prefix, rest) = tag.split_at(at);
-    let rest_ok = version_part(rest, true).is_some();
-    (rest_ok && !prefix.is_empty() && !prefix.eq_ignore_ascii_case("v")).then_some(prefix)
+    // The cheap test first: most repositories' tags are bare `v1.2.3`.
+    (!prefix.is_empty() && !prefix.eq_ignore_ascii_case("v") && version_part(rest, true).is_some())
+        .then_some(prefix)
 }
 
 impl Releases {

@@ -252,3 +252,51 @@ fn malformed_policy_files_are_usage_errors_naming_the_line() {
         assert!(out.stderr.contains(want), "{text:?}\n{out}");
     }
 }
+
+/// The policy file is the one at the root of the work tree holding `--repo`: found from a
+/// subdirectory, from a linked worktree (whose `.git` is a file) its own root's, and never
+/// a parent directory's from a bare repository, which has no work tree.
+#[test]
+fn the_policy_file_is_the_work_trees_own() {
+    let sb = Sandbox::new();
+    let repo = repo(&sb, "[annotations]\nvendor = \"Root Policy\"\n");
+    repo.write("sub/dir/keep.txt", "x");
+    repo.commit("two");
+    let vendor = |args: &[&str], dir: &std::path::Path| {
+        let mut all = vec!["collect", "--format", "json"];
+        all.extend_from_slice(args);
+        let out = sb.stamp(all).current_dir(dir).run();
+        out.ok();
+        out.annotations().get(VENDOR).cloned()
+    };
+    assert_eq!(
+        vendor(&["-C", "sub/dir"], &repo.path).as_deref(),
+        Some("Root Policy"),
+        "from a subdirectory"
+    );
+    // A linked worktree with a policy of its own, inside the sandbox beside the main one.
+    repo.git(&["worktree", "add", "-q", "-b", "side", "../side"]);
+    let side = sb.open("side");
+    side.write(
+        "oci-stamp.toml",
+        "[annotations]\nvendor = \"Side Policy\"\n",
+    );
+    side.write("deep/er/x.txt", "x");
+    assert_eq!(
+        vendor(&["-C", "deep/er"], &side.path).as_deref(),
+        Some("Side Policy"),
+        "a linked worktree's own root"
+    );
+    // A bare clone inside a directory that has a policy file and a `.git` of its own above
+    // it: the bare repository is the repository, and it has no policy file.
+    sb.git(
+        &repo.path,
+        &["clone", "-q", "--bare", ".", "nested/bare.git"],
+    );
+    let bare = repo.path.join("nested/bare.git");
+    assert_eq!(
+        vendor(&["-C", bare.to_str().unwrap()], &repo.path),
+        None,
+        "a bare repository"
+    );
+}

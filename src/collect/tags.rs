@@ -1,0 +1,506 @@
+//! A repository's tags by the commit they point at, read from `packed-refs` as bytes.
+//!
+//! `describe` looks up every commit it walks (up to [`super::git::DESCRIBE_LIMIT`]) among
+//! the tags, and a repository may have thousands of them (`packed-refs` of half a megabyte):
+//! reading them is most of what `flags` costs when no walk is long. So the file is read
+//! once, as bytes; object names are decoded eight hex digits at a time; and the table is a
+//! hash index on the commit's first eight bytes (uniformly spread: they are a hash), built
+//! in one pass with no sort.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use git2::Oid;
+
+/// The length of a SHA-1 object name, raw.
+const RAW: usize = 20;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = ONES * 0x80;
+
+/// The high bit of each byte of `x` (eight bytes of text) that is not a hex digit, either
+/// case. Bytewise arithmetic on one `u64` ("SIMD within a register"): no table, no branch
+/// per digit.
+fn not_hex(x: u64) -> u64 {
+    // For bytes below 0x80, adding `0x80 - c` sets a byte's high bit exactly when the byte
+    // is at least `c`, and never carries into the next byte.
+    let at_least = |v: u64, c: u8| v.wrapping_add(ONES * u64::from(0x80 - c));
+    let ascii = x & !HIGH;
+    let lower = ascii | (ONES * 0x20);
+    let digit = at_least(ascii, b'0') & !at_least(ascii, b'9' + 1);
+    let letter = at_least(lower, b'a') & !at_least(lower, b'f' + 1);
+    (x | !(digit | letter)) & HIGH
+}
+
+/// Eight bytes as a little-endian word (all ones, no hex digit, when fewer are given).
+fn word(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes(chunk.try_into().unwrap_or([0xff; 8]))
+}
+
+/// Eight hex digits (either case) as the four bytes they spell; `None` when any is not a
+/// hex digit.
+#[cfg(test)]
+fn hex8(chunk: [u8; 8]) -> Option<[u8; 4]> {
+    let x = u64::from_le_bytes(chunk);
+    (not_hex(x) == 0).then(|| hex8_checked(x))
+}
+
+/// The four bytes eight checked hex digits spell.
+fn hex8_checked(x: u64) -> [u8; 4] {
+    // Each byte's value: its low nibble, plus 9 for a letter (bit 6 set).
+    let v = (x & (ONES * 0x0f)) + ((x >> 6) & ONES) * 9;
+    // Pairs of nibbles into bytes (each in the low half of a 16-bit lane), then the lanes
+    // packed together.
+    let t = ((v << 4) | (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let t = (t | (t >> 8)) & 0x0000_ffff_0000_ffff;
+    let t = (t | (t >> 16)) & 0xffff_ffff;
+    (t as u32).to_le_bytes()
+}
+
+/// Whether `hex` is a 40-digit hex object name (either case), without decoding it.
+pub(super) fn is_hex_name(hex: &[u8]) -> bool {
+    hex.len() == 2 * RAW && hex.chunks_exact(8).fold(0, |bad, c| bad | not_hex(word(c))) == 0
+}
+
+/// A 40-digit hex object name (either case) as its 20 raw bytes.
+pub(super) fn raw_from_hex(hex: &[u8]) -> Option<[u8; RAW]> {
+    if !is_hex_name(hex) {
+        return None;
+    }
+    let mut raw = [0u8; RAW];
+    for (out, chunk) in raw.chunks_exact_mut(4).zip(hex.chunks_exact(8)) {
+        out.copy_from_slice(&hex8_checked(word(chunk)));
+    }
+    Some(raw)
+}
+
+/// A 40-digit hex object name as an [`Oid`].
+pub(super) fn oid_from_hex(hex: &[u8]) -> Option<Oid> {
+    Oid::from_bytes(&raw_from_hex(hex)?).ok()
+}
+
+/// The end of the line starting at `from` in `bytes` (the position of its `\n`, else the
+/// end), eight bytes at a time.
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut at = from;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ NEWLINES;
+        // Some byte of `w` is zero (a newline in the word).
+        if w.wrapping_sub(ONES) & !w & HIGH != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at.min(bytes.len())..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| at + p)
+}
+
+/// The lines of a text, as `str::lines` gives them (`\n` or `\r\n` ends one), found with
+/// [`line_end`].
+pub(super) struct Lines<'t> {
+    text: &'t [u8],
+    at: usize,
+}
+
+impl<'t> Lines<'t> {
+    pub(super) fn new(text: &'t [u8]) -> Self {
+        Lines { text, at: 0 }
+    }
+
+    /// Whether the next line is a `packed-refs` peel line (`^HEX`).
+    fn peel_follows(&self) -> bool {
+        self.text.get(self.at) == Some(&b'^')
+    }
+}
+
+impl<'t> Iterator for Lines<'t> {
+    type Item = &'t [u8];
+
+    fn next(&mut self) -> Option<&'t [u8]> {
+        if self.at >= self.text.len() {
+            return None;
+        }
+        let end = line_end(self.text, self.at);
+        let line = self.text.get(self.at..end)?;
+        self.at = end + 1;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+}
+
+/// Reads the tags of a `packed-refs` file into `table`, leaving out the names in `skip`
+/// (loose tags override packed ones), when the file records peeled values (`fully-peeled`,
+/// which git has written for years). The numbers of lines that are not `HEX REFNAME` go in
+/// `problems` (counted from 1, the header included), and the others are still read. A tag
+/// whose name is not UTF-8 is left out, as libgit2's reference iterator leaves it out.
+/// `false` when the file has no such header: the caller must peel every tag itself.
+pub(super) fn packed_tags(
+    text: &[u8],
+    skip: &HashSet<&str>,
+    table: &mut TagTable,
+    problems: &mut Vec<usize>,
+) -> bool {
+    // A name as text: the whole file is checked once (a fast pass over ASCII), a name then
+    // only sliced from it; only a file that is not UTF-8 throughout checks name by name.
+    let whole = std::str::from_utf8(text).ok();
+    fn as_str<'t>(text: &'t [u8], whole: Option<&'t str>, name: &'t [u8]) -> Option<&'t str> {
+        match whole {
+            Some(all) => {
+                let start = name.as_ptr() as usize - text.as_ptr() as usize;
+                all.get(start..start + name.len())
+            }
+            None => std::str::from_utf8(name).ok(),
+        }
+    }
+    let mut lines = Lines::new(text);
+    if !lines
+        .next()
+        .is_some_and(|h| h.starts_with(b"#") && h.windows(12).any(|w| w == b"fully-peeled"))
+    {
+        return false;
+    }
+    // The last tag read (its object's name in hex, already checked, and its name), while
+    // the next line may peel it.
+    let mut last: Option<(&[u8], &str)> = None;
+    let mut add = |raw: Option<[u8; RAW]>, name: &str| {
+        if let Some(raw) = raw {
+            if skip.is_empty() || !skip.contains(name) {
+                table.push(raw, name);
+            }
+        }
+    };
+    let mut n = 0usize;
+    while let Some(line) = lines.next() {
+        n += 1;
+        if let Some(peeled) = line.strip_prefix(b"^") {
+            if let Some((hex, name)) = last.take() {
+                // The peeled commit; the tag object itself when that line is broken.
+                add(
+                    raw_from_hex(peeled.trim_ascii()).or_else(|| raw_from_hex(hex)),
+                    name,
+                );
+            }
+            continue;
+        }
+        if let Some((hex, name)) = last.take() {
+            add(raw_from_hex(hex), name);
+        }
+        if line.starts_with(b"#") {
+            continue;
+        }
+        // `HEX REFNAME`: the space is after 40 digits unless the line is broken (an
+        // earlier space leaves no 40 hex digits either way).
+        let split = match (line.get(..40), line.get(40), line.get(41..)) {
+            (Some(hex), Some(b' '), Some(rest)) => Some((hex, rest)),
+            _ => line
+                .iter()
+                .position(|&b| b == b' ')
+                .map(|at| (&line[..at], &line[at + 1..])),
+        };
+        let Some((hex, refname)) = split else {
+            problems.push(n + 1);
+            continue;
+        };
+        if !is_hex_name(hex) || refname.is_empty() {
+            problems.push(n + 1);
+            continue;
+        }
+        if let Some(name) = refname.strip_prefix(b"refs/tags/") {
+            let Some(name) = as_str(text, whole, name) else {
+                continue;
+            };
+            if lines.peel_follows() {
+                // Only the peeled commit is kept (the tag object's name when the peel line
+                // is broken, decoded again then).
+                last = Some((hex, name));
+            } else {
+                add(raw_from_hex(hex), name);
+            }
+        }
+    }
+    if let Some((hex, name)) = last.take() {
+        add(raw_from_hex(hex), name);
+    }
+    true
+}
+
+impl TagTable {
+    /// A table with room for the tags of a `packed-refs` file of `len` bytes: a tag's line
+    /// takes at least 52 (40 hex digits, a space, `refs/tags/`, a name, a line break), and
+    /// room reserved but not used is never touched.
+    pub(super) fn for_packed_refs(len: usize) -> TagTable {
+        TagTable {
+            names: String::with_capacity(len / 4),
+            entries: Vec::with_capacity(len / 52),
+            slots: Vec::new(),
+        }
+    }
+}
+
+/// Tag names by the commit they point at: every name in one string, an entry per tag in
+/// the order added, and an open-addressing hash index over the entries.
+#[derive(Default)]
+pub(crate) struct TagTable {
+    names: String,
+    entries: Vec<TagEntry>,
+    /// Entry numbers plus one (0: an empty slot), at the slot of their commit's key and
+    /// on by linear probing; a power of two long, at least twice the entries.
+    slots: Vec<u32>,
+}
+
+struct TagEntry {
+    commit: [u8; RAW],
+    name: Range<u32>,
+}
+
+impl TagTable {
+    pub(super) fn push(&mut self, commit: [u8; RAW], name: &str) {
+        let start = self.names.len() as u32;
+        self.names.push_str(name);
+        self.entries.push(TagEntry {
+            commit,
+            name: start..self.names.len() as u32,
+        });
+    }
+
+    pub(super) fn push_oid(&mut self, commit: Oid, name: &str) {
+        if let Ok(raw) = <[u8; RAW]>::try_from(commit.as_bytes()) {
+            self.push(raw, name);
+        }
+    }
+
+    /// The slot a commit's entries start from: its first eight bytes, which a hash spreads
+    /// uniformly, masked to the index's length.
+    fn slot(commit: &[u8], mask: usize) -> usize {
+        let mut head = [0u8; 8];
+        let n = commit.len().min(8);
+        head[..n].copy_from_slice(&commit[..n]);
+        (u64::from_le_bytes(head) as usize) & mask
+    }
+
+    /// Builds the index. A commit's tags stay in the order they were added: they share a
+    /// first slot, and each later one is placed further along the probe.
+    pub(super) fn finish(&mut self) {
+        let len = (self.entries.len() * 2).next_power_of_two().max(16);
+        let mask = len - 1;
+        let mut slots = vec![0u32; len];
+        for (i, e) in self.entries.iter().enumerate() {
+            let mut s = Self::slot(&e.commit, mask);
+            while slots[s] != 0 {
+                s = (s + 1) & mask;
+            }
+            slots[s] = i as u32 + 1;
+        }
+        self.slots = slots;
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn name(&self, e: &TagEntry) -> &str {
+        &self.names[e.name.start as usize..e.name.end as usize]
+    }
+
+    /// The names of the tags on `commit`, in the order added.
+    pub(super) fn at<'a>(&'a self, commit: &Oid) -> impl Iterator<Item = &'a str> + 'a {
+        let commit: [u8; RAW] = commit.as_bytes().try_into().unwrap_or([0; RAW]);
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut s = if self.slots.is_empty() {
+            None
+        } else {
+            Some(Self::slot(&commit, mask))
+        };
+        std::iter::from_fn(move || loop {
+            let at = s?;
+            let i = self.slots[at];
+            if i == 0 {
+                s = None;
+                return None;
+            }
+            s = Some((at + 1) & mask);
+            let e = &self.entries[i as usize - 1];
+            if e.commit == commit {
+                return Some(self.name(e));
+            }
+        })
+    }
+
+    /// Every tag name, in the order added.
+    pub(super) fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| self.name(e))
+    }
+
+    /// The tag `describe` takes on `commit`: of its tags that `accept` takes, the one
+    /// `best` picks.
+    pub(super) fn candidate(
+        &self,
+        commit: &Oid,
+        accept: &dyn Fn(&str) -> bool,
+        best: &dyn Fn(&[&str]) -> Option<String>,
+    ) -> Option<String> {
+        let mut names = self.at(commit).peekable();
+        names.peek()?;
+        let names: Vec<&str> = names.collect();
+        if !names.iter().any(|t| accept(t)) {
+            return None;
+        }
+        best(&names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_object_names() {
+        let hex = "9878f3415242dd4a55413e59accd5cbcf53abd7d";
+        assert_eq!(oid_from_hex(hex.as_bytes()), Oid::from_str(hex).ok());
+        assert_eq!(
+            oid_from_hex(hex.to_uppercase().as_bytes()),
+            Oid::from_str(hex).ok()
+        );
+        for bad in ["", "9878f34", &hex.replace('d', "g"), &format!("{hex}0")] {
+            assert_eq!(oid_from_hex(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    /// Every byte value in every place of an eight-digit group: only the 22 hex digits
+    /// decode, each to its value, as `u32::from_str_radix` reads it; a 40-digit name is a
+    /// name exactly when each of its groups is.
+    #[test]
+    fn eight_digit_groups_take_exactly_the_hex_digits() {
+        for place in 0..8 {
+            for b in 0..=255u8 {
+                let mut chunk = *b"0a1B2c3D";
+                chunk[place] = b;
+                let want = std::str::from_utf8(&chunk).ok().and_then(|s| {
+                    s.bytes()
+                        .all(|c| c.is_ascii_hexdigit())
+                        .then(|| u32::from_str_radix(s, 16).unwrap().to_be_bytes())
+                });
+                assert_eq!(hex8(chunk), want, "byte {b:#04x} at {place}");
+                let mut name = *b"0123456789abcdefABCDEF0123456789abcdef01";
+                name[8 * (place % 5) + place] = b;
+                assert_eq!(
+                    is_hex_name(&name),
+                    b.is_ascii_hexdigit(),
+                    "byte {b:#04x} in a name"
+                );
+                assert_eq!(raw_from_hex(&name).is_some(), b.is_ascii_hexdigit());
+            }
+        }
+    }
+
+    #[test]
+    fn lines_are_split_as_str_lines_splits_them() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\r\nb",
+            "\n\n",
+            "0123456789abcdef0123456789\nshort\n\r\nlast line without a break",
+            "no break in a line longer than eight bytes",
+        ] {
+            let ours: Vec<&[u8]> = Lines::new(text.as_bytes()).collect();
+            let want: Vec<&[u8]> = text.lines().map(str::as_bytes).collect();
+            assert_eq!(ours, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn packed_refs_tags_peeled_problems_and_overrides() {
+        let (a, b, c, d) = (
+            "1".repeat(40),
+            "2".repeat(40),
+            "3".repeat(40),
+            "4".repeat(40),
+        );
+        let text = format!(
+            "# pack-refs with: peeled fully-peeled sorted \n\
+             {a} refs/heads/main\n\
+             {a} refs/tags/light\n\
+             {b} refs/tags/annotated\n\
+             ^{c}\n\
+             not a ref\n\
+             {b} refs/tags/loose-wins\r\n\
+             ^{c}\n\
+             {a} refs/tags/same-commit\n\
+             {d} refs/tags/broken-peel\n\
+             ^not hex"
+        );
+        let skip: HashSet<&str> = ["loose-wins"].into_iter().collect();
+        let mut table = TagTable::default();
+        let mut problems = Vec::new();
+        assert!(packed_tags(
+            text.as_bytes(),
+            &skip,
+            &mut table,
+            &mut problems
+        ));
+        table.finish();
+        assert_eq!(problems, [6], "numbered from 1 with the header");
+        let at =
+            |hex: &str| -> Vec<&str> { table.at(&oid_from_hex(hex.as_bytes()).unwrap()).collect() };
+        assert_eq!(at(&a), ["light", "same-commit"], "in the order read");
+        assert_eq!(at(&b), Vec::<&str>::new(), "peeled to the commit");
+        assert_eq!(at(&c), ["annotated"]);
+        assert_eq!(
+            at(&d),
+            ["broken-peel"],
+            "a broken peel line keeps the tag object"
+        );
+        let no_header = format!("{a} refs/tags/light\n");
+        assert!(!packed_tags(
+            no_header.as_bytes(),
+            &skip,
+            &mut table,
+            &mut problems
+        ));
+    }
+
+    /// Many tags, several on one commit and commits that share their first eight bytes
+    /// (one probe chain): each commit gets exactly its own tags, in the order added.
+    #[test]
+    fn the_index_finds_every_tag_of_a_commit_and_no_other() {
+        let mut table = TagTable::default();
+        let mut want: Vec<([u8; RAW], Vec<String>)> = Vec::new();
+        for i in 0..3000u32 {
+            let mut commit = [0u8; RAW];
+            // Every fourth commit shares its first eight bytes with the one before it.
+            let head = if i % 4 == 3 { i - 1 } else { i };
+            commit[..4].copy_from_slice(&head.wrapping_mul(2_654_435_761).to_le_bytes());
+            commit[16..].copy_from_slice(&i.to_le_bytes());
+            let names: Vec<String> = (0..=i % 3).map(|k| format!("t{i}-{k}")).collect();
+            want.push((commit, names));
+        }
+        // Added interleaved: a commit's second and third tags come after other commits'.
+        for k in 0..3 {
+            for (commit, names) in &want {
+                if let Some(n) = names.get(k) {
+                    table.push(*commit, n);
+                }
+            }
+        }
+        table.finish();
+        for (commit, names) in &want {
+            let got: Vec<&str> = table.at(&Oid::from_bytes(commit).unwrap()).collect();
+            assert_eq!(got, *names);
+        }
+        let absent = Oid::from_bytes(&[0xee; RAW]).unwrap();
+        assert_eq!(table.at(&absent).count(), 0);
+        assert_eq!(
+            table.names().count(),
+            want.iter().map(|w| w.1.len()).sum::<usize>()
+        );
+        assert_eq!(
+            TagTable::default().at(&absent).count(),
+            0,
+            "empty, not finished"
+        );
+    }
+}
