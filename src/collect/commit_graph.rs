@@ -12,10 +12,11 @@
 //! chain: a layer's commits come after those of every layer below it.
 //!
 //! Nothing is read whole: a 1M-commit graph is 60 MB, and `describe` looks at a few hundred
-//! commits. Each file is mapped read-only, as git and libgit2 map theirs, so a lookup
-//! touches only the pages it needs; where mapping is not available (or fails), each lookup
-//! is a positioned read of the bytes it needs (a 36-byte `CDAT` row, a 20-byte name). Either
-//! way every offset is checked against the file's size.
+//! commits. Each lookup is a positioned read of the bytes it needs (a 36-byte `CDAT` row, a
+//! 20-byte name), every offset checked against the file's size. Mapping the file instead
+//! (as git does) was measured slower: a walk's rows are scattered over the file (commits sit
+//! in name order, not history order), and on the 1M-commit benchmark graph the page faults
+//! and the unmapping cost more than one `pread` per row (BENCHMARKS.md).
 //! Whatever does not look like a graph this reader understands gives `None`, and the caller
 //! walks the commits through libgit2 instead.
 
@@ -316,23 +317,16 @@ impl Layer {
     }
 }
 
-/// A graph file's bytes: mapped when it can be, else read where asked.
+/// A graph file, read where asked.
 struct Bytes {
     file: File,
     len: u64,
-    #[cfg(unix)]
-    map: Option<map::Map>,
 }
 
 impl Bytes {
     fn new(file: File) -> Option<Bytes> {
         let len = file.metadata().ok()?.len();
-        Some(Bytes {
-            #[cfg(unix)]
-            map: map::Map::new(&file, len),
-            file,
-            len,
-        })
+        Some(Bytes { file, len })
     }
 
     /// Copies the bytes at `at` into `into`; `None` past the end of the file.
@@ -341,66 +335,7 @@ impl Bytes {
         if end > self.len {
             return None;
         }
-        #[cfg(unix)]
-        if let Some(map) = &self.map {
-            let bytes = map.bytes().get(at as usize..end as usize)?;
-            into.copy_from_slice(bytes);
-            return Some(());
-        }
         self.file.read_exact_at(into, at).ok()
-    }
-}
-
-/// A read-only private mapping of a whole file (rustix's `mmap`, the one `unsafe` in the
-/// crate: a mapping is memory the compiler cannot see the kernel provide).
-#[cfg(unix)]
-#[allow(unsafe_code)]
-mod map {
-    use std::ffi::c_void;
-    use std::fs::File;
-
-    use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
-
-    pub(super) struct Map {
-        ptr: *mut c_void,
-        len: usize,
-    }
-
-    impl Map {
-        /// Maps the first `len` bytes of `file` (its size); `None` when it cannot.
-        pub(super) fn new(file: &File, len: u64) -> Option<Map> {
-            let len = usize::try_from(len).ok().filter(|&l| l > 0)?;
-            // SAFETY: a new read-only mapping of an open descriptor at an address the kernel
-            // picks; it aliases no Rust memory.
-            let ptr = unsafe {
-                mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    ProtFlags::READ,
-                    MapFlags::PRIVATE,
-                    file,
-                    0,
-                )
-            }
-            .ok()?;
-            Some(Map { ptr, len })
-        }
-
-        pub(super) fn bytes(&self) -> &[u8] {
-            // SAFETY: `ptr` is a live mapping of `len` readable bytes until `drop`. git
-            // writes commit-graph files to a temporary name and renames them into place, so
-            // the mapped file is never rewritten while mapped (git and libgit2 map their
-            // files on the same assumption); the bytes are read as untrusted data, every
-            // offset checked.
-            unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-        }
-    }
-
-    impl Drop for Map {
-        fn drop(&mut self) {
-            // SAFETY: unmaps exactly the mapping `new` made, once.
-            let _ = unsafe { munmap(self.ptr, self.len) };
-        }
     }
 }
 
