@@ -35,6 +35,8 @@ pub(crate) struct GitRepo {
     tags: OnceCell<TagTable>,
     /// The numbers of `packed-refs` lines that could not be read (reading the tags fills it).
     packed_problems: std::cell::RefCell<Vec<usize>>,
+    /// The dirty check's stat pass, when [`GitRepo::start_dirty_check`] started it.
+    scan: std::cell::RefCell<Option<worktree::Scan>>,
 }
 
 /// The remote `source` comes from.
@@ -126,6 +128,7 @@ impl GitRepo {
             shallow,
             tags: OnceCell::new(),
             packed_problems: std::cell::RefCell::new(Vec::new()),
+            scan: std::cell::RefCell::new(None),
         };
         if git.detached {
             git.branch = git.branch_at_head();
@@ -470,6 +473,22 @@ impl GitRepo {
         (n <= DESCRIBE_LIMIT).then_some(n)
     }
 
+    /// Starts the stat pass of [`GitRepo::modified`] on a thread of its own, to run while
+    /// the rest of collection does (on a 20,000-file checkout it is most of the run, and the
+    /// describe walk most of the rest). Nothing for a bare repository.
+    pub(crate) fn start_dirty_check(&self) {
+        if self.bare {
+            return;
+        }
+        let hash_len = self.head.map_or(20, |h| h.as_bytes().len());
+        *self.scan.borrow_mut() = worktree::Scan::start(
+            self.repo.path().join("index"),
+            self.root.clone(),
+            hash_len,
+            self.stat_rules(),
+        );
+    }
+
     /// Tracked files modified in the index or working tree (untracked files do not count).
     /// Returns how many and the first few paths.
     ///
@@ -495,11 +514,23 @@ impl GitRepo {
         };
         let hash_len = head_tree.map_or(20, |t| t.as_bytes().len());
         let mut paths = BTreeSet::new();
-        let Some(index) = worktree::Index::read(&self.repo.path().join("index"), hash_len) else {
+        // The stat pass started ahead, else run here.
+        let scanned = match self.scan.borrow_mut().take() {
+            Some(scan) => scan.finish(),
+            None => worktree::Index::read(&self.repo.path().join("index"), hash_len).map(|index| {
+                let suspects = index.suspects(&self.root, self.stat_rules());
+                worktree::Scanned { index, suspects }
+            }),
+        };
+        let Some(worktree::Scanned { index, suspects }) = scanned else {
             self.status_paths(StatusShow::IndexAndWorkdir, None, &mut paths)?;
             return Ok(summary(paths));
         };
-        match self.modified_fast(&index, head_tree, hash_len, &mut paths) {
+        let suspects: Vec<(&worktree::Entry, bool)> = suspects
+            .iter()
+            .map(|&(i, racy_only)| (&index.entries[i], racy_only))
+            .collect();
+        match self.modified_fast(&index, &suspects, head_tree, hash_len, &mut paths) {
             Some(result) => result?,
             // An entry libgit2 would not take (an object name of another length).
             None => {
@@ -515,6 +546,7 @@ impl GitRepo {
     fn modified_fast(
         &self,
         index: &worktree::Index,
+        suspects: &[(&worktree::Entry, bool)],
         head_tree: Option<Oid>,
         hash_len: usize,
         paths: &mut BTreeSet<String>,
@@ -535,11 +567,10 @@ impl GitRepo {
             (None, _) => index.entries.is_empty(),
             (Some(_), None) => false,
         };
-        let suspects = index.suspects(&self.root, self.stat_rules());
         if staged_clean && suspects.is_empty() {
             return Some(Ok(()));
         }
-        self.ask_libgit2(index, head_tree, hash_len, staged_clean, &suspects, paths)
+        self.ask_libgit2(index, head_tree, hash_len, staged_clean, suspects, paths)
     }
 
     /// The part of the dirty check stat data cannot settle, by libgit2 on an in-memory copy

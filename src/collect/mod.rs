@@ -552,6 +552,13 @@ pub(crate) fn collect_with(
             .hint("revision and source come from CI variables or -a; use --require revision to make this an error"),
         );
     }
+    // The dirty check's stat pass goes first, on its own thread, to run while the rest of
+    // collection does. (With NS.dirty given by the user it goes unused.)
+    if let Some(g) = &git {
+        if opts.require_clean || opts.namespace.is_some() {
+            g.start_dirty_check();
+        }
+    }
     let root = git
         .as_ref()
         .map_or_else(|| opts.repo.clone(), |g| g.root.clone());

@@ -22,8 +22,9 @@ use std::ffi::CStr;
 use std::io::Read;
 use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use rustix::fd::AsFd;
 use rustix::fs::{statat, AtFlags, Mode, OFlags, Stat};
 
 /// The parts of the index file the dirty check uses.
@@ -187,11 +188,13 @@ impl Index {
         &self.paths[e.path.clone()]
     }
 
-    /// The entries whose work-tree file may differ from the index, in index order, each with
-    /// whether its stat data matched and only racy cleanliness made it a suspect. Conflicts
-    /// and intent-to-add entries are not looked at here (the caller counts them), nor are
-    /// skip-worktree and assume-valid ones (`git status` does not look at them either).
-    pub(crate) fn suspects(&self, workdir: &Path, rules: StatRules) -> Vec<(&Entry, bool)> {
+    /// The entries whose work-tree file may differ from the index, by position in index
+    /// order, each with whether its stat data matched and only racy cleanliness made it a
+    /// suspect. Conflicts and intent-to-add entries are not looked at here (the caller counts
+    /// them), nor are skip-worktree and assume-valid ones (`git status` does not look at
+    /// them either). The caller's thread stats the first share of the entries itself; the
+    /// others go to one thread each.
+    pub(crate) fn suspects(&self, workdir: &Path, rules: StatRules) -> Vec<(usize, bool)> {
         // Paths are looked up relative to the work tree's directory, as `git status` does
         // from its working directory: the kernel walks three components of
         // `src/dir/file.rs`, not every component of an absolute path too.
@@ -200,17 +203,17 @@ impl Index {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         ) else {
-            return self
-                .entries
-                .iter()
-                .filter(|e| needs_stat(e))
-                .map(|e| (e, false))
+            return (0..self.entries.len())
+                .filter(|&i| needs_stat(&self.entries[i]))
+                .map(|i| (i, false))
                 .collect();
         };
         // The entries to look at, split evenly between the threads (skip-worktree entries
         // come in runs, a whole directory outside a sparse checkout: splitting the index
         // itself would leave one thread most of the work).
-        let todo: Vec<&Entry> = self.entries.iter().filter(|e| needs_stat(e)).collect();
+        let todo: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| needs_stat(&self.entries[i]))
+            .collect();
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -219,38 +222,63 @@ impl Index {
         let threads = threads.min(todo.len() / 2000 + 1);
         let chunk = todo.len().div_ceil(threads).max(1);
         let dir = &dir;
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = todo
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        // One NUL-terminated path buffer a thread.
-                        let mut buf = Vec::new();
-                        part.iter()
-                            .filter_map(|&e| {
-                                buf.clear();
-                                buf.extend_from_slice(self.path(e));
-                                buf.push(0);
-                                let stat = CStr::from_bytes_with_nul(&buf)
-                                    .ok()
-                                    .and_then(|p| statat(dir, p, AtFlags::SYMLINK_NOFOLLOW).ok());
-                                self.may_differ(stat.as_ref(), e, rules)
-                                    .map(|racy_only| (e, racy_only))
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                // A stat pass thread only calls lstat and compares numbers; if one panicked
-                // anyway, count its whole part as suspect rather than lose it.
-                .zip(todo.chunks(chunk))
-                .flat_map(|(h, part)| {
-                    h.join()
-                        .unwrap_or_else(|_| part.iter().map(|&e| (e, false)).collect())
+        let stat_part = |part: &[usize]| -> Vec<(usize, bool)> {
+            // The directory of the last entry, opened (or `None` when it could not be):
+            // entries come sorted by path, so a directory's files come together, and each
+            // is then looked up by its name alone.
+            let mut at: Option<(Vec<u8>, Option<rustix::fd::OwnedFd>)> = None;
+            // One NUL-terminated name buffer a thread.
+            let mut buf = Vec::new();
+            part.iter()
+                .filter_map(|&i| {
+                    let e = &self.entries[i];
+                    let path = self.path(e);
+                    let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+                        Some(slash) => (&path[..slash], &path[slash + 1..]),
+                        None => (&path[..0], path),
+                    };
+                    let base = if parent.is_empty() {
+                        Some(dir.as_fd())
+                    } else {
+                        if at.as_ref().is_none_or(|(d, _)| d != parent) {
+                            at = Some((
+                                parent.to_vec(),
+                                open_leading(dir.as_fd(), parent, &mut buf),
+                            ));
+                        }
+                        at.as_ref()
+                            .and_then(|(_, fd)| fd.as_ref().map(|fd| fd.as_fd()))
+                    };
+                    // No directory: the file is not there for git either.
+                    let stat = base.and_then(|base| {
+                        buf.clear();
+                        buf.extend_from_slice(name);
+                        buf.push(0);
+                        let name = CStr::from_bytes_with_nul(&buf).ok()?;
+                        statat(base, name, AtFlags::SYMLINK_NOFOLLOW).ok()
+                    });
+                    self.may_differ(stat.as_ref(), e, rules)
+                        .map(|racy_only| (i, racy_only))
                 })
                 .collect()
+        };
+        let mut parts = todo.chunks(chunk);
+        let first = parts.next().unwrap_or(&[]);
+        std::thread::scope(|scope| {
+            let others: Vec<_> = parts
+                .map(|part| (part, scope.spawn(move || stat_part(part))))
+                .collect();
+            let mut found = stat_part(first);
+            for (part, handle) in others {
+                // A stat pass thread only calls lstat and compares numbers; if one panicked
+                // anyway, count its whole part as suspect rather than lose it.
+                found.extend(
+                    handle
+                        .join()
+                        .unwrap_or_else(|_| part.iter().map(|&i| (i, false)).collect()),
+                );
+            }
+            found
         })
     }
 
@@ -299,6 +327,75 @@ impl Index {
         // Racily clean: the file may have changed in the same instant the index was written,
         // so equal stat data proves nothing (git's `is_racy_timestamp`).
         (mtime >= self.written).then_some(true)
+    }
+}
+
+/// The directory `parent` (a path in the work tree) opened for lookups, one component at a
+/// time and never through a symbolic link: git takes a tracked file behind a symlinked
+/// directory as deleted (`has_symlink_leading_path`), though the path resolves. `None` when
+/// some component is a link, not a directory, or cannot be opened: the caller counts the
+/// file as gone, and libgit2 then says what it is.
+fn open_leading(
+    root: rustix::fd::BorrowedFd<'_>,
+    parent: &[u8],
+    buf: &mut Vec<u8>,
+) -> Option<rustix::fd::OwnedFd> {
+    let mut fd: Option<rustix::fd::OwnedFd> = None;
+    for component in parent.split(|&b| b == b'/') {
+        buf.clear();
+        buf.extend_from_slice(component);
+        buf.push(0);
+        let name = CStr::from_bytes_with_nul(buf).ok()?;
+        let from = fd.as_ref().map_or(root, |f| f.as_fd());
+        let next = rustix::fs::openat(
+            from,
+            name,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        fd = Some(next);
+    }
+    fd
+}
+
+/// The stat pass of the dirty check started ahead of time, on a thread of its own, so that
+/// it runs while the rest of collection (the describe walk, project files) does: the index
+/// read, its entries stat'ed, the suspects found. Its answer is the same as the pass run
+/// in place; only when it is ready differs.
+pub(crate) struct Scan(std::thread::JoinHandle<Option<Scanned>>);
+
+/// What a [`Scan`] found: the index, and its suspects by position (with whether only racy
+/// cleanliness made each one a suspect).
+pub(crate) struct Scanned {
+    pub(crate) index: Index,
+    pub(crate) suspects: Vec<(usize, bool)>,
+}
+
+impl Scan {
+    /// Starts the pass over the index file `index` of the work tree `workdir`; `None` when
+    /// no thread could be started (the caller runs the pass in place).
+    pub(crate) fn start(
+        index: PathBuf,
+        workdir: PathBuf,
+        hash_len: usize,
+        rules: StatRules,
+    ) -> Option<Scan> {
+        std::thread::Builder::new()
+            .name("stat pass".into())
+            .spawn(move || {
+                let index = Index::read(&index, hash_len)?;
+                let suspects = index.suspects(&workdir, rules);
+                Some(Scanned { index, suspects })
+            })
+            .ok()
+            .map(Scan)
+    }
+
+    /// Waits for the pass. `None` when the index is one this reader does not take (as
+    /// [`Index::read`] says), or the thread failed: either way the caller asks libgit2.
+    pub(crate) fn finish(self) -> Option<Scanned> {
+        self.0.join().ok().flatten()
     }
 }
 

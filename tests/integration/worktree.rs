@@ -177,6 +177,22 @@ fn exercise(repo: &Repo<'_>, dir: &str, kind: impl Fn(&Repo<'_>)) {
     settle(repo);
     kind(repo);
     assert_eq!(check(repo, "back to clean"), 0);
+
+    // The directory moved away and a symbolic link to it put in its place: every path still
+    // resolves to the same file, but git counts what is behind a link as deleted.
+    let moved = format!("{dir}-moved");
+    std::fs::rename(path(dir), path(&moved)).unwrap();
+    std::os::unix::fs::symlink(&moved, path(dir)).unwrap();
+    assert!(check(repo, "a directory behind a symbolic link") > 0);
+    std::fs::remove_file(path(dir)).unwrap();
+    // A file where the directory was.
+    std::fs::write(path(dir), "not a directory\n").unwrap();
+    assert!(check(repo, "a file in the directory's place") > 0);
+    std::fs::remove_file(path(dir)).unwrap();
+    std::fs::rename(path(&moved), path(dir)).unwrap();
+    settle(repo);
+    kind(repo);
+    assert_eq!(check(repo, "the directory back"), 0);
 }
 
 /// A merge conflict on `FILE`, with the index then rewritten as `kind` wants it.
