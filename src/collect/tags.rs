@@ -226,19 +226,6 @@ pub(super) fn packed_tags(
     true
 }
 
-impl TagTable {
-    /// A table with room for the tags of a `packed-refs` file of `len` bytes: a tag's line
-    /// takes at least 52 (40 hex digits, a space, `refs/tags/`, a name, a line break), and
-    /// room reserved but not used is never touched.
-    pub(super) fn for_packed_refs(len: usize) -> TagTable {
-        TagTable {
-            names: String::with_capacity(len / 4),
-            entries: Vec::with_capacity(len / 52),
-            slots: Vec::new(),
-        }
-    }
-}
-
 /// Tag names by the commit they point at: every name in one string, an entry per tag in
 /// the order added, and an open-addressing hash index over the entries.
 #[derive(Default)]
@@ -256,6 +243,17 @@ struct TagEntry {
 }
 
 impl TagTable {
+    /// A table with room for the tags of a `packed-refs` file of `len` bytes: a tag's line
+    /// takes at least 52 (40 hex digits, a space, `refs/tags/`, a name, a line break), and
+    /// room reserved but not used is never touched.
+    pub(super) fn for_packed_refs(len: usize) -> TagTable {
+        TagTable {
+            names: String::with_capacity(len / 4),
+            entries: Vec::with_capacity(len / 52),
+            slots: Vec::new(),
+        }
+    }
+
     pub(super) fn push(&mut self, commit: [u8; RAW], name: &str) {
         let start = self.names.len() as u32;
         self.names.push_str(name);
