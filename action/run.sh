@@ -189,47 +189,61 @@ source_version() {
         "$action_path/Cargo.toml"
 }
 
-# The files under a directory, one per line (no `find`: Windows has another program by that
-# name).
+# Adds the regular files under a directory to `_list`, one a line, as paths relative to
+# `$2` (no `find`: Windows has another program by that name; no subshell a directory).
 list_files() {
     for _f in "$1"/* "$1"/.[!.]*; do
         if [ -d "$_f" ]; then
-            list_files "$_f"
+            list_files "$_f" "$2"
         elif [ -f "$_f" ]; then
-            printf '%s\n' "$_f"
+            _list=$_list${_f#"$2"/}'
+'
         fi
     done
 }
 
 # The sha256 over the files the binary is built from: of `SHA256 PATH` lines, one a file
 # sorted by path. With sha256sum, one process hashes every file (a process a file was most
-# of the action's own time on a cache hit); the lines are the same either way.
+# of the action's own time on a cache hit), and the shell reads its output whole and
+# rewrites the lines in memory (`read` from a pipe takes a byte a system call); the lines
+# are the same either way.
 source_hash() {
-    _files=$(
-        cd "$action_path"
-        for f in Cargo.toml Cargo.lock build.rs rust-toolchain rust-toolchain.toml; do
-            if [ -f "$f" ]; then printf '%s\n' "$f"; fi
-        done
-        list_files src
-    )
-    _files=$(printf '%s\n' "$_files" | LC_ALL=C sort)
+    _list=
+    for _f in Cargo.toml Cargo.lock build.rs rust-toolchain rust-toolchain.toml; do
+        if [ -f "$action_path/$_f" ]; then _list=$_list$_f'
+'; fi
+    done
+    list_files "$action_path/src" "$action_path"
+    _files=$(LC_ALL=C sort <<FILES
+${_list%?}
+FILES
+)
     case $_files in
     *'\'*) _plain=false ;; # sha256sum escapes such names: hash them one by one
     *) _plain=true ;;
     esac
     if [ "$_plain" = true ] && command -v sha256sum >/dev/null 2>&1; then
-        (
-            cd "$action_path" || exit 1
-            set --
-            while IFS= read -r f; do set -- "$@" "$f"; done <<FILES
-$_files
-FILES
-            sha256sum -- "$@"
-        ) | while IFS= read -r _line; do
-            # `HASH  PATH` (or `HASH *PATH`) → `HASH PATH`, in the shell: no sed process.
+        _ifs=$IFS
+        IFS='
+'
+        set -f
+        # Split on line breaks only, with globbing off.
+        set -- $_files
+        _sums=$(cd "$action_path" && sha256sum -- "$@") || die "could not hash the action's source"
+        _lines=
+        for _line in $_sums; do
+            # `HASH  PATH` (or `HASH *PATH`) → `HASH PATH`.
             _rest=${_line#* }
-            printf '%s %s\n' "${_line%% *}" "${_rest#?}"
-        done | sha256
+            _lines=$_lines${_line%% *}' '${_rest#?}'
+'
+        done
+        set +f
+        IFS=$_ifs
+        _sum=$(sha256sum <<LINES
+${_lines%?}
+LINES
+)
+        printf '%s\n' "${_sum%% *}"
     else
         printf '%s\n' "$_files" | while IFS= read -r f; do
             printf '%s %s\n' "$(sha256 "$action_path/$f")" "$f"
