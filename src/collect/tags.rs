@@ -64,14 +64,16 @@ pub(super) fn is_hex_name(hex: &[u8]) -> bool {
 
 /// A 40-digit hex object name (either case) as its 20 raw bytes.
 pub(super) fn raw_from_hex(hex: &[u8]) -> Option<[u8; RAW]> {
-    if !is_hex_name(hex) {
-        return None;
-    }
+    is_hex_name(hex).then(|| raw_from_checked(hex))
+}
+
+/// The 20 raw bytes of 40 hex digits already checked ([`is_hex_name`]).
+fn raw_from_checked(hex: &[u8]) -> [u8; RAW] {
     let mut raw = [0u8; RAW];
     for (out, chunk) in raw.chunks_exact_mut(4).zip(hex.chunks_exact(8)) {
         out.copy_from_slice(&hex8_checked(word(chunk)));
     }
-    Some(raw)
+    raw
 }
 
 /// A 40-digit hex object name as an [`Oid`].
@@ -113,6 +115,27 @@ impl<'t> Lines<'t> {
     /// Whether the next line is a `packed-refs` peel line (`^HEX`).
     fn peel_follows(&self) -> bool {
         self.text.get(self.at) == Some(&b'^')
+    }
+}
+
+impl<'t> Lines<'t> {
+    /// The next line, and whether its first 40 bytes after an optional `^` are hex digits
+    /// (checked here). They hold no line break then, so the search for the line's end
+    /// starts after them: a `packed-refs` line is mostly its object name.
+    fn next_checked(&mut self) -> Option<(&'t [u8], bool)> {
+        let start = self.at;
+        if start >= self.text.len() {
+            return None;
+        }
+        let name_at = start + usize::from(self.text[start] == b'^');
+        let checked = self
+            .text
+            .get(name_at..name_at + 2 * RAW)
+            .is_some_and(is_hex_name);
+        let end = line_end(self.text, if checked { name_at + 2 * RAW } else { start });
+        let line = self.text.get(start..end)?;
+        self.at = end + 1;
+        Some((line.strip_suffix(b"\r").unwrap_or(line), checked))
     }
 }
 
@@ -172,20 +195,21 @@ pub(super) fn packed_tags(
         }
     };
     let mut n = 0usize;
-    while let Some(line) = lines.next() {
+    while let Some((line, checked)) = lines.next_checked() {
         n += 1;
         if let Some(peeled) = line.strip_prefix(b"^") {
             if let Some((hex, name)) = last.take() {
                 // The peeled commit; the tag object itself when that line is broken.
-                add(
-                    raw_from_hex(peeled.trim_ascii()).or_else(|| raw_from_hex(hex)),
-                    name,
-                );
+                let peeled = match peeled.trim_ascii() {
+                    p if checked && p.len() == 2 * RAW => Some(raw_from_checked(p)),
+                    p => raw_from_hex(p),
+                };
+                add(peeled.or_else(|| Some(raw_from_checked(hex))), name);
             }
             continue;
         }
         if let Some((hex, name)) = last.take() {
-            add(raw_from_hex(hex), name);
+            add(Some(raw_from_checked(hex)), name);
         }
         if line.starts_with(b"#") {
             continue;
@@ -193,17 +217,17 @@ pub(super) fn packed_tags(
         // `HEX REFNAME`: the space is after 40 digits unless the line is broken (an
         // earlier space leaves no 40 hex digits either way).
         let split = match (line.get(..40), line.get(40), line.get(41..)) {
-            (Some(hex), Some(b' '), Some(rest)) => Some((hex, rest)),
+            (Some(hex), Some(b' '), Some(rest)) => Some((hex, rest, checked)),
             _ => line
                 .iter()
                 .position(|&b| b == b' ')
-                .map(|at| (&line[..at], &line[at + 1..])),
+                .map(|at| (&line[..at], &line[at + 1..], false)),
         };
-        let Some((hex, refname)) = split else {
+        let Some((hex, refname, checked)) = split else {
             problems.push(n + 1);
             continue;
         };
-        if !is_hex_name(hex) || refname.is_empty() {
+        if !(checked || is_hex_name(hex)) || refname.is_empty() {
             problems.push(n + 1);
             continue;
         }
@@ -216,12 +240,12 @@ pub(super) fn packed_tags(
                 // is broken, decoded again then).
                 last = Some((hex, name));
             } else {
-                add(raw_from_hex(hex), name);
+                add(Some(raw_from_checked(hex)), name);
             }
         }
     }
     if let Some((hex, name)) = last.take() {
-        add(raw_from_hex(hex), name);
+        add(Some(raw_from_checked(hex)), name);
     }
     true
 }

@@ -94,16 +94,35 @@ impl TagRule {
         version_part(tag, false).map(|v| (Kind::Bare, v))
     }
 
+    /// The most specific kind of release tag [`TagRule::classify`] can find by this rule.
+    fn top_kind(&self) -> Kind {
+        let set = |o: &Option<String>| o.as_deref().is_some_and(|v| !v.is_empty());
+        if set(&self.prefix) {
+            Kind::Explicit
+        } else if set(&self.package) && !self.dir_only {
+            Kind::Package
+        } else if set(&self.dir) {
+            Kind::Dir
+        } else {
+            Kind::Bare
+        }
+    }
+
     /// The tags of `all` that are this package's releases: only those of the most specific
     /// kind present (the package's own tags hide the bare ones).
     pub(crate) fn releases<'a>(&self, all: impl Iterator<Item = &'a str>) -> Releases {
         let mut best: Option<Kind> = None;
+        // Once a tag of the most specific kind this rule knows is found, no other tag can
+        // change `best`: the rest are only counted.
+        let top = Some(self.top_kind());
         let mut any = 0usize;
         let mut prefixes: std::collections::BTreeMap<&str, usize> = Default::default();
         for t in all {
             any += 1;
-            if let Some((k, _)) = self.classify(t) {
-                best = best.max(Some(k));
+            if best != top {
+                if let Some((k, _)) = self.classify(t) {
+                    best = best.max(Some(k));
+                }
             }
             if let Some(p) = prefix_of(t) {
                 *prefixes.entry(p).or_default() += 1;
@@ -394,6 +413,44 @@ mod tests {
             versions(&rule(None, None, None), &["nightly", "latest"]),
             [None, None]
         );
+    }
+
+    #[test]
+    fn the_kind_found_does_not_depend_on_the_order_of_the_tags() {
+        // `releases` stops classifying once it meets a tag of the rule's most specific
+        // kind: a less specific one first, or the specific one first, must agree.
+        let go = TagRule {
+            dir_only: true,
+            ..rule(None, Some("tool"), Some("cmd/tool"))
+        };
+        let rules = [
+            rule(None, None, None),
+            rule(None, Some("pkg"), None),
+            rule(None, Some("pkg"), Some("cmd/tool")),
+            rule(None, None, Some("cmd/tool")),
+            rule(Some("release-"), Some("pkg"), None),
+            go,
+        ];
+        let tags = [
+            "v1.0.0",
+            "cmd/tool/v0.3.0",
+            "pkg-2.0.0",
+            "release-9.0.0",
+            "nightly",
+        ];
+        for r in &rules {
+            let forward = versions(r, &tags);
+            let mut reversed = tags;
+            reversed.reverse();
+            let mut backward = versions(r, &reversed);
+            backward.reverse();
+            assert_eq!(forward, backward, "{r:?}");
+            assert_eq!(
+                forward.iter().filter(|v| v.is_some()).count(),
+                1,
+                "{r:?}: one kind, one tag of it: {forward:?}"
+            );
+        }
     }
 
     #[test]
