@@ -196,8 +196,8 @@ impl GitRepo {
     }
 
     fn read_tags(&self) -> TagTable {
-        let text = match std::fs::read(self.repo.commondir().join("packed-refs")) {
-            Ok(t) => Some(t),
+        let packed = match std::fs::File::open(self.repo.commondir().join("packed-refs")) {
+            Ok(f) => Some(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(_) => return self.tags_by_commit_slow(),
         };
@@ -230,10 +230,19 @@ impl GitRepo {
         }
         let overridden: std::collections::HashSet<&str> =
             loose.iter().map(|(name, _)| name.as_str()).collect();
-        let mut table = TagTable::for_packed_refs(text.as_ref().map_or(0, Vec::len));
-        if let Some(text) = &text {
+        let len = packed
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX))
+            // Room reserved is never touched unless used; this bounds it for a huge file.
+            .min(1 << 26);
+        let mut table = TagTable::for_packed_refs(len);
+        if let Some(mut file) = packed {
             let mut problems = self.packed_problems.borrow_mut();
-            if !packed_tags(text, &overridden, &mut table, &mut problems) {
+            if !matches!(
+                packed_tags(&mut file, &overridden, &mut table, &mut problems),
+                Ok(true)
+            ) {
                 problems.clear();
                 drop(problems);
                 return self.tags_by_commit_slow();

@@ -112,13 +112,6 @@ impl<'t> Lines<'t> {
         Lines { text, at: 0 }
     }
 
-    /// Whether the next line is a `packed-refs` peel line (`^HEX`).
-    fn peel_follows(&self) -> bool {
-        self.text.get(self.at) == Some(&b'^')
-    }
-}
-
-impl<'t> Lines<'t> {
     /// The next line, and whether its first 40 bytes after an optional `^` are hex digits
     /// (checked here). They hold no line break then, so the search for the line's end
     /// starts after them: a `packed-refs` line is mostly its object name.
@@ -153,101 +146,161 @@ impl<'t> Iterator for Lines<'t> {
     }
 }
 
+/// How much of `packed-refs` is read at a time. A buffer the size of the file (half a
+/// megabyte for 5,000 annotated tags) costs a page fault for every 4 KiB the read fills,
+/// which was most of what reading the file cost; this one is reused.
+const BLOCK: usize = 64 * 1024;
+
 /// Reads the tags of a `packed-refs` file into `table`, leaving out the names in `skip`
 /// (loose tags override packed ones), when the file records peeled values (`fully-peeled`,
 /// which git has written for years). The numbers of lines that are not `HEX REFNAME` go in
 /// `problems` (counted from 1, the header included), and the others are still read. A tag
 /// whose name is not UTF-8 is left out, as libgit2's reference iterator leaves it out.
-/// `false` when the file has no such header: the caller must peel every tag itself.
+/// `Ok(false)` when the file has no such header: the caller must peel every tag itself.
+///
+/// The file is read [`BLOCK`] bytes at a time and parsed a whole line at a time: the lines
+/// a block ends in are kept for the next (the buffer grows only for a line longer than
+/// itself).
 pub(super) fn packed_tags(
-    text: &[u8],
+    file: &mut impl std::io::Read,
     skip: &HashSet<&str>,
     table: &mut TagTable,
     problems: &mut Vec<usize>,
-) -> bool {
-    // A name as text: the whole file is checked once (a fast pass over ASCII), a name then
-    // only sliced from it; only a file that is not UTF-8 throughout checks name by name.
-    let whole = std::str::from_utf8(text).ok();
-    fn as_str<'t>(text: &'t [u8], whole: Option<&'t str>, name: &'t [u8]) -> Option<&'t str> {
-        match whole {
-            Some(all) => {
-                let start = name.as_ptr() as usize - text.as_ptr() as usize;
-                all.get(start..start + name.len())
-            }
-            None => std::str::from_utf8(name).ok(),
-        }
-    }
-    let mut lines = Lines::new(text);
-    if !lines
-        .next()
-        .is_some_and(|h| h.starts_with(b"#") && h.windows(12).any(|w| w == b"fully-peeled"))
-    {
-        return false;
-    }
-    // The last tag read (its object's name in hex, already checked, and its name), while
-    // the next line may peel it.
-    let mut last: Option<(&[u8], &str)> = None;
-    let mut add = |raw: Option<[u8; RAW]>, name: &str| {
-        if let Some(raw) = raw {
-            if skip.is_empty() || !skip.contains(name) {
-                table.push(raw, name);
-            }
-        }
+) -> std::io::Result<bool> {
+    let mut parser = PackedParser {
+        skip,
+        lines: 0,
+        pending: None,
     };
-    let mut n = 0usize;
-    while let Some((line, checked)) = lines.next_checked() {
-        n += 1;
-        if let Some(peeled) = line.strip_prefix(b"^") {
-            if let Some((hex, name)) = last.take() {
-                // The peeled commit; the tag object itself when that line is broken.
-                let peeled = match peeled.trim_ascii() {
-                    p if checked && p.len() == 2 * RAW => Some(raw_from_checked(p)),
-                    p => raw_from_hex(p),
-                };
-                add(peeled.or_else(|| Some(raw_from_checked(hex))), name);
-            }
-            continue;
-        }
-        if let Some((hex, name)) = last.take() {
-            add(Some(raw_from_checked(hex)), name);
-        }
-        if line.starts_with(b"#") {
-            continue;
-        }
-        // `HEX REFNAME`: the space is after 40 digits unless the line is broken (an
-        // earlier space leaves no 40 hex digits either way).
-        let split = match (line.get(..40), line.get(40), line.get(41..)) {
-            (Some(hex), Some(b' '), Some(rest)) => Some((hex, rest, checked)),
-            _ => line
+    let mut buf = vec![0u8; BLOCK];
+    let mut filled = 0;
+    loop {
+        let got = match file.read(&mut buf[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        filled += got;
+        let eof = got == 0;
+        // Whole lines only, but all that is left at the end of the file.
+        let whole = if eof {
+            filled
+        } else {
+            buf[..filled]
                 .iter()
-                .position(|&b| b == b' ')
-                .map(|at| (&line[..at], &line[at + 1..], false)),
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1)
         };
-        let Some((hex, refname, checked)) = split else {
-            problems.push(n + 1);
-            continue;
-        };
-        if !(checked || is_hex_name(hex)) || refname.is_empty() {
-            problems.push(n + 1);
-            continue;
+        if !parser.feed(&buf[..whole], table, problems) {
+            return Ok(false);
         }
-        if let Some(name) = refname.strip_prefix(b"refs/tags/") {
-            let Some(name) = as_str(text, whole, name) else {
+        buf.copy_within(whole..filled, 0);
+        filled -= whole;
+        if eof {
+            break;
+        }
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+    }
+    parser.flush(table);
+    // An empty file has no header either.
+    Ok(parser.lines > 0)
+}
+
+/// `packed-refs` read a block of whole lines at a time ([`packed_tags`]).
+struct PackedParser<'s> {
+    skip: &'s HashSet<&'s str>,
+    /// Lines read so far, the header included.
+    lines: usize,
+    /// The last tag read, while the next line may peel it: its object's name in hex
+    /// (checked) and its name, already in the table's names.
+    pending: Option<([u8; 2 * RAW], Range<u32>)>,
+}
+
+impl PackedParser<'_> {
+    /// The last tag read, at the commit or tag object its line names: no peel line follows.
+    fn flush(&mut self, table: &mut TagTable) {
+        if let Some((hex, name)) = self.pending.take() {
+            table.push_entry(raw_from_checked(&hex), name);
+        }
+    }
+
+    /// Reads `text`, whole lines (the last one without a line break only at the end of the
+    /// file); `false` when the file's header says it does not record peeled values.
+    fn feed(&mut self, text: &[u8], table: &mut TagTable, problems: &mut Vec<usize>) -> bool {
+        // A name as text: the block is checked once (a fast pass over ASCII; a block ends
+        // at a line break, so never inside a character), a name then only sliced from it;
+        // only a block that is not UTF-8 throughout checks name by name.
+        let whole = std::str::from_utf8(text).ok();
+        fn as_str<'t>(text: &'t [u8], whole: Option<&'t str>, name: &'t [u8]) -> Option<&'t str> {
+            match whole {
+                Some(all) => {
+                    let start = name.as_ptr() as usize - text.as_ptr() as usize;
+                    all.get(start..start + name.len())
+                }
+                None => std::str::from_utf8(name).ok(),
+            }
+        }
+        let mut lines = Lines::new(text);
+        if self.lines == 0 {
+            let Some(header) = lines.next() else {
+                return true;
+            };
+            self.lines = 1;
+            if !(header.starts_with(b"#") && header.windows(12).any(|w| w == b"fully-peeled")) {
+                return false;
+            }
+        }
+        while let Some((line, checked)) = lines.next_checked() {
+            self.lines += 1;
+            if let Some(peeled) = line.strip_prefix(b"^") {
+                if let Some((hex, name)) = self.pending.take() {
+                    // The peeled commit; the tag object itself when that line is broken.
+                    let commit = match peeled.trim_ascii() {
+                        p if checked && p.len() == 2 * RAW => raw_from_checked(p),
+                        p => raw_from_hex(p).unwrap_or_else(|| raw_from_checked(&hex)),
+                    };
+                    table.push_entry(commit, name);
+                }
+                continue;
+            }
+            self.flush(table);
+            if line.starts_with(b"#") {
+                continue;
+            }
+            // `HEX REFNAME`: the space is after 40 digits unless the line is broken (an
+            // earlier space leaves no 40 hex digits either way).
+            let split = match (line.get(..40), line.get(40), line.get(41..)) {
+                (Some(hex), Some(b' '), Some(rest)) => Some((hex, rest, checked)),
+                _ => line
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .map(|at| (&line[..at], &line[at + 1..], false)),
+            };
+            let Some((hex, refname, checked)) = split else {
+                problems.push(self.lines);
                 continue;
             };
-            if lines.peel_follows() {
-                // Only the peeled commit is kept (the tag object's name when the peel line
-                // is broken, decoded again then).
-                last = Some((hex, name));
-            } else {
-                add(Some(raw_from_checked(hex)), name);
+            if !(checked || is_hex_name(hex)) || refname.is_empty() {
+                problems.push(self.lines);
+                continue;
             }
+            let Some(name) = refname
+                .strip_prefix(b"refs/tags/")
+                .and_then(|name| as_str(text, whole, name))
+            else {
+                continue;
+            };
+            if !self.skip.is_empty() && self.skip.contains(name) {
+                continue;
+            }
+            let mut object = [0u8; 2 * RAW];
+            object.copy_from_slice(hex);
+            self.pending = Some((object, table.push_name(name)));
         }
+        true
     }
-    if let Some((hex, name)) = last.take() {
-        add(Some(raw_from_checked(hex)), name);
-    }
-    true
 }
 
 /// Tag names by the commit they point at: every name in one string, an entry per tag in
@@ -279,12 +332,19 @@ impl TagTable {
     }
 
     pub(super) fn push(&mut self, commit: [u8; RAW], name: &str) {
+        let name = self.push_name(name);
+        self.push_entry(commit, name);
+    }
+
+    /// A name added to the names, for a [`TagTable::push_entry`] to come.
+    fn push_name(&mut self, name: &str) -> Range<u32> {
         let start = self.names.len() as u32;
         self.names.push_str(name);
-        self.entries.push(TagEntry {
-            commit,
-            name: start..self.names.len() as u32,
-        });
+        start..self.names.len() as u32
+    }
+
+    fn push_entry(&mut self, commit: [u8; RAW], name: Range<u32>) {
+        self.entries.push(TagEntry { commit, name });
     }
 
     pub(super) fn push_oid(&mut self, commit: Oid, name: &str) {
@@ -456,33 +516,59 @@ mod tests {
              ^not hex"
         );
         let skip: HashSet<&str> = ["loose-wins"].into_iter().collect();
-        let mut table = TagTable::default();
-        let mut problems = Vec::new();
-        assert!(packed_tags(
-            text.as_bytes(),
-            &skip,
-            &mut table,
-            &mut problems
-        ));
-        table.finish();
-        assert_eq!(problems, [6], "numbered from 1 with the header");
-        let at =
-            |hex: &str| -> Vec<&str> { table.at(&oid_from_hex(hex.as_bytes()).unwrap()).collect() };
-        assert_eq!(at(&a), ["light", "same-commit"], "in the order read");
-        assert_eq!(at(&b), Vec::<&str>::new(), "peeled to the commit");
-        assert_eq!(at(&c), ["annotated"]);
-        assert_eq!(
-            at(&d),
-            ["broken-peel"],
-            "a broken peel line keeps the tag object"
+        // Read whole, and through a reader that gives a few bytes at a time, so that a
+        // block ends everywhere: in a name, between a tag and its peel line, in a `\r\n`.
+        for piece in [usize::MAX, 1, 2, 3, 7, 41, 42] {
+            let mut table = TagTable::default();
+            let mut problems = Vec::new();
+            let mut reader = Trickle(text.as_bytes(), piece);
+            assert!(packed_tags(&mut reader, &skip, &mut table, &mut problems).unwrap());
+            table.finish();
+            assert_eq!(problems, [6], "numbered from 1 with the header");
+            let at = |hex: &str| -> Vec<&str> {
+                table.at(&oid_from_hex(hex.as_bytes()).unwrap()).collect()
+            };
+            assert_eq!(
+                at(&a),
+                ["light", "same-commit"],
+                "in the order read ({piece})"
+            );
+            assert_eq!(at(&b), Vec::<&str>::new(), "peeled to the commit");
+            assert_eq!(at(&c), ["annotated"]);
+            assert_eq!(
+                at(&d),
+                ["broken-peel"],
+                "a broken peel line keeps the tag object"
+            );
+        }
+        let (mut table, mut problems) = (TagTable::default(), Vec::new());
+        for no_header in [format!("{a} refs/tags/light\n"), String::new()] {
+            assert!(
+                !packed_tags(&mut no_header.as_bytes(), &skip, &mut table, &mut problems).unwrap()
+            );
+        }
+        // A line longer than the buffer grows it; the lines after it are still read.
+        let long = "x".repeat(3 * BLOCK);
+        let text = format!(
+            "# pack-refs with: peeled fully-peeled sorted \n{a} refs/tags/{long}\n{b} refs/tags/after\n"
         );
-        let no_header = format!("{a} refs/tags/light\n");
-        assert!(!packed_tags(
-            no_header.as_bytes(),
-            &skip,
-            &mut table,
-            &mut problems
-        ));
+        let mut table = TagTable::default();
+        assert!(packed_tags(&mut text.as_bytes(), &skip, &mut table, &mut problems).unwrap());
+        table.finish();
+        let names: Vec<&str> = table.names().collect();
+        assert_eq!(names, [long.as_str(), "after"]);
+    }
+
+    /// A reader that gives at most `.1` bytes a call.
+    struct Trickle<'t>(&'t [u8], usize);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
     }
 
     /// Many tags, several on one commit and commits that share their first eight bytes
