@@ -497,36 +497,30 @@ run_step() {
     work=$(mktemp -d "$temp/oci-stamp.XXXXXX")
     trap 'rm -rf "$work"' EXIT
 
-    # For the log: what was found and where it came from (before `created` is pinned).
-    explained=true
-    "$bin" collect --format text --explain >"$work/explain" 2>/dev/null || explained=false
-
+    # One run for every output: the step's outputs on standard output, the explanation for
+    # the log and the bake file written beside them, all from one collection (one
+    # `created`, even with `created: now`).
+    [ -n "$token" ] || new_token
+    bake=$temp/oci-stamp-bake-$token.json
+    native_path "$work/explain"
+    explain_arg=text=$_path
+    native_path "$bake"
+    bake_arg=bake=$_path
     status=0
-    "$bin" collect --format github >"$work/github" 2>"$work/stderr" || status=$?
+    "$bin" collect --format github --explain --write "$explain_arg" --write "$bake_arg" \
+        >"$work/github" 2>"$work/stderr" || status=$?
     report "$work/stderr"
     if [ "$status" != 0 ]; then
         error "oci-stamp collect failed (exit $status); the problems are listed above"
         exit "$status"
     fi
 
-    # One `created` for every run below, even with `created: now`: the one the outputs hold.
+    # The `created` the outputs hold, for the annotate and verify runs below.
     pin_created "$work/github"
 
-    if [ "$explained" = true ]; then
-        echo "::group::oci-stamp: the annotations and where they came from"
-        show_untrusted "$work/explain"
-        echo "::endgroup::"
-    fi
-
-    [ -n "$token" ] || new_token
-    bake=$temp/oci-stamp-bake-$token.json
-    status=0
-    "$bin" collect --format bake >"$bake" 2>"$work/stderr" || status=$?
-    if [ "$status" != 0 ]; then
-        report "$work/stderr"
-        error "oci-stamp collect --format bake failed (exit $status)"
-        exit "$status"
-    fi
+    echo "::group::oci-stamp: the annotations and where they came from"
+    show_untrusted "$work/explain"
+    echo "::endgroup::"
 
     [ -n "${GITHUB_OUTPUT:-}" ] || die "GITHUB_OUTPUT is not set: run this as a step of a workflow"
     cat "$work/github" >>"$GITHUB_OUTPUT"

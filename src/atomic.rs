@@ -37,9 +37,22 @@ pub(crate) fn remove_stale(dir: &Path) {
 
 /// Replaces `target` with `bytes`, keeping the target's permissions when it exists.
 pub(crate) fn write(target: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_file(target, bytes)?;
+    write_file(target, bytes, true)?;
     sync_dir(target);
     Ok(())
+}
+
+/// Replaces `target`, an output a later step reads (`collect --write`), with `bytes`: by
+/// rename, so a reader never sees part of it, but without the fsyncs that make a target
+/// survive a crash (a crashed build re-runs its steps). Only a regular file, or a new one.
+pub(crate) fn replace_output(target: &Path, bytes: &[u8]) -> Result<(), Error> {
+    match fs::symlink_metadata(target) {
+        Ok(m) if !m.file_type().is_file() => Err(Error::BadInput {
+            path: target.to_path_buf(),
+            message: "is not a regular file; --write replaces a file (or makes a new one) by renaming, so it cannot write to a link, a device or a pipe — use --format for standard output".into(),
+        }),
+        _ => write_file(target, bytes, false),
+    }
 }
 
 /// Writes several new files (blobs), each atomically, with one directory sync per
@@ -49,7 +62,7 @@ pub(crate) fn write_all<'a>(
 ) -> Result<(), Error> {
     let mut dirs: Vec<&Path> = Vec::new();
     for (target, bytes) in files {
-        write_file(target, bytes)?;
+        write_file(target, bytes, true)?;
         if let Some(dir) = target.parent() {
             if !dirs.contains(&dir) {
                 dirs.push(dir);
@@ -89,8 +102,9 @@ fn refuse_symlink(target: &Path) -> Result<(), Error> {
     }
 }
 
-/// Temporary file, fsync, rename: the file's bytes are durable before its name appears.
-fn write_file(target: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// Temporary file, fsync (with `sync`), rename: the file's bytes are durable before its
+/// name appears.
+fn write_file(target: &Path, bytes: &[u8], sync: bool) -> Result<(), Error> {
     refuse_symlink(target)?;
     let temp = temp_path(target);
     let result = (|| {
@@ -102,7 +116,9 @@ fn write_file(target: &Path, bytes: &[u8]) -> Result<(), Error> {
             f.set_permissions(meta.permissions())?;
         }
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         drop(f);
         fs::rename(&temp, target)?;
         Ok(())

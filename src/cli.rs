@@ -26,6 +26,29 @@ pub(crate) fn command() -> clap::Command {
     })
 }
 
+/// `--write FORMAT=FILE`.
+fn parse_write(s: &str) -> Result<(crate::emit::Format, PathBuf), String> {
+    let formats = || {
+        crate::emit::Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some((format, file)) = s.split_once('=') else {
+        return Err(format!(
+            "expected FORMAT=FILE, such as bake=stamp.bake.json; FORMAT is one of {}",
+            formats()
+        ));
+    };
+    let format = crate::emit::Format::from_str(format, false)
+        .map_err(|_| format!("unknown format `{format}`: one of {}", formats()))?;
+    if file.is_empty() {
+        return Err("the FILE after `=` is empty".into());
+    }
+    Ok((format, PathBuf::from(file)))
+}
+
 /// Collect a checkout's provenance, validate it as OCI image annotations, and print it for
 /// the build or write it into images and manifests.
 #[derive(Debug, PartialEq, Parser)]
@@ -262,6 +285,12 @@ pub(crate) struct CollectCmd {
     /// Show where each value came from (text and json).
     #[arg(long)]
     pub(crate) explain: bool,
+
+    /// Also write the annotations in FORMAT to FILE (repeatable): one collection for every
+    /// output, so each holds the same values and the same `created`. A file is replaced
+    /// whole or not at all; nothing is written when any output is refused.
+    #[arg(long = "write", value_name = "FORMAT=FILE", value_parser = parse_write)]
+    pub(crate) write: Vec<(crate::emit::Format, PathBuf)>,
 
     #[command(flatten)]
     pub(crate) levels: LevelArgs,

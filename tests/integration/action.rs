@@ -792,6 +792,32 @@ fn outputs_are_exact_and_nothing_is_injected() {
             &["collect", "--format", "bake"]
         ))
     );
+    // The log group: the explanation as `collect --format text --explain` prints it, with
+    // workflow commands stopped around it.
+    let explained = direct(
+        &sb,
+        &repo.path,
+        &env,
+        &["collect", "--format", "text", "--explain"],
+    );
+    let log = &run.step("run").stdout;
+    let group = log
+        .split("::group::oci-stamp: the annotations and where they came from\n")
+        .nth(1)
+        .and_then(|rest| rest.split("::endgroup::").next())
+        .unwrap_or_else(|| panic!("no explanation group in the log:\n{run}"));
+    let inner: Vec<&str> = group.lines().collect();
+    assert!(
+        inner
+            .first()
+            .is_some_and(|l| l.starts_with("::stop-commands::")),
+        "{group}"
+    );
+    assert_eq!(
+        inner[1..inner.len() - 1].join("\n") + "\n",
+        explained,
+        "{group}"
+    );
     // bake reads JSON strings as HCL templates: `${` is written `$${` so it stays literal
     assert_eq!(
         bake["target"]["oci-stamp"]["labels"]["com.example.cmd"],

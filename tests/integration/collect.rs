@@ -2239,3 +2239,123 @@ fn a_checkout_owned_by_another_user_works() {
         ])
     );
 }
+
+/// `--write FORMAT=FILE`: every file holds what `--format FORMAT` prints from the same
+/// collection (the same `created` even with `--created now`); a refused output writes
+/// nothing at all, a file that is not a regular one is refused, and a usage error names
+/// the formats.
+#[test]
+fn write_gives_each_format_from_one_collection() {
+    let sb = Sandbox::new();
+    let repo = sb.repo("written");
+    repo.write("a.txt", "a\n").commit("one");
+    let out_dir = sb.dir("out", &[]);
+    let file = |name: &str| out_dir.join(name);
+    let bake = file("stamp.bake.json");
+    let explain = file("explain.txt");
+    std::fs::write(&bake, "old").unwrap();
+    let out = repo
+        .stamp([
+            "collect",
+            "--format",
+            "github",
+            "--explain",
+            "--write",
+            &format!("bake={}", bake.display()),
+            "--write",
+            &format!("text={}", explain.display()),
+        ])
+        .run();
+    out.ok();
+    // What `--format` prints, byte for byte (the explanation included).
+    for (format, path, explain_flag) in [("bake", &bake, false), ("text", &explain, true)] {
+        let mut args = vec!["collect", "--format", format];
+        if explain_flag {
+            args.push("--explain");
+        }
+        let alone = repo.stamp(args).run();
+        alone.ok();
+        assert_eq!(
+            std::fs::read_to_string(path).unwrap(),
+            alone.stdout,
+            "{format}"
+        );
+    }
+    // With `--created now`, the standard output and the file hold the same instant.
+    let json = file("stamp.json");
+    let out = repo
+        .stamp([
+            "collect",
+            "--format",
+            "github",
+            "--created",
+            "now",
+            "--write",
+            &format!("json={}", json.display()),
+        ])
+        .run();
+    out.ok();
+    let created = crate::consumers::read_github_output(&out.stdout).0["created"].clone();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(written[key("created")], created.as_str());
+    std::fs::remove_file(&json).unwrap();
+    let names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+
+    // One output refused (dotenv cannot hold a line break): exit 1, nothing printed, no
+    // file written or replaced.
+    let dotenv = file("stamp.env");
+    let out = repo
+        .stamp([
+            "collect",
+            "--format",
+            "json",
+            "-a",
+            "description=one\ntwo",
+            "--write",
+            &format!("dotenv={}", dotenv.display()),
+            "--write",
+            &format!("bake={}", bake.display()),
+        ])
+        .run();
+    out.status(1);
+    assert!(out.stdout.is_empty(), "{out}");
+    assert_eq!(out.codes(), ["multiline-value"], "{out}");
+    assert!(!dotenv.exists());
+    assert!(std::fs::read_to_string(&bake)
+        .unwrap()
+        .contains("\"target\""));
+
+    // Not a regular file: exit 2, the link and what it names untouched.
+    let link = file("link");
+    std::os::unix::fs::symlink(&bake, &link).unwrap();
+    let before = std::fs::read(&bake).unwrap();
+    let out = repo
+        .stamp([
+            "collect",
+            "--format",
+            "json",
+            "--write",
+            &format!("json={}", link.display()),
+        ])
+        .run();
+    out.status(2);
+    assert!(out.stderr.contains("is not a regular file"), "{out}");
+    assert_eq!(std::fs::read(&bake).unwrap(), before);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    for bad in ["bake", "yaml=x", "json="] {
+        let out = repo.stamp(["collect", "--write", bad]).run();
+        out.status(2);
+        assert!(out.stderr.contains("--write"), "{bad}: {out}");
+    }
+    let out = repo.stamp(["collect", "--write", "yaml=x"]).run();
+    assert!(out.stderr.contains("one of text, json"), "{out}");
+}
