@@ -168,17 +168,18 @@ is_true() {
 
 # --- plan ---------------------------------------------------------------------------------
 
-# The Rust target of the release archive for this runner, or nothing.
+# Sets `target`: the Rust target of the release archive for this runner, or nothing.
 release_target() {
+    target=
     _os=${RUNNER_OS:-$(uname -s)}
     _arch=${RUNNER_ARCH:-$(uname -m)}
     case $_os/$_arch in
-    Linux/X64 | Linux/x86_64) echo x86_64-unknown-linux-musl ;;
-    Linux/ARM64 | Linux/aarch64 | Linux/arm64) echo aarch64-unknown-linux-musl ;;
-    macOS/X64 | Darwin/x86_64) echo x86_64-apple-darwin ;;
-    macOS/ARM64 | Darwin/arm64) echo aarch64-apple-darwin ;;
-    Windows/X64) echo x86_64-pc-windows-msvc ;;
-    Windows/ARM64) echo aarch64-pc-windows-msvc ;;
+    Linux/X64 | Linux/x86_64) target=x86_64-unknown-linux-musl ;;
+    Linux/ARM64 | Linux/aarch64 | Linux/arm64) target=aarch64-unknown-linux-musl ;;
+    macOS/X64 | Darwin/x86_64) target=x86_64-apple-darwin ;;
+    macOS/ARM64 | Darwin/arm64) target=aarch64-apple-darwin ;;
+    Windows/X64) target=x86_64-pc-windows-msvc ;;
+    Windows/ARM64) target=aarch64-pc-windows-msvc ;;
     esac
 }
 
@@ -291,7 +292,7 @@ plan() {
     *) repository=${GITHUB_REPOSITORY:-} ;;
     esac
 
-    target=$(release_target)
+    release_target
     requested=${INPUT_VERSION:-auto}
     case $requested in
     source)
