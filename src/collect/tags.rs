@@ -559,6 +559,34 @@ mod tests {
         assert_eq!(names, [long.as_str(), "after"]);
     }
 
+    /// A name that is not UTF-8 is left out (as libgit2's reference iterator leaves it
+    /// out); the names around it in the same block are still read, however the blocks fall.
+    #[test]
+    fn a_name_that_is_not_utf8_is_left_out_and_its_neighbours_kept() {
+        let (a, b) = ("1".repeat(40), "2".repeat(40));
+        let mut text = format!("# pack-refs with: peeled fully-peeled sorted \n{a} refs/tags/caf")
+            .into_bytes();
+        text.extend_from_slice(b"\xe9\n");
+        text.extend_from_slice(
+            format!("{b} refs/tags/caf\u{e9}\n{a} refs/tags/plain\n").as_bytes(),
+        );
+        for piece in [usize::MAX, 1, 5, 50] {
+            let mut table = TagTable::default();
+            let mut problems = Vec::new();
+            assert!(packed_tags(
+                &mut Trickle(&text, piece),
+                &HashSet::new(),
+                &mut table,
+                &mut problems
+            )
+            .unwrap());
+            table.finish();
+            let names: Vec<&str> = table.names().collect();
+            assert_eq!(names, ["caf\u{e9}", "plain"], "{piece}");
+            assert!(problems.is_empty());
+        }
+    }
+
     /// A reader that gives at most `.1` bytes a call.
     struct Trickle<'t>(&'t [u8], usize);
 
