@@ -299,9 +299,17 @@ impl GitRepo {
             .then(|| self.repo.odb().ok())
             .flatten();
         let mut walk = DateWalk::new(&self.repo, graph.as_ref(), odb);
-        if !walk.push(head) {
+        if walk.push(head).is_none() {
             return Describe::NoTags;
         }
+        // With a graph, a commit is walked by its position; its object name, which the tag
+        // table is keyed by, costs a read. With few tags, the positions of their commits are
+        // looked up once (a binary search each) and only a commit at one of them is named;
+        // with many, every commit taken from the queue is.
+        let tag_positions: Option<std::collections::HashSet<u32, WalkHash>> = graph
+            .as_ref()
+            .filter(|_| tags.len() <= FEW_TAGS)
+            .map(|g| tags.commits().filter_map(|c| g.find(c)).collect());
         let short = self.abbrev(head);
         // git's `describe` (builtin/describe.c): up to ten candidate tags, each with a flag
         // that spreads to the commits it reaches; a candidate's depth counts the commits
@@ -311,7 +319,13 @@ impl GitRepo {
         let mut annotated: HashMap<usize, bool> = HashMap::new();
         while let Some(item) = walk.pop() {
             seen_commits += 1;
-            if let Some(tag) = tags.candidate(&item.oid, accept, best) {
+            let named = match (item.key, &tag_positions) {
+                (Key::Pos(pos), Some(at)) if !at.contains(&pos) => None,
+                (key, _) => walk.oid(key),
+            };
+            if let Some((oid, tag)) =
+                named.and_then(|oid| Some((oid, tags.candidate(&oid, accept, best)?)))
+            {
                 if cands.len() == MAX_CANDIDATES {
                     walk.requeue(item);
                     seen_commits -= 1;
@@ -320,13 +334,13 @@ impl GitRepo {
                 let flag = 1u16 << cands.len();
                 cands.push(Candidate {
                     tag,
-                    commit: item.oid,
+                    commit: oid,
                     depth: seen_commits - 1,
                     flag,
                 });
-                walk.add_flags(item.oid, flag);
+                walk.add_flags(item.key, flag);
             }
-            let flags = walk.flags(item.oid);
+            let flags = walk.flags(item.key);
             for c in cands.iter_mut() {
                 if flags & c.flag == 0 {
                     c.depth += 1;
@@ -371,7 +385,7 @@ impl GitRepo {
                 depth = None;
                 break;
             }
-            if walk.flags(item.oid) & best.flag != 0 {
+            if walk.flags(item.key) & best.flag != 0 {
                 if walk.all_flagged(best.flag) {
                     break;
                 }
@@ -825,11 +839,28 @@ impl std::hash::Hasher for WalkHasher {
     }
 }
 
+/// A commit in [`DateWalk`]: its position in the commit-graph when the graph holds it (its
+/// object name is then read only when needed), else its object name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Pos(u32),
+    Id(Oid),
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Key::Pos(p) => state.write_u32(*p),
+            Key::Id(oid) => state.write(oid.as_bytes()),
+        }
+    }
+}
+
 /// A commit waiting in [`DateWalk`]'s queue, with its parents.
 struct Queued {
     time: i64,
     seq: u64,
-    oid: Oid,
+    key: Key,
     parents: Parents,
 }
 
@@ -873,7 +904,7 @@ struct DateWalk<'r> {
     odb: Option<git2::Odb<'r>>,
     queue: std::collections::BinaryHeap<Queued>,
     /// Every commit queued so far, with the candidate flags that reached it.
-    flags: HashMap<Oid, u16, WalkHash>,
+    flags: HashMap<Key, u16, WalkHash>,
     seq: u64,
 }
 
@@ -893,29 +924,53 @@ impl<'r> DateWalk<'r> {
         }
     }
 
-    /// Queues `oid` (at graph position `pos`, when known); false when it cannot be read.
-    fn queue(&mut self, oid: Oid, pos: Option<u32>, flags: u16) -> bool {
-        if let Some(f) = self.flags.get_mut(&oid) {
+    /// The key of the commit named `oid`: its graph position when the graph holds it.
+    fn key_of(&self, oid: Oid) -> Key {
+        self.graph
+            .and_then(|g| g.find(oid.as_bytes()))
+            .map_or(Key::Id(oid), Key::Pos)
+    }
+
+    /// The object name of a commit in the walk.
+    fn oid(&self, key: Key) -> Option<Oid> {
+        match key {
+            Key::Id(oid) => Some(oid),
+            Key::Pos(pos) => self
+                .graph
+                .and_then(|g| g.id(pos))
+                .and_then(|raw| Oid::from_bytes(raw.as_slice()).ok()),
+        }
+    }
+
+    /// Queues a commit; false when it cannot be read.
+    fn queue(&mut self, key: Key, flags: u16) -> bool {
+        if let Some(f) = self.flags.get_mut(&key) {
             *f |= flags;
             return true;
         }
-        self.flags.insert(oid, flags);
-        let from_graph = self.graph.and_then(|g| {
-            let pos = pos.or_else(|| g.find(oid.as_bytes()))?;
-            let c = g.commit(pos)?;
-            Some((c.time, Parents::Graph(c.parents)))
-        });
-        let raw = || {
-            let object = self.odb.as_ref()?.read(oid).ok()?;
-            let (time, parents) = (object.kind() == git2::ObjectType::Commit)
-                .then(|| commit_header(object.data()))
-                .flatten()?;
-            Some((time, Parents::Odb(parents)))
+        self.flags.insert(key, flags);
+        let from_odb = |oid: Oid| {
+            let raw = || {
+                let object = self.odb.as_ref()?.read(oid).ok()?;
+                let (time, parents) = (object.kind() == git2::ObjectType::Commit)
+                    .then(|| commit_header(object.data()))
+                    .flatten()?;
+                Some((time, Parents::Odb(parents)))
+            };
+            raw().or_else(|| {
+                let c = self.repo.find_commit(oid).ok()?;
+                Some((c.time().seconds(), Parents::Odb(c.parent_ids().collect())))
+            })
         };
-        let found = from_graph.or_else(raw).or_else(|| {
-            let c = self.repo.find_commit(oid).ok()?;
-            Some((c.time().seconds(), Parents::Odb(c.parent_ids().collect())))
-        });
+        let found = match key {
+            // A row the graph cannot give: the commit object, as without a graph.
+            Key::Pos(pos) => self
+                .graph
+                .and_then(|g| g.commit(pos))
+                .map(|c| (c.time, Parents::Graph(c.parents)))
+                .or_else(|| self.oid(key).and_then(from_odb)),
+            Key::Id(oid) => from_odb(oid),
+        };
         let Some((time, parents)) = found else {
             return false;
         };
@@ -923,14 +978,15 @@ impl<'r> DateWalk<'r> {
         self.queue.push(Queued {
             time,
             seq: self.seq,
-            oid,
+            key,
             parents,
         });
         true
     }
 
-    fn push(&mut self, oid: Oid) -> bool {
-        self.queue(oid, None, 0)
+    fn push(&mut self, oid: Oid) -> Option<Key> {
+        let key = self.key_of(oid);
+        self.queue(key, 0).then_some(key)
     }
 
     /// The newest queued commit.
@@ -947,37 +1003,33 @@ impl<'r> DateWalk<'r> {
         self.queue.is_empty()
     }
 
-    fn flags(&self, oid: Oid) -> u16 {
-        self.flags.get(&oid).copied().unwrap_or(0)
+    fn flags(&self, key: Key) -> u16 {
+        self.flags.get(&key).copied().unwrap_or(0)
     }
 
-    fn add_flags(&mut self, oid: Oid, flags: u16) {
-        *self.flags.entry(oid).or_insert(0) |= flags;
+    fn add_flags(&mut self, key: Key, flags: u16) {
+        *self.flags.entry(key).or_insert(0) |= flags;
     }
 
     /// Whether every queued commit carries `flag`.
     fn all_flagged(&self, flag: u16) -> bool {
-        self.queue.iter().all(|q| self.flags(q.oid) & flag != 0)
+        self.queue.iter().all(|q| self.flags(q.key) & flag != 0)
     }
 
-    /// Queues a popped commit's parents (once each), passing its flags on to them.
+    /// Queues a popped commit's parents (once each), passing its flags on to them. A
+    /// parent in the graph is queued by its position, its object name not read.
     fn expand(&mut self, item: Queued) {
-        let flags = self.flags(item.oid);
+        let flags = self.flags(item.key);
         match item.parents {
             Parents::Graph(positions) => {
                 for &pos in positions.as_slice() {
-                    let id = self
-                        .graph
-                        .and_then(|g| g.id(pos))
-                        .and_then(|raw| Oid::from_bytes(raw.as_slice()).ok());
-                    if let Some(id) = id {
-                        self.queue(id, Some(pos), flags);
-                    }
+                    self.queue(Key::Pos(pos), flags);
                 }
             }
             Parents::Odb(ids) => {
                 for id in ids {
-                    self.queue(id, None, flags);
+                    let key = self.key_of(id);
+                    self.queue(key, flags);
                 }
             }
         }
@@ -1037,6 +1089,11 @@ struct Candidate {
 
 /// git describe's default `--candidates`.
 const MAX_CANDIDATES: usize = 10;
+
+/// Up to this many tags, `describe` looks up their commits' graph positions (a binary
+/// search of about a dozen reads each) rather than read the object name of every commit it
+/// takes from the queue (one read each, up to [`DESCRIBE_LIMIT`]).
+const FEW_TAGS: usize = 16;
 
 /// [`GitRepo::distance`] on the commit-graph: commits reachable from `head` and not from
 /// `base`, counted by painting both histories down in order of generation number (a commit

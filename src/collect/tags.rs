@@ -382,6 +382,16 @@ impl TagTable {
         self.entries.is_empty()
     }
 
+    /// How many tags the table holds.
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The commit of each tag, in the order added.
+    pub(super) fn commits(&self) -> impl Iterator<Item = &[u8]> {
+        self.entries.iter().map(|e| &e.commit[..])
+    }
+
     fn name(&self, e: &TagEntry) -> &str {
         &self.names[e.name.start as usize..e.name.end as usize]
     }

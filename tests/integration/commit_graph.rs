@@ -181,5 +181,22 @@ fn describe_agrees_with_git_with_and_without_a_commit_graph() {
         repo.git(&["commit-graph", "write", "--reachable", "--split=no-merge"]);
         assert_eq!(graphs(&repo), (false, 2));
         compare(&sb, &repo, &commits, "two-layer chain");
+
+        // Few tags (at most 16): the walk looks up their commits' positions in the graph
+        // instead of reading every walked commit's name; the answers must not change.
+        let tags = repo.git(&["tag", "--list"]);
+        let tags: Vec<&str> = tags.lines().collect();
+        assert!(
+            tags.len() > 16,
+            "the many-tags case ran above ({})",
+            tags.len()
+        );
+        for t in tags.iter().skip(6) {
+            repo.git(&["tag", "-d", t]);
+        }
+        let described = compare(&sb, &repo, &commits, "two-layer chain, six tags");
+        assert!(described > 10, "the six tags are found ({described})");
+        repo.git(&["commit-graph", "write", "--reachable"]);
+        compare(&sb, &repo, &commits, "single graph file, six tags");
     }
 }
