@@ -17,13 +17,11 @@ use crate::collect::AnnotationArg;
 const EXIT_STATUS: &str =
     "Exit status: 0 success, 1 validation or policy failure, 2 usage or operational error.";
 
-/// The clap command: the derive's, with the exit codes in every subcommand's help too.
+/// The clap command, the derive's: the exit codes are in every subcommand's help (but
+/// `completions` and `man`) by the `after_help` on each.
 pub(crate) fn command() -> clap::Command {
     use clap::CommandFactory;
-    Cli::command().mut_subcommands(|sub| match sub.get_name() {
-        "completions" | "man" => sub,
-        _ => sub.after_help(EXIT_STATUS),
-    })
+    Cli::command()
 }
 
 /// `--write FORMAT=FILE`.
@@ -67,15 +65,20 @@ pub(crate) struct Cli {
 #[derive(Debug, PartialEq, Subcommand)]
 pub(crate) enum Command {
     /// Collect the annotations of a checkout and print them.
+    #[command(after_help = EXIT_STATUS)]
     Collect(CollectCmd),
     /// Print build-tool arguments: `--annotation …` (and `--label …`) for docker buildx,
     /// podman or buildah.
+    #[command(after_help = EXIT_STATUS)]
     Flags(FlagsCmd),
     /// Run a command with the build-tool arguments appended, without a shell.
+    #[command(after_help = EXIT_STATUS)]
     Exec(ExecCmd),
     /// Write the annotations into OCI manifests, indexes and layouts, Kubernetes YAML, registries.
+    #[command(after_help = EXIT_STATUS)]
     Annotate(AnnotateCmd),
     /// Check annotations against the OCI (and optionally Kubernetes) rules.
+    #[command(after_help = EXIT_STATUS)]
     Validate(ValidateCmd),
     /// Check that targets carry what `collect` gives here (revision, source, version): the
     /// deploy gate. Nothing is written.
@@ -90,6 +93,7 @@ pub(crate) enum Command {
     /// at --level. Under GitHub Actions the findings are `::error` annotations.
     ///
     /// Exit status: 0 everything matches, 1 any finding, 2 a target cannot be read.
+    #[command(after_help = EXIT_STATUS)]
     Verify(VerifyCmd),
     /// Print a shell completion script.
     Completions {
@@ -477,5 +481,35 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// `config::command` cuts an option loose from its variable when that is set and
+    /// empty, and skips the walk when no `OCI_STAMP_*` variable is: every variable an
+    /// option reads must have that prefix. And the exit codes are in each subcommand's
+    /// help but `completions` and `man`.
+    #[test]
+    fn every_option_variable_is_oci_stamp_and_every_command_has_the_exit_codes() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                if let Some(var) = arg.get_env().and_then(|v| v.to_str()) {
+                    assert!(
+                        var.starts_with("OCI_STAMP_"),
+                        "{path} --{:?}: {var}",
+                        arg.get_long()
+                    );
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                let help = sub.clone().render_help().to_string();
+                assert_eq!(
+                    help.contains("Exit status: 0 success"),
+                    !matches!(sub.get_name(), "completions" | "man"),
+                    "{name}"
+                );
+                walk(sub, &name);
+            }
+        }
+        walk(&super::command(), "oci-stamp");
     }
 }

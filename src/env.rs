@@ -50,6 +50,13 @@ impl Env {
         self.vars.get(key).is_some_and(String::is_empty)
     }
 
+    /// Whether some variable whose name starts with `prefix` is set and empty.
+    pub(crate) fn any_empty_var(&self, prefix: &str) -> bool {
+        self.vars
+            .iter()
+            .any(|(k, v)| v.is_empty() && k.starts_with(prefix))
+    }
+
     /// Whether the variable is set to something that is not UTF-8.
     pub(crate) fn is_not_utf8(&self, key: &str) -> bool {
         self.not_utf8.contains(key)
