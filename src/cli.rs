@@ -24,6 +24,27 @@ pub(crate) fn command() -> clap::Command {
     Cli::command()
 }
 
+/// A command that parses exactly as [`command`] does when `name` is the first argument,
+/// with only that subcommand's options built (building all of them was a tenth of a short
+/// run). It has no help text: on any error, and for `--help` and `--version`, the caller
+/// parses again with [`command`], whose messages are the ones users see.
+pub(crate) fn command_for(name: &str) -> Option<clap::Command> {
+    let sub = match name {
+        "collect" => CollectCmd::augment_args(clap::Command::new("collect")),
+        "flags" => FlagsCmd::augment_args(clap::Command::new("flags")),
+        "exec" => ExecCmd::augment_args(clap::Command::new("exec")),
+        "annotate" => AnnotateCmd::augment_args(clap::Command::new("annotate")),
+        "validate" => ValidateCmd::augment_args(clap::Command::new("validate")),
+        "verify" => VerifyCmd::augment_args(clap::Command::new("verify")),
+        _ => return None,
+    };
+    Some(
+        clap::Command::new("oci-stamp")
+            .subcommand_required(true)
+            .subcommand(sub),
+    )
+}
+
 /// `--write FORMAT=FILE`.
 fn parse_write(s: &str) -> Result<(crate::emit::Format, PathBuf), String> {
     let formats = || {

@@ -45,9 +45,21 @@ impl Config {
         T: Into<OsString> + Clone,
     {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let matches = match command(env).try_get_matches_from(args.clone()) {
-            Ok(m) => m,
-            Err(e) => return Err(env_value_error(&e, &args, env).unwrap_or(ConfigError::Clap(e))),
+        // The invoked subcommand's options alone first; anything that does not parse there
+        // (help, version, a mistake) is parsed again by the whole command for its message.
+        let fast = args
+            .get(1)
+            .and_then(|a| a.to_str())
+            .and_then(crate::cli::command_for)
+            .and_then(|cmd| with_env(cmd, env).try_get_matches_from(args.clone()).ok());
+        let matches = match fast {
+            Some(m) => m,
+            None => match command(env).try_get_matches_from(args.clone()) {
+                Ok(m) => m,
+                Err(e) => {
+                    return Err(env_value_error(&e, &args, env).unwrap_or(ConfigError::Clap(e)))
+                }
+            },
         };
         let mut cli = Cli::from_arg_matches(&matches).map_err(ConfigError::Clap)?;
         let sub = matches.subcommand().map_or(&matches, |(_, m)| m);
@@ -152,6 +164,12 @@ fn env_value_error(e: &clap::Error, args: &[OsString], env: &Env) -> Option<Conf
 
 /// The clap command, with the options whose variable is set but empty cut loose from it.
 pub(crate) fn command(env: &Env) -> clap::Command {
+    with_env(crate::cli::command(), env)
+}
+
+/// `cmd` with the options whose variable is set but empty cut loose from it; walking every
+/// option costs a tenth of a short run, so only when some variable is set and empty.
+fn with_env(cmd: clap::Command, env: &Env) -> clap::Command {
     fn detach_empty(cmd: clap::Command, env: &Env) -> clap::Command {
         cmd.mut_args(|arg| {
             let empty = arg
@@ -166,9 +184,6 @@ pub(crate) fn command(env: &Env) -> clap::Command {
         })
         .mut_subcommands(|sub| detach_empty(sub, env))
     }
-    // Walking every option of every subcommand costs a tenth of a short run: only when
-    // some variable is set and empty.
-    let cmd = crate::cli::command();
     if env.any_empty_var("OCI_STAMP_") {
         detach_empty(cmd, env)
     } else {
@@ -349,6 +364,75 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    /// The one-subcommand command parses every command line as the whole command does:
+    /// the same values, each from the same source (command line, variable, default), and
+    /// it refuses (leaving the message to the whole command) what that refuses.
+    #[test]
+    fn the_one_subcommand_command_parses_as_the_whole_command() {
+        let lines: &[&[&str]] = &[
+            &["flags"],
+            &["flags", "-a", "version=1.0", "--labels", "-C", "dir"],
+            &[
+                "collect",
+                "--format",
+                "json",
+                "--explain",
+                "--write",
+                "bake=b.json",
+            ],
+            &[
+                "collect",
+                "-f",
+                "github",
+                "--level",
+                "index,manifest",
+                "--require-clean",
+            ],
+            &["exec", "--labels", "--", "docker", "buildx", "build", "."],
+            &["annotate", "--dry-run", "layout/"],
+            &["validate", "--kubernetes", "a.json"],
+            &["verify", "--require", "revision", "img/"],
+            &["collect", "--bogus"],
+            &["flags", "--help"],
+            &["collect", "--version"],
+            &["exec"],
+        ];
+        let envs = [
+            env(&[]),
+            env(&[("OCI_STAMP_FORMAT", "make"), ("OCI_STAMP_LABELS", "true")]),
+            env(&[("OCI_STAMP_FORMAT", ""), ("OCI_STAMP_NAMESPACE", "")]),
+        ];
+        for e in &envs {
+            for line in lines {
+                let argv: Vec<&str> = std::iter::once("oci-stamp")
+                    .chain(line.iter().copied())
+                    .collect();
+                let whole = command(e).try_get_matches_from(&argv);
+                let one = with_env(crate::cli::command_for(line[0]).unwrap(), e)
+                    .try_get_matches_from(&argv);
+                let (whole, one) = match (whole, one) {
+                    (Ok(w), Ok(o)) => (w, o),
+                    (Err(_), Err(_)) => continue,
+                    (w, o) => panic!("{line:?}: whole {:?}, one {:?}", w.err(), o.err()),
+                };
+                assert_eq!(
+                    Cli::from_arg_matches(&whole).unwrap(),
+                    Cli::from_arg_matches(&one).unwrap(),
+                    "{line:?}"
+                );
+                let (w, o) = (whole.subcommand().unwrap().1, one.subcommand().unwrap().1);
+                for id in w.ids() {
+                    assert_eq!(
+                        w.value_source(id.as_str()),
+                        o.value_source(id.as_str()),
+                        "{line:?} {id}"
+                    );
+                }
+                assert_eq!(w.ids().count(), o.ids().count(), "{line:?}");
+            }
+        }
     }
 
     fn collect_options(argv: &[&str], e: &Env) -> CollectOptions {
