@@ -45,37 +45,24 @@ impl RegistryTarget {
                 arg.escape_debug()
             ))
         };
-        let reference: oci_client::Reference = match ipv6_registry(rest) {
-            // The reference grammar has no IPv6 literal: the rest is parsed under a stand-in
-            // host, and the reference rebuilt with the literal as its registry.
-            Some((host, tail)) => {
-                let parsed: oci_client::Reference = format!("localhost{tail}")
-                    .parse()
-                    .map_err(|e| refused(&e))?;
-                let repository = parsed.repository().to_string();
-                match (parsed.tag(), parsed.digest()) {
-                    (Some(t), Some(d)) => oci_client::Reference::with_tag_and_digest(
-                        host,
-                        repository,
-                        t.to_string(),
-                        d.to_string(),
-                    ),
-                    (None, Some(d)) => {
-                        oci_client::Reference::with_digest(host, repository, d.to_string())
-                    }
-                    (t, None) => oci_client::Reference::with_tag(
-                        host,
-                        repository,
-                        t.unwrap_or("latest").to_string(),
-                    ),
-                }
-            }
-            None => rest.parse().map_err(|e| refused(&e))?,
-        };
-        if let Some(d) = reference.digest() {
+        let parsed =
+            crate::annotations::reference::ImageReference::parse(rest).map_err(|e| refused(&e))?;
+        if let Some(d) = &parsed.digest {
             crate::annotations::reference::check_digest(d)
                 .map_err(|e| Error::Usage(format!("`{}`: the digest {e}", arg.escape_debug())))?;
         }
+        let (registry, repository) = (parsed.registry, parsed.repository);
+        let reference = match (parsed.tag, parsed.digest) {
+            (Some(t), Some(d)) => {
+                oci_client::Reference::with_tag_and_digest(registry, repository, t, d)
+            }
+            (None, Some(d)) => oci_client::Reference::with_digest(registry, repository, d),
+            (t, None) => oci_client::Reference::with_tag(
+                registry,
+                repository,
+                t.unwrap_or_else(|| "latest".into()),
+            ),
+        };
         Ok(RegistryTarget {
             given: arg.to_string(),
             reference,
@@ -90,21 +77,6 @@ impl RegistryTarget {
             arg.escape_debug()
         )))
     }
-}
-
-/// `[ADDR]:PORT/…` with an IPv6 address literal: the registry (`[::1]:5000`) and the rest
-/// from the port on (`:5000/repo:tag`).
-#[cfg(feature = "registry")]
-fn ipv6_registry(rest: &str) -> Option<(String, &str)> {
-    let inner = rest.strip_prefix('[')?;
-    let (addr, tail) = inner.split_once(']')?;
-    addr.parse::<std::net::Ipv6Addr>().ok()?;
-    let host_end = tail.find('/')?;
-    let port = tail[..host_end].strip_prefix(':')?;
-    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((format!("[{addr}]:{port}"), tail))
 }
 
 /// How to reach registries, from the command line.
@@ -220,6 +192,9 @@ mod tests {
             .reference
             .digest()
             .is_some());
+        let v6 = RegistryTarget::parse("docker://[::1]:5000/x:1").unwrap();
+        assert_eq!(v6.reference.registry(), "[::1]:5000");
         assert!(RegistryTarget::parse("docker://UPPER/Case:x").is_err());
+        assert!(RegistryTarget::parse("docker://[nope]:5000/x:1").is_err());
     }
 }
