@@ -242,6 +242,40 @@ impl ImageReference {
         check_fully_qualified_reference(&parsed.to_string())?;
         Ok(parsed)
     }
+
+    /// The same repository at `digest` (no tag).
+    pub(crate) fn at_digest(&self, digest: &str) -> ImageReference {
+        ImageReference {
+            tag: None,
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The same repository at `tag` (no digest).
+    pub(crate) fn at_tag(&self, tag: &str) -> ImageReference {
+        ImageReference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
+    }
+
+    /// What the distribution API names the manifest by: the digest, else the tag.
+    pub(crate) fn manifest_name(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or("latest")
+    }
+
+    /// The host the distribution API is reached at: Docker Hub's for `docker.io`.
+    pub(crate) fn api_host(&self) -> &str {
+        match self.registry.as_str() {
+            "docker.io" => "index.docker.io",
+            other => other,
+        }
+    }
 }
 
 impl std::fmt::Display for ImageReference {
@@ -385,17 +419,23 @@ mod tests {
             ("127.0.0.1:5000", "app/web")
         );
         assert_eq!((r.tag.as_deref(), r.digest.as_deref()), (Some("1.0"), None));
+        assert_eq!(r.manifest_name(), "1.0");
+        assert_eq!(r.api_host(), "127.0.0.1:5000");
         let hub = ImageReference::parse("alpine").unwrap();
         assert_eq!(hub.registry, "docker.io");
         assert_eq!(hub.repository, "library/alpine");
         assert_eq!(hub.tag.as_deref(), Some("latest"));
+        assert_eq!(hub.api_host(), "index.docker.io");
         let pinned = ImageReference::parse(&format!("localhost/app@{d}")).unwrap();
         assert_eq!(
             (pinned.tag, pinned.digest.as_deref()),
             (None, Some(d.as_str()))
         );
         let both = ImageReference::parse(&format!("localhost/app:2@{d}")).unwrap();
+        assert_eq!(both.manifest_name(), d);
         assert_eq!(both.to_string(), format!("localhost/app:2@{d}"));
+        assert_eq!(both.at_tag("3").to_string(), "localhost/app:3");
+        assert_eq!(both.at_digest(&d).to_string(), format!("localhost/app@{d}"));
         // An IPv6 literal with a port is a registry host.
         let v6 = ImageReference::parse("[::1]:5000/x:1").unwrap();
         assert_eq!(

@@ -5,10 +5,10 @@
 //! layer blobs are never fetched (except an image config, when a platform has to be read
 //! from it) and never uploaded.
 //!
-//! The distribution protocol is oci-client's (reqwest, rustls with ring, on a
-//! current-thread tokio runtime that exists only for a registry target). Manifests are
-//! pushed as the exact bytes that were edited, so the digests printed are the digests
-//! stored. Credentials come from [`super::auth`]; none ever reaches a message.
+//! The distribution calls are [`client`]'s own, over ureq's blocking HTTP and rustls with
+//! ring. Manifests are pushed as the exact bytes that were edited, so the digests printed
+//! are the digests stored. Credentials come from [`super::auth`]; none ever reaches a
+//! message.
 
 #[cfg(feature = "registry")]
 mod client;
@@ -30,7 +30,7 @@ pub(crate) const SCHEME: &str = "docker://";
 pub(crate) struct RegistryTarget {
     pub(crate) given: String,
     #[cfg(feature = "registry")]
-    reference: oci_client::Reference,
+    reference: crate::annotations::reference::ImageReference,
 }
 
 impl RegistryTarget {
@@ -45,24 +45,12 @@ impl RegistryTarget {
                 arg.escape_debug()
             ))
         };
-        let parsed =
+        let reference =
             crate::annotations::reference::ImageReference::parse(rest).map_err(|e| refused(&e))?;
-        if let Some(d) = &parsed.digest {
+        if let Some(d) = &reference.digest {
             crate::annotations::reference::check_digest(d)
                 .map_err(|e| Error::Usage(format!("`{}`: the digest {e}", arg.escape_debug())))?;
         }
-        let (registry, repository) = (parsed.registry, parsed.repository);
-        let reference = match (parsed.tag, parsed.digest) {
-            (Some(t), Some(d)) => {
-                oci_client::Reference::with_tag_and_digest(registry, repository, t, d)
-            }
-            (None, Some(d)) => oci_client::Reference::with_digest(registry, repository, d),
-            (t, None) => oci_client::Reference::with_tag(
-                registry,
-                repository,
-                t.unwrap_or_else(|| "latest".into()),
-            ),
-        };
         Ok(RegistryTarget {
             given: arg.to_string(),
             reference,
@@ -180,20 +168,20 @@ mod tests {
     #[test]
     fn references() {
         let t = RegistryTarget::parse("docker://127.0.0.1:5000/app/web:1.0").unwrap();
-        assert_eq!(t.reference.registry(), "127.0.0.1:5000");
-        assert_eq!(t.reference.repository(), "app/web");
-        assert_eq!(t.reference.tag(), Some("1.0"));
+        assert_eq!(t.reference.registry, "127.0.0.1:5000");
+        assert_eq!(t.reference.repository, "app/web");
+        assert_eq!(t.reference.tag.as_deref(), Some("1.0"));
         let hub = RegistryTarget::parse("docker://alpine").unwrap();
-        assert_eq!(hub.reference.registry(), "docker.io");
-        assert_eq!(hub.reference.repository(), "library/alpine");
+        assert_eq!(hub.reference.registry, "docker.io");
+        assert_eq!(hub.reference.repository, "library/alpine");
         let d = format!("docker://localhost/app@sha256:{}", "a".repeat(64));
         assert!(RegistryTarget::parse(&d)
             .unwrap()
             .reference
-            .digest()
+            .digest
             .is_some());
         let v6 = RegistryTarget::parse("docker://[::1]:5000/x:1").unwrap();
-        assert_eq!(v6.reference.registry(), "[::1]:5000");
+        assert_eq!(v6.reference.registry, "[::1]:5000");
         assert!(RegistryTarget::parse("docker://UPPER/Case:x").is_err());
         assert!(RegistryTarget::parse("docker://[nope]:5000/x:1").is_err());
     }
