@@ -242,7 +242,11 @@ impl ImageReference {
         check_fully_qualified_reference(&parsed.to_string())?;
         Ok(parsed)
     }
+}
 
+/// What the registry client asks of a reference.
+#[cfg_attr(not(feature = "registry"), allow(dead_code))]
+impl ImageReference {
     /// The same repository at `digest` (no tag).
     pub(crate) fn at_digest(&self, digest: &str) -> ImageReference {
         ImageReference {
