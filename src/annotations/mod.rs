@@ -10,13 +10,12 @@ pub(crate) mod levels;
 pub(crate) mod license_policy;
 pub(crate) mod reference;
 pub(crate) mod spdx;
+pub(crate) mod spec;
 pub(crate) mod time;
 pub(crate) mod url;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;
-
-use oci_spec::image as spec;
 
 pub(crate) use diag::Diagnostic;
 pub(crate) use levels::{LevelError, Levels};

@@ -180,52 +180,119 @@ pub(crate) fn qualify_docker_hub(value: &str) -> Option<String> {
 /// `docker.io/library/alpine:3.20`, `ghcr.io/o/r` → `ghcr.io/o/r:latest`; a digest stays.
 /// The result is fully qualified ([`check_fully_qualified_reference`]), or the reason not.
 pub(crate) fn normalise_image_reference(value: &str) -> Result<String, String> {
-    let (name_tag, digest) = match value.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (value, None),
-    };
-    let (name, tag) = match name_tag.rsplit_once(':') {
-        Some((n, t)) if !t.contains('/') => (n, Some(t)),
-        _ => (name_tag, None),
-    };
-    // docker's rule: the first component is a registry host when it has a `.` or a `:`,
-    // is `localhost`, or has an upper-case letter (a repository path cannot)
-    let (domain, path) = match name.split_once('/') {
-        Some((d, p))
-            if d.contains(['.', ':'])
-                || d == "localhost"
-                || d.chars().any(|c| c.is_ascii_uppercase()) =>
-        {
-            (d, p.to_string())
-        }
-        _ => ("docker.io", name.to_string()),
-    };
-    let domain = if domain == "index.docker.io" {
-        "docker.io"
-    } else {
-        domain
-    };
-    let path = if domain == "docker.io" && !path.contains('/') {
-        format!("library/{path}")
-    } else {
-        path
-    };
-    let mut out = format!("{domain}/{path}");
-    match (tag, digest) {
-        (Some(t), _) => {
-            out.push(':');
-            out.push_str(t);
-        }
-        (None, None) => out.push_str(":latest"),
-        (None, Some(_)) => {}
-    }
-    if let Some(d) = digest {
-        out.push('@');
-        out.push_str(d);
-    }
-    check_fully_qualified_reference(&out)
-        .map(|()| out)
+    ImageReference::parse(value)
+        .map(|r| r.to_string())
         .map_err(|e| format!("`{}` is not an image reference: {e}", value.escape_debug()))
+}
+
+/// An image reference in its parts, read as [`normalise_image_reference`] reads it: the
+/// registry host (`docker.io`, `127.0.0.1:5000`, `[::1]:5000`), the repository path, and the
+/// tag (`latest` when neither a tag nor a digest is given) and digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ImageReference {
+    pub(crate) registry: String,
+    pub(crate) repository: String,
+    pub(crate) tag: Option<String>,
+    pub(crate) digest: Option<String>,
+}
+
+impl ImageReference {
+    /// Parses `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]`; the error is the reason it is not one.
+    pub(crate) fn parse(value: &str) -> Result<ImageReference, String> {
+        let (name_tag, digest) = match value.split_once('@') {
+            Some((n, d)) => (n, Some(d)),
+            None => (value, None),
+        };
+        let (name, tag) = match name_tag.rsplit_once(':') {
+            Some((n, t)) if !t.contains('/') => (n, Some(t)),
+            _ => (name_tag, None),
+        };
+        // docker's rule: the first component is a registry host when it has a `.` or a `:`,
+        // is `localhost`, or has an upper-case letter (a repository path cannot)
+        let (domain, path) = match name.split_once('/') {
+            Some((d, p))
+                if d.contains(['.', ':'])
+                    || d == "localhost"
+                    || d.chars().any(|c| c.is_ascii_uppercase()) =>
+            {
+                (d, p.to_string())
+            }
+            _ => ("docker.io", name.to_string()),
+        };
+        let domain = if domain == "index.docker.io" {
+            "docker.io"
+        } else {
+            domain
+        };
+        let path = if domain == "docker.io" && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path
+        };
+        let parsed = ImageReference {
+            registry: domain.to_string(),
+            repository: path,
+            tag: match (tag, digest) {
+                (Some(t), _) => Some(t.to_string()),
+                (None, None) => Some("latest".to_string()),
+                (None, Some(_)) => None,
+            },
+            digest: digest.map(str::to_string),
+        };
+        check_fully_qualified_reference(&parsed.to_string())?;
+        Ok(parsed)
+    }
+}
+
+/// What the registry client asks of a reference.
+#[cfg_attr(not(feature = "registry"), allow(dead_code))]
+impl ImageReference {
+    /// The same repository at `digest` (no tag).
+    pub(crate) fn at_digest(&self, digest: &str) -> ImageReference {
+        ImageReference {
+            tag: None,
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The same repository at `tag` (no digest).
+    pub(crate) fn at_tag(&self, tag: &str) -> ImageReference {
+        ImageReference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
+    }
+
+    /// What the distribution API names the manifest by: the digest, else the tag.
+    pub(crate) fn manifest_name(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or("latest")
+    }
+
+    /// The host the distribution API is reached at: Docker Hub's for `docker.io`.
+    pub(crate) fn api_host(&self) -> &str {
+        match self.registry.as_str() {
+            "docker.io" => "index.docker.io",
+            other => other,
+        }
+    }
+}
+
+impl std::fmt::Display for ImageReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The digest a reference pins (`…@sha256:…`), if any.
@@ -345,5 +412,57 @@ mod tests {
         }
         assert_eq!(reference_digest(&format!("a@{d}")), Some(d.as_str()));
         assert_eq!(reference_digest("a:1"), None);
+    }
+
+    #[test]
+    fn image_references_in_parts() {
+        let d = format!("sha256:{}", "d".repeat(64));
+        let r = ImageReference::parse("127.0.0.1:5000/app/web:1.0").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str()),
+            ("127.0.0.1:5000", "app/web")
+        );
+        assert_eq!((r.tag.as_deref(), r.digest.as_deref()), (Some("1.0"), None));
+        assert_eq!(r.manifest_name(), "1.0");
+        assert_eq!(r.api_host(), "127.0.0.1:5000");
+        let hub = ImageReference::parse("alpine").unwrap();
+        assert_eq!(hub.registry, "docker.io");
+        assert_eq!(hub.repository, "library/alpine");
+        assert_eq!(hub.tag.as_deref(), Some("latest"));
+        assert_eq!(hub.api_host(), "index.docker.io");
+        let pinned = ImageReference::parse(&format!("localhost/app@{d}")).unwrap();
+        assert_eq!(
+            (pinned.tag, pinned.digest.as_deref()),
+            (None, Some(d.as_str()))
+        );
+        let both = ImageReference::parse(&format!("localhost/app:2@{d}")).unwrap();
+        assert_eq!(both.manifest_name(), d);
+        assert_eq!(both.to_string(), format!("localhost/app:2@{d}"));
+        assert_eq!(both.at_tag("3").to_string(), "localhost/app:3");
+        assert_eq!(both.at_digest(&d).to_string(), format!("localhost/app@{d}"));
+        // An IPv6 literal with a port is a registry host.
+        let v6 = ImageReference::parse("[::1]:5000/x:1").unwrap();
+        assert_eq!(
+            (v6.registry.as_str(), v6.repository.as_str()),
+            ("[::1]:5000", "x")
+        );
+        assert_eq!(v6.tag.as_deref(), Some("1"));
+        let v6 = ImageReference::parse("[::1]:5000/x").unwrap();
+        assert_eq!(v6.tag.as_deref(), Some("latest"));
+        for bad in [
+            "UPPER/Case:x",
+            "[nope]:5000/x:1",
+            "[::1]/x:1",
+            "x:",
+            "a b",
+            "",
+            "localhost/app@sha256:12",
+            "localhost/-app",
+            "localhost/app:-t",
+        ] {
+            assert!(ImageReference::parse(bad).is_err(), "{bad}");
+        }
+        let long = format!("localhost/{}", "a".repeat(250));
+        assert!(ImageReference::parse(&long).is_err());
     }
 }

@@ -40,7 +40,7 @@ pub(crate) fn validate(
         out.extend(check_key(key));
         out.extend(check_value(key, &entry.value));
         let levels = entry.levels.as_ref().unwrap_or(levels);
-        if key == oci_spec::image::ANNOTATION_REF_NAME
+        if key == crate::annotations::spec::ANNOTATION_REF_NAME
             && levels.iter().any(|l| l.kind != LevelKind::IndexDescriptor)
         {
             out.push(ref_name_level(key, Some(levels)));
@@ -224,7 +224,7 @@ fn closest<'a>(
 
 /// The value rules for the predefined keys; other keys accept any string without NUL.
 pub(crate) fn check_value(key: &str, value: &str) -> Vec<Diagnostic> {
-    use oci_spec::image as spec;
+    use crate::annotations::spec;
 
     let mut out = Vec::new();
     if value.contains('\0') {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use oci_spec::image as spec;
+use crate::annotations::spec;
 
 use super::dockerfile::{self, Analysis, AnalysisError, Root};
 use super::{CollectOptions, Collected, Context, Fact, Origin, Source};

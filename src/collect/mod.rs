@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image as spec;
+use crate::annotations::spec;
 
 use crate::annotations::validate;
 use crate::annotations::{self, Annotations, Diagnostic, Levels, LABEL_SCHEMA};

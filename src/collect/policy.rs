@@ -221,7 +221,7 @@ pub(super) fn check_licenses(cx: &super::Context<'_>, c: &mut super::Collected) 
     if p.allow.is_none() && p.deny.is_empty() {
         return;
     }
-    let key = oci_spec::image::ANNOTATION_LICENSES;
+    let key = crate::annotations::spec::ANNOTATION_LICENSES;
     let shown = p.path.display().to_string();
     match c.value(key).map(str::to_string) {
         Some(value) => c

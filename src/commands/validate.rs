@@ -37,7 +37,7 @@ pub(crate) fn run(cmd: &ValidateCmd, env: &Env) -> Result<Outcome, Error> {
             for d in rules::validate_map(pairs.clone()) {
                 diagnostics.push(d.at(&found.location));
             }
-            let ref_name = oci_spec::image::ANNOTATION_REF_NAME;
+            let ref_name = crate::annotations::spec::ANNOTATION_REF_NAME;
             if !found.index_descriptor && found.pairs.iter().any(|(k, _)| k == ref_name) {
                 diagnostics.push(rules::ref_name_level(ref_name, None).at(&found.location));
             }

@@ -249,7 +249,7 @@ impl Verifier<'_> {
         if found == expected {
             return Verdict::Match;
         }
-        if key != oci_spec::image::ANNOTATION_REVISION {
+        if key != crate::annotations::spec::ANNOTATION_REVISION {
             return Verdict::Mismatch;
         }
         match self.history.as_ref().map(|h| h.relation(found, expected)) {
@@ -275,7 +275,7 @@ impl Verifier<'_> {
                 ),
             )
             .hint("stamp it (`oci-stamp annotate`, or the build's --annotation flags)"),
-            Verdict::Mismatch if self.cmd.ancestor && key == oci_spec::image::ANNOTATION_REVISION => {
+            Verdict::Mismatch if self.cmd.ancestor && key == crate::annotations::spec::ANNOTATION_REVISION => {
                 Diagnostic::error(
                     "annotation-mismatch",
                     key,
@@ -327,7 +327,7 @@ impl Verifier<'_> {
                 for d in rules::validate_map(pairs.clone()) {
                     findings.push(d.at(&found.location));
                 }
-                let ref_name = oci_spec::image::ANNOTATION_REF_NAME;
+                let ref_name = crate::annotations::spec::ANNOTATION_REF_NAME;
                 if !found.index_descriptor && found.pairs.iter().any(|(k, _)| k == ref_name) {
                     findings.push(rules::ref_name_level(ref_name, None).at(&found.location));
                 }

@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use oci_spec::image as spec;
+use crate::annotations::spec;
 use yaml_edit::{Mapping, YamlFile};
 
 use super::kube::{keep_missing_final_newline, key_scalar, settled, value_scalar};

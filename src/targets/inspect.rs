@@ -215,7 +215,7 @@ fn layout_maps(
     let entries = index.get("manifests").map(Node::items).unwrap_or_default();
     let ref_name = |e: &Node| {
         e.get("annotations")
-            .and_then(|a| a.get_str(oci_spec::image::ANNOTATION_REF_NAME))
+            .and_then(|a| a.get_str(crate::annotations::spec::ANNOTATION_REF_NAME))
             .map(str::to_string)
     };
     let selected: Vec<&Node> = entries

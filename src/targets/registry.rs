@@ -5,10 +5,10 @@
 //! layer blobs are never fetched (except an image config, when a platform has to be read
 //! from it) and never uploaded.
 //!
-//! The distribution protocol is oci-client's (reqwest, rustls with ring, on a
-//! current-thread tokio runtime that exists only for a registry target). Manifests are
-//! pushed as the exact bytes that were edited, so the digests printed are the digests
-//! stored. Credentials come from [`super::auth`]; none ever reaches a message.
+//! The distribution calls are [`client`]'s own, over ureq's blocking HTTP and rustls with
+//! ring. Manifests are pushed as the exact bytes that were edited, so the digests printed
+//! are the digests stored. Credentials come from [`super::auth`]; none ever reaches a
+//! message.
 
 #[cfg(feature = "registry")]
 mod client;
@@ -30,7 +30,7 @@ pub(crate) const SCHEME: &str = "docker://";
 pub(crate) struct RegistryTarget {
     pub(crate) given: String,
     #[cfg(feature = "registry")]
-    reference: oci_client::Reference,
+    reference: crate::annotations::reference::ImageReference,
 }
 
 impl RegistryTarget {
@@ -45,34 +45,9 @@ impl RegistryTarget {
                 arg.escape_debug()
             ))
         };
-        let reference: oci_client::Reference = match ipv6_registry(rest) {
-            // The reference grammar has no IPv6 literal: the rest is parsed under a stand-in
-            // host, and the reference rebuilt with the literal as its registry.
-            Some((host, tail)) => {
-                let parsed: oci_client::Reference = format!("localhost{tail}")
-                    .parse()
-                    .map_err(|e| refused(&e))?;
-                let repository = parsed.repository().to_string();
-                match (parsed.tag(), parsed.digest()) {
-                    (Some(t), Some(d)) => oci_client::Reference::with_tag_and_digest(
-                        host,
-                        repository,
-                        t.to_string(),
-                        d.to_string(),
-                    ),
-                    (None, Some(d)) => {
-                        oci_client::Reference::with_digest(host, repository, d.to_string())
-                    }
-                    (t, None) => oci_client::Reference::with_tag(
-                        host,
-                        repository,
-                        t.unwrap_or("latest").to_string(),
-                    ),
-                }
-            }
-            None => rest.parse().map_err(|e| refused(&e))?,
-        };
-        if let Some(d) = reference.digest() {
+        let reference =
+            crate::annotations::reference::ImageReference::parse(rest).map_err(|e| refused(&e))?;
+        if let Some(d) = &reference.digest {
             crate::annotations::reference::check_digest(d)
                 .map_err(|e| Error::Usage(format!("`{}`: the digest {e}", arg.escape_debug())))?;
         }
@@ -90,21 +65,6 @@ impl RegistryTarget {
             arg.escape_debug()
         )))
     }
-}
-
-/// `[ADDR]:PORT/…` with an IPv6 address literal: the registry (`[::1]:5000`) and the rest
-/// from the port on (`:5000/repo:tag`).
-#[cfg(feature = "registry")]
-fn ipv6_registry(rest: &str) -> Option<(String, &str)> {
-    let inner = rest.strip_prefix('[')?;
-    let (addr, tail) = inner.split_once(']')?;
-    addr.parse::<std::net::Ipv6Addr>().ok()?;
-    let host_end = tail.find('/')?;
-    let port = tail[..host_end].strip_prefix(':')?;
-    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((format!("[{addr}]:{port}"), tail))
 }
 
 /// How to reach registries, from the command line.
@@ -208,18 +168,21 @@ mod tests {
     #[test]
     fn references() {
         let t = RegistryTarget::parse("docker://127.0.0.1:5000/app/web:1.0").unwrap();
-        assert_eq!(t.reference.registry(), "127.0.0.1:5000");
-        assert_eq!(t.reference.repository(), "app/web");
-        assert_eq!(t.reference.tag(), Some("1.0"));
+        assert_eq!(t.reference.registry, "127.0.0.1:5000");
+        assert_eq!(t.reference.repository, "app/web");
+        assert_eq!(t.reference.tag.as_deref(), Some("1.0"));
         let hub = RegistryTarget::parse("docker://alpine").unwrap();
-        assert_eq!(hub.reference.registry(), "docker.io");
-        assert_eq!(hub.reference.repository(), "library/alpine");
+        assert_eq!(hub.reference.registry, "docker.io");
+        assert_eq!(hub.reference.repository, "library/alpine");
         let d = format!("docker://localhost/app@sha256:{}", "a".repeat(64));
         assert!(RegistryTarget::parse(&d)
             .unwrap()
             .reference
-            .digest()
+            .digest
             .is_some());
+        let v6 = RegistryTarget::parse("docker://[::1]:5000/x:1").unwrap();
+        assert_eq!(v6.reference.registry, "[::1]:5000");
         assert!(RegistryTarget::parse("docker://UPPER/Case:x").is_err());
+        assert!(RegistryTarget::parse("docker://[nope]:5000/x:1").is_err());
     }
 }

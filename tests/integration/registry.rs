@@ -1696,3 +1696,255 @@ fn an_ipv6_loopback_registry_is_a_target() {
     out.status(2);
     assert!(out.stderr.contains("is not an image reference"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Redirects
+
+/// One request a [`Shim`] received: its method, target and headers (names in lower case).
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a [`Shim`] does with a request.
+enum Reply {
+    /// Forward it to the registry under this path.
+    Forward(String),
+    /// Answer it with this whole response (status line, headers, body).
+    Answer(String),
+}
+
+/// A small HTTP server on 127.0.0.1 in front of the registry: one request per connection,
+/// each recorded and then forwarded or answered as `route` says.
+struct Shim {
+    port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Shim {
+    fn start(upstream: u16, route: impl Fn(&Seen) -> Reply + Send + 'static) -> Shim {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind shim");
+        let port = listener.local_addr().expect("address").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (stopping, log) = (stop.clone(), seen.clone());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let _ = shim_serve(stream, upstream, &route, &log);
+                }
+            }
+        });
+        Shim {
+            port,
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Shim {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn shim_serve(
+    client: TcpStream,
+    upstream: u16,
+    route: &dyn Fn(&Seen) -> Reply,
+    log: &Mutex<Vec<Seen>>,
+) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or("/"),
+    );
+    let mut head = String::new();
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        let (k, v) = line.split_once(':').unwrap_or((&line, ""));
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+        if k == "content-length" {
+            length = v.parse().unwrap_or(0);
+        }
+        if k != "connection" {
+            head.push_str(&line);
+        }
+        headers.push((k, v));
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body)?;
+    let seen = Seen {
+        method: method.to_string(),
+        path: path.to_string(),
+        headers,
+    };
+    log.lock().unwrap().push(seen.clone());
+    let mut client = client;
+    match route(&seen) {
+        Reply::Answer(response) => client.write_all(response.as_bytes()),
+        Reply::Forward(to) => {
+            let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+            up.write_all(format!("{method} {to} HTTP/1.1\r\n").as_bytes())?;
+            up.write_all(head.as_bytes())?;
+            up.write_all(b"Connection: close\r\n\r\n")?;
+            up.write_all(&body)?;
+            let mut response = Vec::new();
+            up.read_to_end(&mut response)?;
+            client.write_all(&response)
+        }
+    }
+}
+
+/// A registry behind a front that wants basic auth and answers with redirects, as a
+/// registry does that serves its content from elsewhere: GET of a tag to another path of
+/// the same host and port (`/moved/…`); GET of a manifest or blob by digest to another host
+/// and port (`localhost:PORT`, a second shim); HEAD of a tag to the same host on that other
+/// port (`127.0.0.1:PORT`). The redirects are followed; the credentials go along to the same
+/// host and port only (never to another host, nor to another port), and are never printed.
+#[test]
+fn a_registry_that_redirects_to_another_host() {
+    if !have_registry_tools() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let repo = repo(&sb);
+    let reg = Registry::start(&sb, "registry", Access::Plain);
+    reg.push(&sb, &multi_source(), "app:1", &["--preserve-digests"]);
+    let before = reg.raw(&sb, "app:1");
+
+    let elsewhere = Shim::start(reg.port, |s| Reply::Forward(s.path.clone()));
+    let other = elsewhere.port;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+    );
+    let front = Shim::start(reg.port, move |s| {
+        let fetch = matches!(s.method.as_str(), "GET" | "HEAD");
+        if s.header("authorization") != Some(basic.as_str()) {
+            let body =
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+            Reply::Answer(format!(
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"oci-stamp-test\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ))
+        } else if let Some(rest) = s.path.strip_prefix("/moved") {
+            Reply::Forward(rest.to_string())
+        } else if fetch && (s.path.contains("/manifests/sha256:") || s.path.contains("/blobs/")) {
+            Reply::Answer(format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://localhost:{other}{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                s.path
+            ))
+        } else if s.method == "HEAD" && s.path.contains("/manifests/") {
+            Reply::Answer(format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{other}{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                s.path
+            ))
+        } else if fetch && s.path.contains("/manifests/") {
+            Reply::Answer(format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: /moved{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                s.path
+            ))
+        } else {
+            Reply::Forward(s.path.clone())
+        }
+    });
+    let host = format!("127.0.0.1:{}", front.port);
+    let config = docker_config(&sb, "creds", &host, PASSWORD);
+    let out = annotate(
+        &repo,
+        &[("DOCKER_CONFIG", s(&config))],
+        &[
+            "-a",
+            "version=9.9.9",
+            "--level",
+            "index,manifest",
+            &format!("docker://{host}/app:1"),
+        ],
+    );
+    out.ok();
+    assert!(
+        !out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD),
+        "{out}"
+    );
+    check_multi(&reg, &sb, "app:1", &json(&before), true);
+
+    let at_front = front.seen();
+    let moved: Vec<&Seen> = at_front
+        .iter()
+        .filter(|s| s.path.starts_with("/moved/"))
+        .collect();
+    assert!(
+        moved.iter().any(|s| s.method == "GET"),
+        "the fetch by tag followed the redirect on the same host: {at_front:#?}"
+    );
+    assert!(
+        moved.iter().all(|s| s.header("authorization").is_some()),
+        "the credentials went along to the same host: {at_front:#?}"
+    );
+    assert!(
+        at_front
+            .iter()
+            .any(|s| s.method == "PUT" && s.path == "/v2/app/manifests/1"),
+        "the tag was pushed through the front: {at_front:#?}"
+    );
+    let at_other = elsewhere.seen();
+    let host_is = |s: &Seen, h: &str| s.header("host") == Some(&format!("{h}:{other}"));
+    assert!(
+        at_other.iter().any(|s| s.method == "GET"
+            && s.path.starts_with("/v2/app/manifests/sha256:")
+            && host_is(s, "localhost")),
+        "the fetches by digest followed the redirect to the other host: {at_other:#?}"
+    );
+    assert!(
+        at_other.iter().any(|s| s.method == "HEAD"
+            && s.path == "/v2/app/manifests/1"
+            && host_is(s, "127.0.0.1")),
+        "the checks of the tag followed the redirect to the other port: {at_other:#?}"
+    );
+    assert!(
+        at_other.iter().all(|s| s.header("authorization").is_none()),
+        "no credential went to the other host or port: {at_other:#?}"
+    );
+    assert!(
+        at_other
+            .iter()
+            .all(|s| s.method == "GET" || s.method == "HEAD"),
+        "nothing but fetches went to the other host: {at_other:#?}"
+    );
+}
