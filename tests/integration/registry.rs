@@ -1237,17 +1237,17 @@ fn bearer_tokens_from_a_token_server() {
 // ---------------------------------------------------------------------------------------
 // Failures: the registry goes away, a manifest too large
 
-/// An HTTP proxy in front of the registry that forwards one request per connection and,
-/// at the first request matching `kill_at`, stops the registry and drops the connection.
-struct Proxy {
+/// A small HTTP server on 127.0.0.1 for the registry tests: one request per connection,
+/// each handed to `serve` on the server's one thread; stopped when dropped.
+struct Loopback {
     port: u16,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Proxy {
-    fn start(upstream: u16, kill_at: String, child: Arc<Mutex<Option<Child>>>) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+impl Loopback {
+    fn start(serve: impl Fn(TcpStream) -> std::io::Result<()> + Send + 'static) -> Loopback {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback server");
         let port = listener.local_addr().expect("address").port();
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
@@ -1257,11 +1257,11 @@ impl Proxy {
                     break;
                 }
                 if let Ok(stream) = stream {
-                    let _ = forward(stream, upstream, &kill_at, &child);
+                    let _ = serve(stream);
                 }
             }
         });
-        Proxy {
+        Loopback {
             port,
             stop,
             thread: Some(thread),
@@ -1269,7 +1269,7 @@ impl Proxy {
     }
 }
 
-impl Drop for Proxy {
+impl Drop for Loopback {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
@@ -1279,51 +1279,81 @@ impl Drop for Proxy {
     }
 }
 
-fn forward(
-    client: TcpStream,
-    upstream: u16,
-    kill_at: &str,
-    child: &Arc<Mutex<Option<Child>>>,
-) -> std::io::Result<()> {
+/// One HTTP request as a [`Loopback`] server read it.
+struct Request {
+    /// `METHOD TARGET VERSION` and its line break.
+    line: String,
+    /// The header lines as sent, but `Connection` (a forward closes the connection).
+    head: String,
+    /// Every header, the name in lower case and both trimmed.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+fn read_request(client: &TcpStream) -> std::io::Result<Request> {
     client.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(client.try_clone()?);
-    let mut head = String::new();
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut length = 0usize;
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let (mut head, mut headers, mut length) = (String::new(), Vec::new(), 0usize);
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
             break;
         }
-        let (k, v) = line.split_once(':').unwrap_or((&line, ""));
-        if k.eq_ignore_ascii_case("content-length") {
-            length = v.trim().parse().unwrap_or(0);
+        let (k, v) = header.split_once(':').unwrap_or((&header, ""));
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+        if k == "content-length" {
+            length = v.parse().unwrap_or(0);
         }
-        if !k.eq_ignore_ascii_case("connection") {
-            head.push_str(&line);
+        if k != "connection" {
+            head.push_str(&header);
         }
+        headers.push((k, v));
     }
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body)?;
-    if request_line.starts_with(kill_at) {
-        // The registry goes away in the middle of the run.
-        if let Some(mut c) = child.lock().unwrap().take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        return Ok(());
-    }
+    Ok(Request {
+        line,
+        head,
+        headers,
+        body,
+    })
+}
+
+/// Sends `request` to the registry at `upstream` with `line` as its request line, and the
+/// whole response back to `client`.
+fn forward_to(
+    mut client: TcpStream,
+    upstream: u16,
+    line: &str,
+    request: &Request,
+) -> std::io::Result<()> {
     let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
-    up.write_all(request_line.as_bytes())?;
-    up.write_all(head.as_bytes())?;
+    up.write_all(line.as_bytes())?;
+    up.write_all(request.head.as_bytes())?;
     up.write_all(b"Connection: close\r\n\r\n")?;
-    up.write_all(&body)?;
+    up.write_all(&request.body)?;
     let mut response = Vec::new();
     up.read_to_end(&mut response)?;
-    let mut client = client;
-    client.write_all(&response)?;
-    Ok(())
+    client.write_all(&response)
+}
+
+/// An HTTP proxy in front of the registry that forwards one request per connection and,
+/// at the first request matching `kill_at`, stops the registry and drops the connection.
+fn proxy(upstream: u16, kill_at: String, child: Arc<Mutex<Option<Child>>>) -> Loopback {
+    Loopback::start(move |client| {
+        let request = read_request(&client)?;
+        if request.line.starts_with(&kill_at) {
+            // The registry goes away in the middle of the run.
+            if let Some(mut c) = child.lock().unwrap().take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            return Ok(());
+        }
+        forward_to(client, upstream, &request.line, &request)
+    })
 }
 
 #[test]
@@ -1336,7 +1366,7 @@ fn a_registry_that_goes_away_leaves_the_tag_where_it_was() {
     let mut reg = Registry::start(&sb, "registry", Access::Plain);
     reg.push(&sb, &multi_source(), "app:1", &["--preserve-digests"]);
     let before = reg.raw(&sb, "app:1");
-    let proxy = Proxy::start(
+    let proxy = proxy(
         reg.port,
         "PUT /v2/app/manifests/1 ".into(),
         reg.child.clone(),
@@ -1728,106 +1758,44 @@ enum Reply {
 /// A small HTTP server on 127.0.0.1 in front of the registry: one request per connection,
 /// each recorded and then forwarded or answered as `route` says.
 struct Shim {
-    port: u16,
+    server: Loopback,
     seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Shim {
     fn start(upstream: u16, route: impl Fn(&Seen) -> Reply + Send + 'static) -> Shim {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind shim");
-        let port = listener.local_addr().expect("address").port();
-        let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (stopping, log) = (stop.clone(), seen.clone());
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(stream) = stream {
-                    let _ = shim_serve(stream, upstream, &route, &log);
+        let log = seen.clone();
+        let server = Loopback::start(move |mut client| {
+            let request = read_request(&client)?;
+            let mut parts = request.line.split_whitespace();
+            let (method, path) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or("/"),
+            );
+            let seen = Seen {
+                method: method.to_string(),
+                path: path.to_string(),
+                headers: request.headers.clone(),
+            };
+            log.lock().unwrap().push(seen.clone());
+            match route(&seen) {
+                Reply::Answer(response) => client.write_all(response.as_bytes()),
+                Reply::Forward(to) => {
+                    let line = format!("{method} {to} HTTP/1.1\r\n");
+                    forward_to(client, upstream, &line, &request)
                 }
             }
         });
-        Shim {
-            port,
-            seen,
-            stop,
-            thread: Some(thread),
-        }
+        Shim { server, seen }
+    }
+
+    fn port(&self) -> u16 {
+        self.server.port
     }
 
     fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Shim {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn shim_serve(
-    client: TcpStream,
-    upstream: u16,
-    route: &dyn Fn(&Seen) -> Reply,
-    log: &Mutex<Vec<Seen>>,
-) -> std::io::Result<()> {
-    client.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(client.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or("/"),
-    );
-    let mut head = String::new();
-    let mut headers = Vec::new();
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap_or((&line, ""));
-        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-        if k == "content-length" {
-            length = v.parse().unwrap_or(0);
-        }
-        if k != "connection" {
-            head.push_str(&line);
-        }
-        headers.push((k, v));
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body)?;
-    let seen = Seen {
-        method: method.to_string(),
-        path: path.to_string(),
-        headers,
-    };
-    log.lock().unwrap().push(seen.clone());
-    let mut client = client;
-    match route(&seen) {
-        Reply::Answer(response) => client.write_all(response.as_bytes()),
-        Reply::Forward(to) => {
-            let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
-            up.write_all(format!("{method} {to} HTTP/1.1\r\n").as_bytes())?;
-            up.write_all(head.as_bytes())?;
-            up.write_all(b"Connection: close\r\n\r\n")?;
-            up.write_all(&body)?;
-            let mut response = Vec::new();
-            up.read_to_end(&mut response)?;
-            client.write_all(&response)
-        }
     }
 }
 
@@ -1849,7 +1817,7 @@ fn a_registry_that_redirects_to_another_host() {
     let before = reg.raw(&sb, "app:1");
 
     let elsewhere = Shim::start(reg.port, |s| Reply::Forward(s.path.clone()));
-    let other = elsewhere.port;
+    let other = elsewhere.port();
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
@@ -1884,7 +1852,7 @@ fn a_registry_that_redirects_to_another_host() {
             Reply::Forward(s.path.clone())
         }
     });
-    let host = format!("127.0.0.1:{}", front.port);
+    let host = format!("127.0.0.1:{}", front.port());
     let config = docker_config(&sb, "creds", &host, PASSWORD);
     let out = annotate(
         &repo,
