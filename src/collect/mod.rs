@@ -558,6 +558,14 @@ pub(crate) fn collect_with(
         if opts.require_clean || opts.namespace.is_some() {
             g.start_dirty_check();
         }
+        // The tags too, unless the version is given (then nothing reads them).
+        if !opts
+            .annotations
+            .iter()
+            .any(|(a, _)| a.key == spec::ANNOTATION_VERSION)
+        {
+            g.start_tag_read();
+        }
     }
     let root = git
         .as_ref()
@@ -583,11 +591,37 @@ pub(crate) fn collect_with(
     for (_, source) in PRECEDENCE {
         source(&cx, &mut c)?;
     }
+    packed_refs_warning(&cx, &mut c);
     label_schema(&cx, &mut c);
     from_dockerfile::conflicts(&cx, &mut c);
     require(&cx, &mut c);
     policy::check_licenses(&cx, &mut c);
     Ok(c)
+}
+
+/// The `packed-refs` lines the tag read could not take, when the tags were read (the
+/// version came from them, or was looked for there).
+fn packed_refs_warning(cx: &Context<'_>, c: &mut Collected) {
+    let Some(g) = &cx.git else {
+        return;
+    };
+    let bad = g.packed_refs_problems();
+    if !bad.is_empty() {
+        let lines: Vec<String> = bad.iter().take(5).map(ToString::to_string).collect();
+        c.diagnostics.push(
+            Diagnostic::warning(
+                "packed-refs",
+                "",
+                format!(
+                    "{} line{} of .git/packed-refs cannot be read (line {}); the refs there are missing",
+                    bad.len(),
+                    if bad.len() == 1 { "" } else { "s" },
+                    lines.join(", ")
+                ),
+            )
+            .hint("repair the file (`git pack-refs --all` rewrites it from the refs git can read)"),
+        );
+    }
 }
 
 /// `-a` / `OCI_STAMP_ANNOTATION`, `--licenses`.
@@ -742,23 +776,6 @@ fn from_git(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
                 }
             }
         }
-    }
-    let bad = g.packed_refs_problems();
-    if !bad.is_empty() {
-        let lines: Vec<String> = bad.iter().take(5).map(ToString::to_string).collect();
-        c.diagnostics.push(
-            Diagnostic::warning(
-                "packed-refs",
-                "",
-                format!(
-                    "{} line{} of .git/packed-refs cannot be read (line {}); the refs there are missing",
-                    bad.len(),
-                    if bad.len() == 1 { "" } else { "s" },
-                    lines.join(", ")
-                ),
-            )
-            .hint("repair the file (`git pack-refs --all` rewrites it from the refs git can read)"),
-        );
     }
     if g.bare {
         c.diagnostics.push(

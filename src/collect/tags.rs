@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::path::Path;
 
 use git2::Oid;
 
@@ -144,6 +145,83 @@ impl<'t> Iterator for Lines<'t> {
         self.at = end + 1;
         Some(line.strip_suffix(b"\r").unwrap_or(line))
     }
+}
+
+/// What [`read_packed`] read of a repository's tags without libgit2: the packed ones, and
+/// the names of the loose ones, which the caller peels (a loose tag overrides a packed tag
+/// of the same name, so those packed entries are already left out).
+pub(super) struct PackedRead {
+    /// The packed tags; the index is not built yet ([`TagTable::finish`]).
+    pub(super) table: TagTable,
+    pub(super) problems: Vec<usize>,
+    pub(super) loose: Vec<String>,
+    /// False when `packed-refs` could not be read or does not record peeled values: the
+    /// caller must read every tag through libgit2 instead.
+    pub(super) complete: bool,
+}
+
+/// Reads the tags under the git directory `common` that need no object lookup: file reads
+/// only, so that it can run on a thread of its own while collection goes on
+/// ([`super::git::GitRepo::start_tag_read`]).
+pub(super) fn read_packed(common: &Path) -> PackedRead {
+    let loose = loose_tag_names(&common.join("refs").join("tags"));
+    let mut read = PackedRead {
+        table: TagTable::default(),
+        problems: Vec::new(),
+        loose,
+        complete: true,
+    };
+    let mut file = match std::fs::File::open(common.join("packed-refs")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return read,
+        Err(_) => {
+            read.complete = false;
+            return read;
+        }
+    };
+    let skip: HashSet<&str> = read.loose.iter().map(String::as_str).collect();
+    let len = file
+        .metadata()
+        .ok()
+        .map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX))
+        // Room reserved is never touched unless used; this bounds it for a huge file.
+        .min(1 << 26);
+    let mut table = TagTable::for_packed_refs(len);
+    let mut problems = Vec::new();
+    read.complete = matches!(
+        packed_tags(&mut file, &skip, &mut table, &mut problems),
+        Ok(true)
+    );
+    drop(skip);
+    if read.complete {
+        read.table = table;
+        read.problems = problems;
+    }
+    read
+}
+
+/// The names of the loose tags under `root` (`refs/tags`), `/`-separated; a name that is
+/// not UTF-8 is left out, as libgit2's reference iterator leaves it out.
+fn loose_tag_names(root: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let Some(rel) = path.strip_prefix(root).ok().and_then(|r| r.to_str()) else {
+                continue;
+            };
+            names.push(rel.replace(std::path::MAIN_SEPARATOR, "/"));
+        }
+    }
+    names
 }
 
 /// How much of `packed-refs` is read at a time. A buffer the size of the file (half a

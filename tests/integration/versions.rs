@@ -212,6 +212,16 @@ fn corrupt_packed_refs_lines_are_a_warning() {
     );
     // the readable tags are still read
     assert_eq!(version(&out).as_deref(), Some("1.0.0"));
+    // With the version given, nothing reads the tags, and no value depends on the file.
+    let given = repo
+        .stamp(EXPLAIN.iter().copied().chain(["-a", "version=2.0.0"]))
+        .run();
+    given.ok();
+    assert!(
+        !given.stderr.contains("[packed-refs]"),
+        "the tags are not read: {given}"
+    );
+    assert_eq!(version(&given).as_deref(), Some("2.0.0"));
 }
 
 #[test]
