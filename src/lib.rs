@@ -21,7 +21,6 @@ mod output;
 mod run;
 mod stdin;
 mod targets;
-mod threads;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -35,12 +35,6 @@ pub(crate) struct GitRepo {
     tags: OnceCell<TagTable>,
     /// The numbers of `packed-refs` lines that could not be read (reading the tags fills it).
     packed_problems: std::cell::RefCell<Vec<usize>>,
-    /// The tags being read on their own thread ([`GitRepo::start_tag_read`]).
-    tag_read: std::cell::RefCell<Option<std::thread::JoinHandle<PackedRead>>>,
-    /// What the describe walk's first commits gave, read while the tags were.
-    prefetched: std::cell::RefCell<Option<WalkRead>>,
-    /// The commit-graph, opened once.
-    graph: OnceCell<Option<CommitGraph>>,
     /// The dirty check's stat pass, when [`GitRepo::start_dirty_check`] started it.
     scan: std::cell::RefCell<Option<worktree::Scan>>,
 }
@@ -134,9 +128,6 @@ impl GitRepo {
             shallow,
             tags: OnceCell::new(),
             packed_problems: std::cell::RefCell::new(Vec::new()),
-            tag_read: std::cell::RefCell::new(None),
-            prefetched: std::cell::RefCell::new(None),
-            graph: OnceCell::new(),
             scan: std::cell::RefCell::new(None),
         };
         if git.detached {
@@ -204,35 +195,8 @@ impl GitRepo {
         self.tags.get_or_init(|| self.read_tags())
     }
 
-    /// Starts reading the tags ([`read_packed`]: file reads only) on a thread of its own,
-    /// for collection to go on meanwhile; [`GitRepo::tags_by_commit`] takes the result.
-    /// On a checkout with 5,000 annotated tags the read is a third of the run; the rest of
-    /// collection, and the first commits of the describe walk ([`GitRepo::prefetch`]), run
-    /// beside it on the other core. Only worth it when the tags will be needed: the caller
-    /// does not start it when the version is given.
-    pub(crate) fn start_tag_read(&self) {
-        if self.tags.get().is_some() {
-            return;
-        }
-        let common = self.repo.commondir().to_path_buf();
-        *self.tag_read.borrow_mut() = crate::threads::spawn("tags", move || read_packed(&common));
-    }
-
     fn read_tags(&self) -> TagTable {
-        let started = self.tag_read.borrow_mut().take();
-        let read = match started {
-            Some(handle) => {
-                // The describe walk's first commits, read while the tags are (the walk's
-                // order does not depend on them).
-                self.prefetch(&|| handle.is_finished());
-                // A thread that only reads files and parses them; should it fail anyway,
-                // the tags are read again here.
-                handle
-                    .join()
-                    .unwrap_or_else(|_| read_packed(self.repo.commondir()))
-            }
-            None => read_packed(self.repo.commondir()),
-        };
+        let read = read_packed(self.repo.commondir());
         if !read.complete {
             return self.tags_by_commit_slow();
         }
@@ -255,33 +219,6 @@ impl GitRepo {
         }
         table.finish();
         table
-    }
-
-    /// Walks from HEAD as [`GitRepo::describe`] will, while `done` says no, at most
-    /// [`DESCRIBE_LIMIT`] commits, keeping what it read (each commit's time, parents and
-    /// name) for that walk: the same commits in the same order, since the walk's order
-    /// does not depend on the tags.
-    fn prefetch(&self, done: &dyn Fn() -> bool) {
-        let Some(head) = self.head else {
-            return;
-        };
-        if done() {
-            return;
-        }
-        let mut walk = DateWalk::new(&self.repo, self.commit_graph(), self.walk_odb());
-        walk.record = true;
-        if walk.push(head).is_some() {
-            let mut walked = 0;
-            while walked < DESCRIBE_LIMIT && !done() {
-                let Some(item) = walk.pop() else {
-                    break;
-                };
-                walked += 1;
-                walk.name(item.key);
-                walk.expand(item);
-            }
-        }
-        *self.prefetched.borrow_mut() = Some(walk.read);
     }
 
     /// Every tag peeled through libgit2 (reftable repositories, old packed-refs files).
@@ -322,10 +259,10 @@ impl GitRepo {
             return Describe::NoTags;
         }
         let graph = self.commit_graph();
-        let mut walk = DateWalk::new(&self.repo, graph, self.walk_odb());
-        if let Some(read) = self.prefetched.borrow_mut().take() {
-            walk.read = read;
-        }
+        let odb = (!self.history_rewritten())
+            .then(|| self.repo.odb().ok())
+            .flatten();
+        let mut walk = DateWalk::new(&self.repo, graph.as_ref(), odb);
         if walk.push(head).is_none() {
             return Describe::NoTags;
         }
@@ -334,6 +271,7 @@ impl GitRepo {
         // looked up once (a binary search each) and only a commit at one of them is named;
         // with many, every commit taken from the queue is.
         let tag_positions: Option<std::collections::HashSet<u32, WalkHash>> = graph
+            .as_ref()
             .filter(|_| tags.len() <= FEW_TAGS)
             .map(|g| tags.commits().filter_map(|c| g.find(c)).collect());
         let short = self.abbrev(head);
@@ -421,7 +359,7 @@ impl GitRepo {
             walk.expand(item);
         }
         let distance = depth
-            .or_else(|| self.distance(graph, head, best.commit))
+            .or_else(|| self.distance(graph.as_ref(), head, best.commit))
             .unwrap_or(seen_commits);
         Describe::Found {
             tag: best.tag,
@@ -442,26 +380,13 @@ impl GitRepo {
 
     /// The repository's commit-graph, unless history is rewritten in a way the graph does
     /// not record (a shallow clone's cut-off parents, grafts), where git ignores it too.
-    fn commit_graph(&self) -> Option<&CommitGraph> {
-        self.graph
-            .get_or_init(|| {
-                if self.history_rewritten() {
-                    return None;
-                }
-                let common = self.repo.commondir();
-                let hash_len = self.head?.as_bytes().len();
-                CommitGraph::open(&common.join("objects"), hash_len)
-            })
-            .as_ref()
-    }
-
-    /// The object database the walk reads commits' raw text from, unless history is
-    /// rewritten (libgit2's commit parser applies grafts and shallow cut-offs; the raw text
-    /// does not).
-    fn walk_odb(&self) -> Option<git2::Odb<'_>> {
-        (!self.history_rewritten())
-            .then(|| self.repo.odb().ok())
-            .flatten()
+    fn commit_graph(&self) -> Option<CommitGraph> {
+        if self.history_rewritten() {
+            return None;
+        }
+        let common = self.repo.commondir();
+        let hash_len = self.head?.as_bytes().len();
+        CommitGraph::open(&common.join("objects"), hash_len)
     }
 
     /// Whether the parents of some commits are not the ones their objects name: a shallow
@@ -903,7 +828,6 @@ struct Queued {
     parents: Parents,
 }
 
-#[derive(Clone)]
 enum Parents {
     /// Positions in the commit-graph.
     Graph(super::commit_graph::Parents),
@@ -946,17 +870,6 @@ struct DateWalk<'r> {
     /// Every commit queued so far, with the candidate flags that reached it.
     flags: HashMap<Key, u16, WalkHash>,
     seq: u64,
-    /// Commits read ahead ([`GitRepo::prefetch`]), taken before reading; or, when
-    /// `record`, what this walk reads, kept for another.
-    read: WalkRead,
-    record: bool,
-}
-
-/// What a walk read of its commits: time and parents, and the names of graph positions.
-#[derive(Default)]
-struct WalkRead {
-    commits: HashMap<Key, (i64, Parents), WalkHash>,
-    names: HashMap<u32, Oid, WalkHash>,
 }
 
 impl<'r> DateWalk<'r> {
@@ -972,8 +885,6 @@ impl<'r> DateWalk<'r> {
             queue: std::collections::BinaryHeap::new(),
             flags: HashMap::default(),
             seq: 0,
-            read: WalkRead::default(),
-            record: false,
         }
     }
 
@@ -988,20 +899,10 @@ impl<'r> DateWalk<'r> {
     fn oid(&self, key: Key) -> Option<Oid> {
         match key {
             Key::Id(oid) => Some(oid),
-            Key::Pos(pos) => self.read.names.get(&pos).copied().or_else(|| {
-                self.graph
-                    .and_then(|g| g.id(pos))
-                    .and_then(|raw| Oid::from_bytes(raw.as_slice()).ok())
-            }),
-        }
-    }
-
-    /// Reads the name of a commit in the walk, kept when recording.
-    fn name(&mut self, key: Key) {
-        if let (Key::Pos(pos), Some(oid)) = (key, self.oid(key)) {
-            if self.record {
-                self.read.names.insert(pos, oid);
-            }
+            Key::Pos(pos) => self
+                .graph
+                .and_then(|g| g.id(pos))
+                .and_then(|raw| Oid::from_bytes(raw.as_slice()).ok()),
         }
     }
 
@@ -1025,12 +926,7 @@ impl<'r> DateWalk<'r> {
                 Some((c.time().seconds(), Parents::Odb(c.parent_ids().collect())))
             })
         };
-        let ahead = if self.record {
-            None
-        } else {
-            self.read.commits.remove(&key)
-        };
-        let found = ahead.or_else(|| match key {
+        let found = match key {
             // A row the graph cannot give: the commit object, as without a graph.
             Key::Pos(pos) => self
                 .graph
@@ -1038,13 +934,10 @@ impl<'r> DateWalk<'r> {
                 .map(|c| (c.time, Parents::Graph(c.parents)))
                 .or_else(|| self.oid(key).and_then(from_odb)),
             Key::Id(oid) => from_odb(oid),
-        });
+        };
         let Some((time, parents)) = found else {
             return false;
         };
-        if self.record {
-            self.read.commits.insert(key, (time, parents.clone()));
-        }
         self.seq += 1;
         self.queue.push(Queued {
             time,
@@ -1311,119 +1204,5 @@ mod tests {
         ] {
             assert_eq!(commit_header(odd.as_bytes()), None, "{odd}");
         }
-    }
-}
-
-#[cfg(test)]
-mod prefetch_tests {
-    use super::*;
-    use std::cell::Cell;
-
-    /// A history of merges, equal commit times and a clock skewed backwards, with light and
-    /// annotated tags, one commit in `every`.
-    fn history(dir: &Path, every: usize) -> Vec<Oid> {
-        let repo = Repository::init(dir).unwrap();
-        let tree = {
-            let mut index = repo.index().unwrap();
-            index.write_tree().unwrap()
-        };
-        let tree = repo.find_tree(tree).unwrap();
-        let mut commits: Vec<Oid> = Vec::new();
-        for i in 0..90i64 {
-            // Ties every fourth commit, and a commit older than its parent every thirteenth.
-            let time = 1_700_000_000 + (i / 4) * 60 - if i % 13 == 12 { 500 } else { 0 };
-            let sig =
-                git2::Signature::new("T", "t@example.com", &git2::Time::new(time, 0)).unwrap();
-            let mut parents: Vec<git2::Commit<'_>> = Vec::new();
-            if let Some(&last) = commits.last() {
-                parents.push(repo.find_commit(last).unwrap());
-            }
-            // A merge of a commit some way back: two lines of history meet.
-            if i % 9 == 8 {
-                parents.push(repo.find_commit(commits[(i as usize) / 2]).unwrap());
-            }
-            let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
-            let id = repo
-                .commit(None, &sig, &sig, &format!("c{i}"), &tree, &refs)
-                .unwrap();
-            commits.push(id);
-            if (i as usize) % every == 3 {
-                let object = repo.find_object(id, None).unwrap();
-                if i % 8 == 3 {
-                    repo.tag(&format!("v0.{i}.0"), &object, &sig, "release", false)
-                        .unwrap();
-                } else {
-                    repo.tag_lightweight(&format!("v0.{i}.0"), &object, false)
-                        .unwrap();
-                }
-            }
-        }
-        commits
-    }
-
-    fn describe_at(dir: &Path, head: Oid, prefetch: Option<usize>) -> Describe {
-        let repo = Repository::open(dir).unwrap();
-        repo.set_head_detached(head).unwrap();
-        drop(repo);
-        let g = GitRepo::discover(dir).unwrap().unwrap();
-        if let Some(k) = prefetch {
-            let asked = Cell::new(0usize);
-            g.prefetch(&|| {
-                asked.set(asked.get() + 1);
-                asked.get() > k
-            });
-        }
-        g.describe(&|_| true, &|names| {
-            names.iter().min().map(|n| n.to_string())
-        })
-    }
-
-    fn agree(dir: &Path, commits: &[Oid], what: &str) {
-        let mut found = 0;
-        for &head in commits.iter().step_by(3) {
-            let want = describe_at(dir, head, None);
-            found += usize::from(matches!(want, Describe::Found { distance, .. } if distance > 0));
-            for k in [0, 1, 2, 5, 17, 60, DESCRIBE_LIMIT] {
-                assert_eq!(
-                    describe_at(dir, head, Some(k)),
-                    want,
-                    "{what}: HEAD {head}, {k} commits read ahead"
-                );
-            }
-        }
-        assert!(
-            found > 10,
-            "{what}: commits past a tag are described ({found})"
-        );
-    }
-
-    /// With a tag every 4th commit there are more than [`FEW_TAGS`], and with a graph every
-    /// commit walked is named; with one every 11th, only those at the tags' positions.
-    #[test]
-    fn commits_read_ahead_give_the_walk_the_same_answer() {
-        for every in [4, 11] {
-            read_ahead(every);
-        }
-    }
-
-    fn read_ahead(every: usize) {
-        let dir = tempfile::tempdir().unwrap();
-        let commits = history(dir.path(), every);
-        agree(dir.path(), &commits, "loose refs, no commit-graph");
-        let git = |args: &[&str]| {
-            let ok = std::process::Command::new("git")
-                .arg("-C")
-                .arg(dir.path())
-                .args(args)
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("HOME", dir.path())
-                .status()
-                .map(|s| s.success());
-            assert!(matches!(ok, Ok(true)), "git {args:?}: {ok:?}");
-        };
-        git(&["pack-refs", "--all"]);
-        agree(dir.path(), &commits, "packed refs, no commit-graph");
-        git(&["commit-graph", "write", "--reachable"]);
-        agree(dir.path(), &commits, "packed refs, a commit-graph");
     }
 }

@@ -558,14 +558,6 @@ pub(crate) fn collect_with(
         if opts.require_clean || opts.namespace.is_some() {
             g.start_dirty_check();
         }
-        // The tags too, unless the version is given (then nothing reads them).
-        if !opts
-            .annotations
-            .iter()
-            .any(|(a, _)| a.key == spec::ANNOTATION_VERSION)
-        {
-            g.start_tag_read();
-        }
     }
     let root = git
         .as_ref()

@@ -160,9 +160,8 @@ pub(super) struct PackedRead {
     pub(super) complete: bool,
 }
 
-/// Reads the tags under the git directory `common` that need no object lookup: file reads
-/// only, so that it can run on a thread of its own while collection goes on
-/// ([`super::git::GitRepo::start_tag_read`]).
+/// Reads the tags under the git directory `common` that need no object lookup: the loose
+/// tags' names and the packed tags, file reads only.
 pub(super) fn read_packed(common: &Path) -> PackedRead {
     let loose = loose_tag_names(&common.join("refs").join("tags"));
     let mut read = PackedRead {

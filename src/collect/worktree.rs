@@ -268,9 +268,6 @@ impl Index {
             let others: Vec<_> = parts
                 .map(|part| (part, scope.spawn(move || stat_part(part))))
                 .collect();
-            if !others.is_empty() {
-                crate::threads::step_aside();
-            }
             let mut found = stat_part(first);
             for (part, handle) in others {
                 // A stat pass thread only calls lstat and compares numbers; if one panicked
@@ -384,12 +381,15 @@ impl Scan {
         hash_len: usize,
         rules: StatRules,
     ) -> Option<Scan> {
-        crate::threads::spawn("stat pass", move || {
-            let index = Index::read(&index, hash_len)?;
-            let suspects = index.suspects(&workdir, rules);
-            Some(Scanned { index, suspects })
-        })
-        .map(Scan)
+        std::thread::Builder::new()
+            .name("stat pass".into())
+            .spawn(move || {
+                let index = Index::read(&index, hash_len)?;
+                let suspects = index.suspects(&workdir, rules);
+                Some(Scanned { index, suspects })
+            })
+            .ok()
+            .map(Scan)
     }
 
     /// Waits for the pass. `None` when the index is one this reader does not take (as
