@@ -21,6 +21,7 @@ mod output;
 mod run;
 mod stdin;
 mod targets;
+mod threads;
 
 #[doc(hidden)]
 pub mod fuzzing;

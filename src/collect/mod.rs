@@ -810,6 +810,13 @@ fn from_git(cx: &Context<'_>, c: &mut Collected) -> Result<(), Error> {
     }
     let needs_dirty = cx.opts.require_clean || cx.ext("dirty").is_some_and(|k| !c.decided(&k));
     if needs_dirty && !g.bare {
+        // The stat pass is running on threads of its own. The describe walk, which comes
+        // later anyway whenever the version is still open (`from_project`, `describe`), goes
+        // first so that it runs beside the pass instead of after it: on a 20,000-file
+        // checkout without a commit-graph they were 17 and 7 ms, one after the other.
+        if !c.decided(spec::ANNOTATION_VERSION) {
+            let _ = cx.described();
+        }
         let (count, sample) = g.modified().map_err(Error::Git)?;
         if let Some(key) = cx.ext("dirty") {
             c.offer(

@@ -265,9 +265,18 @@ impl Index {
         let mut parts = todo.chunks(chunk);
         let first = parts.next().unwrap_or(&[]);
         std::thread::scope(|scope| {
+            let aside = crate::threads::Aside::enter();
+            let cores = aside.cores();
             let others: Vec<_> = parts
-                .map(|part| (part, scope.spawn(move || stat_part(part))))
+                .map(|part| {
+                    let handle = scope.spawn(move || {
+                        cores.restore();
+                        stat_part(part)
+                    });
+                    (part, handle)
+                })
                 .collect();
+            drop(aside);
             let mut found = stat_part(first);
             for (part, handle) in others {
                 // A stat pass thread only calls lstat and compares numbers; if one panicked
@@ -381,15 +390,12 @@ impl Scan {
         hash_len: usize,
         rules: StatRules,
     ) -> Option<Scan> {
-        std::thread::Builder::new()
-            .name("stat pass".into())
-            .spawn(move || {
-                let index = Index::read(&index, hash_len)?;
-                let suspects = index.suspects(&workdir, rules);
-                Some(Scanned { index, suspects })
-            })
-            .ok()
-            .map(Scan)
+        crate::threads::spawn("stat pass", move || {
+            let index = Index::read(&index, hash_len)?;
+            let suspects = index.suspects(&workdir, rules);
+            Some(Scanned { index, suspects })
+        })
+        .map(Scan)
     }
 
     /// Waits for the pass. `None` when the index is one this reader does not take (as
