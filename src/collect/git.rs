@@ -12,7 +12,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use git2::{BranchType, ErrorCode, Oid, Repository, StatusOptions, StatusShow};
 
 use super::commit_graph::CommitGraph;
-use super::pack::Packs;
 use super::tags::{oid_from_hex, read_packed, PackedRead, TagTable};
 use super::worktree;
 use crate::error::GitError;
@@ -36,8 +35,6 @@ pub(crate) struct GitRepo {
     tags: OnceCell<TagTable>,
     /// The numbers of `packed-refs` lines that could not be read (reading the tags fills it).
     packed_problems: std::cell::RefCell<Vec<usize>>,
-    /// The pack files, opened once for the describe walk ([`Packs`]).
-    packs: OnceCell<Option<Packs>>,
     /// The dirty check's stat pass, when [`GitRepo::start_dirty_check`] started it.
     scan: std::cell::RefCell<Option<worktree::Scan>>,
 }
@@ -131,7 +128,6 @@ impl GitRepo {
             shallow,
             tags: OnceCell::new(),
             packed_problems: std::cell::RefCell::new(Vec::new()),
-            packs: OnceCell::new(),
             scan: std::cell::RefCell::new(None),
         };
         if git.detached {
@@ -266,8 +262,7 @@ impl GitRepo {
         let odb = (!self.history_rewritten())
             .then(|| self.repo.odb().ok())
             .flatten();
-        let packs = odb.as_ref().and_then(|_| self.packs());
-        let mut walk = DateWalk::new(&self.repo, graph.as_ref(), odb, packs);
+        let mut walk = DateWalk::new(&self.repo, graph.as_ref(), odb);
         if walk.push(head).is_none() {
             return Describe::NoTags;
         }
@@ -392,16 +387,6 @@ impl GitRepo {
         let common = self.repo.commondir();
         let hash_len = self.head?.as_bytes().len();
         CommitGraph::open(&common.join("objects"), hash_len)
-    }
-
-    /// The repository's own pack files ([`Packs`]), opened once.
-    fn packs(&self) -> Option<&Packs> {
-        self.packs
-            .get_or_init(|| {
-                let hash_len = self.head?.as_bytes().len();
-                Packs::open(&self.repo.commondir().join("objects"), hash_len)
-            })
-            .as_ref()
     }
 
     /// Whether the parents of some commits are not the ones their objects name: a shallow
@@ -881,9 +866,6 @@ struct DateWalk<'r> {
     /// The object database, when commits may be read from their raw text
     /// ([`commit_header`]) rather than through libgit2's commit parser.
     odb: Option<git2::Odb<'r>>,
-    /// The pack files, read first when `odb` is there: a commit's header lines without
-    /// inflating its message.
-    packs: Option<&'r Packs>,
     queue: std::collections::BinaryHeap<Queued>,
     /// Every commit queued so far, with the candidate flags that reached it.
     flags: HashMap<Key, u16, WalkHash>,
@@ -895,13 +877,11 @@ impl<'r> DateWalk<'r> {
         repo: &'r Repository,
         graph: Option<&'r CommitGraph>,
         odb: Option<git2::Odb<'r>>,
-        packs: Option<&'r Packs>,
     ) -> Self {
         DateWalk {
             repo,
             graph,
             odb,
-            packs,
             queue: std::collections::BinaryHeap::new(),
             flags: HashMap::default(),
             seq: 0,
@@ -934,11 +914,6 @@ impl<'r> DateWalk<'r> {
         }
         self.flags.insert(key, flags);
         let from_odb = |oid: Oid| {
-            let packed = || {
-                let text = self.packs?.commit_text(oid.as_bytes())?;
-                let (time, parents) = commit_header(&text)?;
-                Some((time, Parents::Odb(parents)))
-            };
             let raw = || {
                 let object = self.odb.as_ref()?.read(oid).ok()?;
                 let (time, parents) = (object.kind() == git2::ObjectType::Commit)
@@ -946,7 +921,7 @@ impl<'r> DateWalk<'r> {
                     .flatten()?;
                 Some((time, Parents::Odb(parents)))
             };
-            packed().or_else(raw).or_else(|| {
+            raw().or_else(|| {
                 let c = self.repo.find_commit(oid).ok()?;
                 Some((c.time().seconds(), Parents::Odb(c.parent_ids().collect())))
             })
@@ -1066,12 +1041,6 @@ fn commit_header(data: &[u8]) -> Option<(i64, Vec<Oid>)> {
     let rest = rest[end + 1..].strip_prefix(b"committer ")?;
     let end = rest.iter().position(|&b| b == b'\n')?;
     Some((time(&rest[..end])?, parents))
-}
-
-/// [`commit_header`], for the pack reader's tests.
-#[cfg(test)]
-pub(crate) fn commit_header_for_tests(data: &[u8]) -> Option<(i64, Vec<Oid>)> {
-    commit_header(data)
 }
 
 /// A tag `describe` may name, as git's `possible_tag`.

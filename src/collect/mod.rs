@@ -13,7 +13,6 @@ pub(crate) mod dockerfile;
 pub(crate) mod from_dockerfile;
 pub(crate) mod git;
 pub(crate) mod license;
-pub(crate) mod pack;
 pub(crate) mod policy;
 pub(crate) mod project;
 pub(crate) mod remote;
