@@ -11,7 +11,15 @@ use std::path::Path;
 
 /// The crate's top-level modules, by layer.
 const FACE: &[&str] = &["run", "config", "commands", "cli", "output", "fuzzing"];
-const NEUTRAL: &[&str] = &["env", "error", "escape", "json_edit", "atomic", "stdin", "threads"];
+const NEUTRAL: &[&str] = &[
+    "env",
+    "error",
+    "escape",
+    "json_edit",
+    "atomic",
+    "stdin",
+    "threads",
+];
 
 /// What each layer may not name.
 fn forbidden(module: &str) -> Vec<&'static str> {
