@@ -73,7 +73,16 @@ impl Cores {
 
 #[cfg(target_os = "linux")]
 mod imp {
-    use rustix::thread::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+
+    /// The core the caller runs on, by glibc (rustix's `sched_getcpu` parses the vDSO
+    /// itself, and crashed the process under valgrind, which the benchmarks run).
+    #[allow(unsafe_code)]
+    fn current_cpu() -> Option<usize> {
+        // SAFETY: sched_getcpu takes no arguments and only returns a number (-1 on error).
+        let cpu = unsafe { libc::sched_getcpu() };
+        usize::try_from(cpu).ok()
+    }
 
     pub(super) type Set = CpuSet;
 
@@ -85,7 +94,7 @@ mod imp {
     impl Moved {
         pub(super) fn enter() -> Option<Moved> {
             let allowed = sched_getaffinity(None).ok()?;
-            let cpu = sched_getcpu();
+            let cpu = current_cpu()?;
             let mut others = allowed;
             others.unset(cpu);
             if others.count() == 0 {
