@@ -548,20 +548,30 @@ impl GitRepo {
                 .filter(|e| Index::is_conflict(e) || Index::is_intent_to_add(e))
                 .map(|e| lossy(index.path(e))),
         );
-        // Staged changes: none when the index's cached root tree is HEAD's tree.
-        let staged_clean = match (head_tree, &index.root_tree) {
-            (Some(head), Some(cached)) => head.as_bytes() == &cached[..],
+        // Staged changes: none when the index's cached root tree is HEAD's tree, else
+        // compared directory by directory over the cached tree, as git does; libgit2 only
+        // where that cannot tell.
+        let staged_settled = match (head_tree, &index.root_tree) {
+            (Some(head), Some(cached)) if head.as_bytes() == &cached[..] => true,
             (None, _) => index.entries.is_empty(),
-            (Some(_), None) => false,
+            (Some(head), _) => {
+                match index.staged_changes(head.as_bytes(), &mut |id| self.tree_items(id)) {
+                    Some(staged) => {
+                        paths.extend(staged.iter().map(|p| lossy(p)));
+                        true
+                    }
+                    None => false,
+                }
+            }
         };
-        if staged_clean && suspects.is_empty() {
+        if staged_settled && suspects.is_empty() {
             return Some(Ok(()));
         }
-        self.ask_libgit2(index, head_tree, hash_len, staged_clean, suspects, paths)
+        self.ask_libgit2(index, head_tree, hash_len, staged_settled, suspects, paths)
     }
 
     /// The part of the dirty check stat data cannot settle, by libgit2 on an in-memory copy
-    /// of `index`: HEAD's tree against it unless `staged_clean`, and the `suspects` against
+    /// of `index`: HEAD's tree against it unless `staged_settled` (already compared), and the `suspects` against
     /// the work tree. The racily clean suspects go in with their size smudged, so that
     /// libgit2 compares their content. The in-memory index is also the repository's (a
     /// second handle on it), for what libgit2 reads from the index along the way
@@ -571,7 +581,7 @@ impl GitRepo {
         index: &worktree::Index,
         head_tree: Option<Oid>,
         hash_len: usize,
-        staged_clean: bool,
+        staged_settled: bool,
         suspects: &[(&worktree::Entry, bool)],
         paths: &mut BTreeSet<String>,
     ) -> Option<Result<(), GitError>> {
@@ -605,7 +615,7 @@ impl GitRepo {
             let repo = Repository::open(&self.root).map_err(err)?;
             repo.set_index(&mut mem).map_err(err)?;
             let mem = repo.index().map_err(err)?;
-            if !staged_clean {
+            if !staged_settled {
                 let tree = head_tree
                     .map(|t| repo.find_tree(t))
                     .transpose()
@@ -632,6 +642,21 @@ impl GitRepo {
             Ok(())
         };
         Some(run())
+    }
+
+    /// The entries of the tree named `id`, for [`worktree::Index::staged_changes`]; `None`
+    /// when it cannot be read (the caller then asks libgit2, which says why).
+    fn tree_items(&self, id: &[u8]) -> Option<Vec<worktree::TreeItem>> {
+        let tree = self.repo.find_tree(Oid::from_bytes(id).ok()?).ok()?;
+        let items = tree
+            .iter()
+            .map(|t| worktree::TreeItem {
+                name: t.name_bytes().to_vec(),
+                mode: t.filemode() as u32,
+                id: t.id().as_bytes().to_vec(),
+            })
+            .collect();
+        Some(items)
     }
 
     /// Adds the blobs of a sparse index's directory entry to `mem`, skip-worktree, as a

@@ -33,9 +33,9 @@ pub(crate) struct Index {
     pub(crate) entries: Vec<Entry>,
     /// The cached root tree's object name, when the `TREE` extension holds a valid one.
     pub(crate) root_tree: Option<Vec<u8>>,
-    /// The `TREE` extension's root: the entry count it covers (negative: invalidated) and
-    /// its object name; checked against the entries once a split index is merged.
-    cached_tree: Option<(i64, Vec<u8>)>,
+    /// The `TREE` extension's valid directories; checked against the entries (once a split
+    /// index is merged) before they are trusted.
+    cached_tree: CachedTree,
     /// A split index's `link` extension, until the shared index is merged in.
     link: Option<Link>,
     /// Whether this is a sparse index (`sdir`): some entries are directories.
@@ -61,6 +61,25 @@ pub(crate) struct Entry {
     flags: u16,
     ext_flags: u16,
     path: Range<usize>,
+}
+
+/// The index's cached tree (the `TREE` extension): every directory whose tree git still
+/// holds valid, by path prefix (`""` for the root, `"src/"`, `"src/cli/"`), with how many
+/// index entries it covers and its tree's object name. git invalidates a directory and its
+/// parents when an entry below it changes, and some commands (`git sparse-checkout`, `git
+/// update-index`) invalidate the root, while most subtrees stay valid.
+#[derive(Debug, Default)]
+struct CachedTree {
+    dirs: std::collections::HashMap<Vec<u8>, (usize, Vec<u8>)>,
+}
+
+/// One entry of a tree object, as [`Index::staged_changes`] compares it: its name, its mode
+/// (normalised as libgit2's `git_tree_entry_filemode` does) and object name.
+#[derive(Debug, Clone)]
+pub(crate) struct TreeItem {
+    pub(crate) name: Vec<u8>,
+    pub(crate) mode: u32,
+    pub(crate) id: Vec<u8>,
 }
 
 /// A split index's `link` extension: the shared index it stands on, and which of the shared
@@ -134,12 +153,116 @@ impl Index {
 
     /// Takes the cached root tree when it is valid and covers every entry.
     fn settle_root(&mut self) {
-        self.root_tree = match &self.cached_tree {
-            Some((count, root)) if *count >= 0 && *count as usize == self.entries.len() => {
-                Some(root.clone())
-            }
+        self.root_tree = match self.cached_tree.dirs.get(&b""[..]) {
+            Some((count, root)) if *count == self.entries.len() => Some(root.clone()),
             _ => None,
         };
+    }
+
+    /// The paths whose staged content differs from HEAD's tree `head` (an object name of
+    /// the index's length), as `git diff --cached --name-only` lists them: changed in mode or
+    /// content, added, or deleted. Conflicts and intent-to-add entries are left out (the
+    /// caller lists those). `read_tree` gives a tree's entries, or `None` when it cannot.
+    ///
+    /// This is git's own comparison (`unpack_trees` over the cache tree): a directory whose
+    /// cached tree is valid, covers as many entries as the index has below it and is HEAD's
+    /// tree there is unchanged without reading anything; only the directories on the way to
+    /// a change are read. `None` when it cannot tell: a tree could not be read, or a sparse
+    /// index's directory entry differs from HEAD (libgit2 then lists the paths inside).
+    pub(crate) fn staged_changes(
+        &self,
+        head: &[u8],
+        read_tree: &mut dyn FnMut(&[u8]) -> Option<Vec<TreeItem>>,
+    ) -> Option<Vec<Vec<u8>>> {
+        let mut changed = Vec::new();
+        // Directories still to compare: path prefix, HEAD's tree there, the index entries
+        // below it (a contiguous run: the index is sorted by path).
+        let mut work = vec![(Vec::new(), head.to_vec(), 0..self.entries.len())];
+        while let Some((prefix, tree, range)) = work.pop() {
+            if let Some((count, id)) = self.cached_tree.dirs.get(&prefix) {
+                if *count == range.len() && *id == tree {
+                    continue;
+                }
+            }
+            let mut items = read_tree(&tree)?;
+            let key = |t: &TreeItem| {
+                let mut k = t.name.clone();
+                if t.mode == MODE_TREE {
+                    k.push(b'/');
+                }
+                k
+            };
+            // git keeps trees in this order; a tree written otherwise is compared the same.
+            items.sort_by_cached_key(key);
+            let rel = |i: usize| &self.path(&self.entries[i])[prefix.len()..];
+            let mut i = range.start;
+            // An index entry with no counterpart in HEAD: added, unless the caller lists it.
+            let added = |i: usize, changed: &mut Vec<Vec<u8>>| -> Option<()> {
+                let e = &self.entries[i];
+                if e.mode == MODE_TREE {
+                    return None;
+                }
+                if !Index::is_conflict(e) && !Index::is_intent_to_add(e) {
+                    changed.push(self.path(e).to_vec());
+                }
+                Some(())
+            };
+            for item in &items {
+                let k = key(item);
+                while i < range.end && rel(i) < &k[..] {
+                    added(i, &mut changed)?;
+                    i += 1;
+                }
+                let mut path = prefix.clone();
+                path.extend_from_slice(&k);
+                if item.mode == MODE_TREE {
+                    let start = i;
+                    while i < range.end && rel(i).starts_with(&k) {
+                        i += 1;
+                    }
+                    let e = &self.entries[start..i];
+                    if let [dir] = e {
+                        if dir.mode == MODE_TREE && rel(start) == &k[..] {
+                            // A sparse index's directory: HEAD's tree, or libgit2 decides.
+                            if dir.id.get(..tree.len())? != &item.id[..] {
+                                return None;
+                            }
+                            continue;
+                        }
+                    }
+                    work.push((path, item.id.clone(), start..i));
+                    continue;
+                }
+                let mut in_index = false;
+                while i < range.end && rel(i) == &k[..] {
+                    let e = &self.entries[i];
+                    if Index::is_conflict(e) || Index::is_intent_to_add(e) {
+                        // Listed by the caller; a HEAD file the index has only in conflict
+                        // is listed once either way.
+                        in_index = true;
+                    } else if e.mode == MODE_TREE {
+                        return None;
+                    } else {
+                        in_index = true;
+                        if normal_mode(e.mode) != item.mode
+                            || e.id.get(..item.id.len())? != &item.id[..]
+                        {
+                            changed.push(path.clone());
+                        }
+                    }
+                    i += 1;
+                }
+                if !in_index {
+                    // In HEAD, not in the index: deleted.
+                    changed.push(path);
+                }
+            }
+            while i < range.end {
+                added(i, &mut changed)?;
+                i += 1;
+            }
+        }
+        Some(changed)
     }
 
     /// Entry `e` as libgit2 takes it, for an in-memory index. `smudge`: record size 0, as
@@ -703,7 +826,7 @@ pub(crate) fn parse(bytes: &[u8], hash_len: usize, written: (i64, u32)) -> Optio
             path,
         });
     }
-    let mut cached_tree = None;
+    let mut cached_tree = CachedTree::default();
     let mut link = None;
     let mut sparse = false;
     while c.at < body_end {
@@ -711,7 +834,7 @@ pub(crate) fn parse(bytes: &[u8], hash_len: usize, written: (i64, u32)) -> Optio
         let size = c.u32()? as usize;
         let data = c.take(size)?;
         match signature {
-            b"TREE" => cached_tree = cached_root(data, hash_len),
+            b"TREE" => cached_tree = read_cached_tree(data, hash_len).unwrap_or_default(),
             // A split index: the entries stand on a shared index.
             b"link" => {
                 let mut l = Cursor { bytes: data, at: 0 };
@@ -751,22 +874,66 @@ pub(crate) fn parse(bytes: &[u8], hash_len: usize, written: (i64, u32)) -> Optio
     Some(index)
 }
 
-/// The root of the cached tree: the entry count it covers (negative when invalidated) and,
-/// when valid, its object name.
-fn cached_root(data: &[u8], hash_len: usize) -> Option<(i64, Vec<u8>)> {
+/// The `TREE` extension: each directory as git writes it, depth first (its name, a NUL, its
+/// entry count, a space, its subdirectory count, a newline, and its object name unless the
+/// count is negative, that is invalidated), then its subdirectories. The valid ones, by path
+/// prefix; `None` for a broken extension (then nothing of it is trusted).
+fn read_cached_tree(data: &[u8], hash_len: usize) -> Option<CachedTree> {
     let mut c = Cursor { bytes: data, at: 0 };
-    if !c.until_nul()?.is_empty() {
-        return None;
+    let mut dirs = std::collections::HashMap::new();
+    let mut prefix: Vec<u8> = Vec::new();
+    // The directories being read: where each one's prefix ends, its subdirectories to come.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut root = true;
+    while c.at < data.len() {
+        while open.last().is_some_and(|&(_, left)| left == 0) {
+            open.pop();
+        }
+        let name = c.until_nul()?;
+        if root {
+            if !name.is_empty() {
+                return None;
+            }
+        } else {
+            let parent = open.last_mut()?;
+            parent.1 -= 1;
+            if name.is_empty() || name.contains(&b'/') {
+                return None;
+            }
+            prefix.truncate(parent.0);
+            prefix.extend_from_slice(name);
+            prefix.push(b'/');
+        }
+        root = false;
+        let line_len = c.bytes.get(c.at..)?.iter().position(|&b| b == b'\n')?;
+        let line = std::str::from_utf8(c.take(line_len)?).ok()?;
+        c.take(1)?;
+        let (count, subdirs) = line.split_once(' ')?;
+        let count: i64 = count.parse().ok()?;
+        let subdirs: usize = subdirs.parse().ok()?;
+        // Each subdirectory takes at least 5 bytes: a count beyond that is a broken file.
+        if subdirs > data.len() {
+            return None;
+        }
+        if count >= 0 {
+            let id = c.take(hash_len)?.to_vec();
+            dirs.insert(prefix.clone(), (usize::try_from(count).ok()?, id));
+        }
+        open.push((prefix.len(), subdirs));
     }
-    let line_len = c.bytes.get(c.at..)?.iter().position(|&b| b == b'\n')?;
-    let line = std::str::from_utf8(c.take(line_len)?).ok()?;
-    c.take(1)?;
-    let (entry_count, _subtrees) = line.split_once(' ')?;
-    let entry_count: i64 = entry_count.parse().ok()?;
-    if entry_count < 0 {
-        return Some((entry_count, Vec::new()));
+    Some(CachedTree { dirs })
+}
+
+/// A mode as libgit2 normalises a tree entry's (`normalize_filemode`): any executable bit
+/// is `0o100755`, other files `0o100644`.
+pub(crate) fn normal_mode(mode: u32) -> u32 {
+    match mode & S_IFMT {
+        MODE_TREE => MODE_TREE,
+        _ if mode & 0o111 != 0 => MODE_EXEC,
+        MODE_GITLINK => MODE_GITLINK,
+        S_IFLNK => MODE_SYMLINK,
+        _ => 0o100644,
     }
-    Some((entry_count, c.take(hash_len)?.to_vec()))
 }
 
 #[cfg(test)]
@@ -851,6 +1018,100 @@ mod tests {
         ext.extend_from_slice(b"\x00-1 1\n");
         let index = parse(&index_v2(&["a"], &ext), 20, (0, 0)).unwrap();
         assert_eq!(index.root_tree, None);
+    }
+
+    fn tree_ext(body: &[u8]) -> Vec<u8> {
+        let mut ext = b"TREE".to_vec();
+        ext.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        ext.extend_from_slice(body);
+        ext
+    }
+
+    #[test]
+    fn the_cached_tree_gives_each_valid_directory_by_prefix() {
+        // root (valid) > a (valid) > b (invalidated); root > c (valid)
+        let mut body = b"\x003 2\n".to_vec();
+        body.extend_from_slice(&[1; 20]);
+        body.extend_from_slice(b"a\x002 1\n");
+        body.extend_from_slice(&[2; 20]);
+        body.extend_from_slice(b"b\x00-1 0\n");
+        body.extend_from_slice(b"c\x001 0\n");
+        body.extend_from_slice(&[3; 20]);
+        let tree = read_cached_tree(&body, 20).unwrap();
+        let mut dirs: Vec<_> = tree
+            .dirs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0, v.1[0]))
+            .collect();
+        dirs.sort();
+        assert_eq!(
+            dirs,
+            [
+                (b"".to_vec(), 3, 1),
+                (b"a/".to_vec(), 2, 2),
+                (b"c/".to_vec(), 1, 3)
+            ]
+        );
+        for broken in [
+            &b"x\x001 0\n"[..],
+            b"\x00one 0\n",
+            b"\x00-1 1\na/b\x00-1 0\n",
+        ] {
+            assert!(read_cached_tree(broken, 20).is_none(), "{broken:?}");
+        }
+    }
+
+    #[test]
+    fn staged_changes_trust_a_cached_directory_only_when_it_covers_its_entries() {
+        let blob = |name: &str| TreeItem {
+            name: name.as_bytes().to_vec(),
+            mode: 0o100644,
+            id: vec![0xab; 20],
+        };
+        let (head, a) = (vec![9; 20], vec![10; 20]);
+        let store = |id: &[u8]| -> Option<Vec<TreeItem>> {
+            match id[0] {
+                9 => Some(vec![TreeItem {
+                    name: b"a".to_vec(),
+                    mode: MODE_TREE,
+                    id: vec![10; 20],
+                }]),
+                10 => Some(vec![blob("x"), blob("y"), blob("z")]),
+                _ => None,
+            }
+        };
+        for (count, reads_a) in [(3, false), (2, true)] {
+            let mut body = b"\x00-1 1\n".to_vec();
+            body.extend_from_slice(format!("a\x00{count} 0\n").as_bytes());
+            body.extend_from_slice(&a);
+            let index = parse(
+                &index_v2(&["a/x", "a/y", "a/z"], &tree_ext(&body)),
+                20,
+                (0, 0),
+            )
+            .unwrap();
+            let mut read = Vec::new();
+            let changed = index
+                .staged_changes(&head, &mut |id| {
+                    read.push(id[0]);
+                    store(id)
+                })
+                .unwrap();
+            assert!(changed.is_empty(), "{changed:?}");
+            assert_eq!(read.contains(&10), reads_a, "count {count}: read {read:?}");
+        }
+        // HEAD without `a/y`, and with a `b` the index lacks; a tree that cannot be read.
+        let index = parse(&index_v2(&["a/x", "a/y", "a/z"], b""), 20, (0, 0)).unwrap();
+        let changed = index
+            .staged_changes(&head, &mut |id| match id[0] {
+                10 => Some(vec![blob("x"), blob("b"), blob("z")]),
+                _ => store(id),
+            })
+            .unwrap();
+        assert_eq!(changed, [b"a/b".to_vec(), b"a/y".to_vec()]);
+        assert!(index
+            .staged_changes(&[7; 20], &mut |id| store(id))
+            .is_none());
     }
 
     #[test]

@@ -360,3 +360,109 @@ fn untracked_cache_and_fsmonitor_extensions() {
     };
     exercise(&repo, "d3", kind);
 }
+
+/// Whether the index's cached root tree (`TREE`) is invalidated: its entry count is `-1`.
+/// (Read here independently of the reader under test; the test paths hold no `TREE`.)
+fn cached_root_invalid(repo: &Repo<'_>) -> bool {
+    let bytes = std::fs::read(repo.path.join(".git/index")).expect("an index");
+    let at = bytes
+        .windows(4)
+        .rposition(|w| w == b"TREE")
+        .expect("a TREE extension");
+    bytes[at + 8..].starts_with(b"\0-1 ")
+}
+
+/// Staged changes while the cached tree's root is invalidated (after `git add`, or after
+/// `git update-index --skip-worktree`, which drops it with nothing staged): HEAD is
+/// compared with the index directory by directory, trusting the subtrees git still holds
+/// valid. Every kind of staged change, each against `git status`.
+#[test]
+fn staged_changes_under_an_invalidated_cached_tree() {
+    let sb = Sandbox::new();
+    let repo = base_repo(&sb, "staged");
+    for f in [
+        "a/b/c/deep.txt",
+        "a/b/other.txt",
+        "a/top.txt",
+        "d1.txt",
+        "run.sh",
+    ] {
+        repo.write(f, format!("{f}\n"));
+    }
+    repo.commit("nested");
+    settle(&repo);
+    let path = |f: &str| repo.path.join(f);
+    // Nothing staged, the root invalidated all the same.
+    assert!(
+        !cached_root_invalid(&repo),
+        "a commit writes the cached tree"
+    );
+    repo.git(&["update-index", "--skip-worktree", "d3/f3.txt"]);
+    assert!(cached_root_invalid(&repo), "--skip-worktree keeps the root");
+    assert_eq!(check(&repo, "root invalid, nothing staged"), 0);
+    repo.git(&["update-index", "--chmod=+x", "top.txt"]);
+    repo.git(&["update-index", "--chmod=-x", "top.txt"]);
+    assert_eq!(check(&repo, "a mode staged and put back"), 0);
+
+    let staged = |what: &str, want: usize| {
+        assert!(
+            cached_root_invalid(&repo),
+            "{what}: the cached root is valid"
+        );
+        assert_eq!(check(&repo, what), want, "{what}");
+        repo.git(&["reset", "-q", "--hard"]);
+        repo.git(&["clean", "-q", "-fd"]);
+        settle(&repo);
+        assert_eq!(check(&repo, &format!("{what}, reset")), 0);
+    };
+    repo.write("a/b/c/deep.txt", "changed deep down\n");
+    repo.git(&["add", "a/b/c/deep.txt"]);
+    staged("a change three directories down", 1);
+
+    // `git reset --soft` moves HEAD and keeps the index, its cached tree valid all the way
+    // down: valid directories that are not HEAD's are read, not trusted.
+    repo.write("a/b/c/deep.txt", "committed, then un-committed\n");
+    repo.write("d0/f0.txt", "and another\n");
+    repo.commit("to undo");
+    repo.git(&["reset", "-q", "--soft", "HEAD~1"]);
+    assert!(
+        !cached_root_invalid(&repo),
+        "the cached tree is the undone commit's"
+    );
+    assert_eq!(check(&repo, "after reset --soft"), 2);
+    repo.git(&["reset", "-q", "--hard"]);
+    settle(&repo);
+    assert_eq!(check(&repo, "after reset --soft, reset"), 0);
+
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    repo.git(&["add", "run.sh"]);
+    staged("only the mode", 1);
+
+    std::fs::remove_file(path("a/top.txt")).unwrap();
+    std::os::unix::fs::symlink("b/other.txt", path("a/top.txt")).unwrap();
+    repo.git(&["add", "a/top.txt"]);
+    staged("a file become a symbolic link", 1);
+
+    repo.git(&["rm", "-r", "-q", "--cached", "d2"]);
+    staged("a whole directory removed", 30);
+
+    repo.git(&["rm", "-q", "--cached", "d1.txt"]);
+    std::fs::remove_file(path("d1.txt")).unwrap();
+    repo.write("d1.txt/inner", "a directory where a file was\n");
+    repo.git(&["add", "d1.txt/inner"]);
+    staged("a file become a directory", 2);
+
+    // Added names that sort around a directory's: `d1-x` < `d1.txt` < `d1/` < `d10`.
+    for f in ["d1-x", "d10/f", "a/b/c.txt", "a/b/c/z"] {
+        repo.write(f, "new\n");
+        repo.git(&["add", f]);
+    }
+    staged("additions next to directories", 4);
+
+    repo.git(&["rm", "-r", "-q", "--cached", "a/b/c"]);
+    std::fs::remove_dir_all(path("a/b/c")).unwrap();
+    repo.write("a/b/c", "a file where a directory was\n");
+    repo.git(&["add", "a/b/c"]);
+    staged("a directory become a file", 2);
+}
