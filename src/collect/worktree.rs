@@ -8,6 +8,14 @@
 //! entry's recorded stat data with `lstat` on a few threads. An entry whose data matches and
 //! that is not racily clean is unchanged; the rest are *suspects*.
 //!
+//! When the cached root is invalid (`git update-index --skip-worktree` invalidates it, and so
+//! does staging a file), the staged changes are found as git's `diff-index --cached` finds
+//! them ([`Index::staged_changes`]): HEAD's trees merged with the sorted entries, skipping
+//! every directory whose cached tree is still valid, covers exactly the entries below it and
+//! is HEAD's tree there. Only the directories on the way to a change are read; ruff's sparse
+//! checkout (11,055 entries, root invalidated) went from 46 ms to 22 ms, against 20 ms for
+//! `git status`.
+//!
 //! The reader understands every index git writes: versions 2, 3 and 4, a split index (the
 //! `link` extension: this file's entries over a `sharedindex.*` file), a sparse index
 //! (`sdir`: directory entries outside the sparse cone), and the optional extensions (cached
@@ -346,10 +354,10 @@ impl Index {
         let chunk = todo.len().div_ceil(threads).max(1);
         let dir = &dir;
         let stat_part = |part: &[usize]| -> Vec<(usize, bool)> {
-            // The directory of the last entry, opened (or `None` when it could not be):
-            // entries come sorted by path, so a directory's files come together, and each
-            // is then looked up by its name alone.
-            let mut at: Option<(Vec<u8>, Option<rustix::fd::OwnedFd>)> = None;
+            // The directories leading to the last entry's, opened: entries come sorted by
+            // path, so a directory's files come together, and each is then looked up by its
+            // name alone; the next directory opens from the deepest one they share.
+            let mut leading = Leading::default();
             // One NUL-terminated name buffer a thread.
             let mut buf = Vec::new();
             part.iter()
@@ -363,14 +371,7 @@ impl Index {
                     let base = if parent.is_empty() {
                         Some(dir.as_fd())
                     } else {
-                        if at.as_ref().is_none_or(|(d, _)| d != parent) {
-                            at = Some((
-                                parent.to_vec(),
-                                open_leading(dir.as_fd(), parent, &mut buf),
-                            ));
-                        }
-                        at.as_ref()
-                            .and_then(|(_, fd)| fd.as_ref().map(|fd| fd.as_fd()))
+                        leading.open(dir.as_fd(), parent, &mut buf)
                     };
                     // No directory: the file is not there for git either.
                     let stat = base.and_then(|base| {
@@ -462,33 +463,82 @@ impl Index {
     }
 }
 
-/// The directory `parent` (a path in the work tree) opened for lookups, one component at a
-/// time and never through a symbolic link: git takes a tracked file behind a symlinked
-/// directory as deleted (`has_symlink_leading_path`), though the path resolves. `None` when
-/// some component is a link, not a directory, or cannot be opened: the caller counts the
-/// file as gone, and libgit2 then says what it is.
-fn open_leading(
-    root: rustix::fd::BorrowedFd<'_>,
-    parent: &[u8],
-    buf: &mut Vec<u8>,
-) -> Option<rustix::fd::OwnedFd> {
-    let mut fd: Option<rustix::fd::OwnedFd> = None;
-    for component in parent.split(|&b| b == b'/') {
-        buf.clear();
-        buf.extend_from_slice(component);
-        buf.push(0);
-        let name = CStr::from_bytes_with_nul(buf).ok()?;
-        let from = fd.as_ref().map_or(root, |f| f.as_fd());
-        let next = rustix::fs::openat(
-            from,
-            name,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
-        fd = Some(next);
+/// The directories leading to one directory of the work tree, each opened for lookups from
+/// the one above it, never through a symbolic link: git takes a tracked file behind a
+/// symlinked directory as deleted (`has_symlink_leading_path`), though the path resolves.
+#[derive(Default)]
+struct Leading {
+    /// The path of the deepest directory open (empty when none is).
+    path: Vec<u8>,
+    /// Each open directory, with where its path ends in `path`.
+    fds: Vec<(usize, rustix::fd::OwnedFd)>,
+    /// The directory asked for last, when it could not be opened.
+    failed: Option<Vec<u8>>,
+}
+
+impl Leading {
+    /// The directory `parent` (a path in the work tree, not empty) opened below `root`,
+    /// reusing the directories it shares with the last one. `None` when some component is a
+    /// link, not a directory, or cannot be opened: the caller counts the file as gone, and
+    /// libgit2 then says what it is.
+    fn open<'a>(
+        &'a mut self,
+        root: rustix::fd::BorrowedFd<'a>,
+        parent: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Option<rustix::fd::BorrowedFd<'a>> {
+        if self.failed.as_deref() == Some(parent) {
+            return None;
+        }
+        self.failed = None;
+        if self.path != parent {
+            // Keep the open directories that lead to `parent`, whole components only.
+            let keep = self
+                .fds
+                .iter()
+                .take_while(|(end, _)| {
+                    parent.get(..*end) == Some(&self.path[..*end])
+                        && parent.get(*end).is_none_or(|&b| b == b'/')
+                })
+                .count();
+            self.fds.truncate(keep);
+            self.path
+                .truncate(self.fds.last().map_or(0, |(end, _)| *end));
+            let mut start = if self.path.is_empty() {
+                0
+            } else {
+                self.path.len() + 1
+            };
+            while start < parent.len() {
+                let end = parent[start..]
+                    .iter()
+                    .position(|&b| b == b'/')
+                    .map_or(parent.len(), |p| start + p);
+                buf.clear();
+                buf.extend_from_slice(&parent[start..end]);
+                buf.push(0);
+                let from = self.fds.last().map_or(root, |(_, fd)| fd.as_fd());
+                let opened = CStr::from_bytes_with_nul(buf).ok().and_then(|name| {
+                    rustix::fs::openat(
+                        from,
+                        name,
+                        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .ok()
+                });
+                let Some(fd) = opened else {
+                    self.failed = Some(parent.to_vec());
+                    return None;
+                };
+                self.fds.push((end, fd));
+                self.path.clear();
+                self.path.extend_from_slice(&parent[..end]);
+                start = end + 1;
+            }
+        }
+        self.fds.last().map(|(_, fd)| fd.as_fd())
     }
-    fd
 }
 
 /// The stat pass of the dirty check started ahead of time, on a thread of its own, so that
@@ -939,6 +989,58 @@ pub(crate) fn normal_mode(mode: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_directories_open_from_the_ones_they_share_and_never_through_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = ["a", "a/b", "a/b/c", "a/b2", "a/bc", "ab", "b"];
+        for d in dirs {
+            std::fs::create_dir_all(tmp.path().join(d)).unwrap();
+            // A file that only this directory holds.
+            std::fs::write(tmp.path().join(d).join(d.replace('/', "_")), "").unwrap();
+        }
+        std::os::unix::fs::symlink("b", tmp.path().join("a/link")).unwrap();
+        std::fs::write(tmp.path().join("a/file"), "").unwrap();
+        let root = rustix::fs::open(
+            tmp.path(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        let mut leading = Leading::default();
+        let mut buf = Vec::new();
+        let order = [
+            "a/b/c",
+            "a/b",
+            "a/b/c",
+            "a/b2",
+            "a/bc",
+            "a",
+            "a/link/c",
+            "a/link/c",
+            "a/b",
+            "a/file",
+            "a/b/c",
+            "ab",
+            "b",
+            "a/missing/x",
+            "a/b2",
+            "a",
+            "b",
+        ];
+        for parent in order {
+            let got = leading.open(root.as_fd(), parent.as_bytes(), &mut buf);
+            let expect_open = dirs.contains(&parent);
+            assert_eq!(got.is_some(), expect_open, "{parent}");
+            if let Some(fd) = got {
+                let marker = parent.replace('/', "_");
+                assert!(
+                    statat(fd, marker.as_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok(),
+                    "{parent} opened some other directory"
+                );
+            }
+        }
+    }
 
     /// A version-2 entry as git writes it: stat data, a 20-byte name, flags, path, padding.
     fn entry_v2(path: &str, size: u32) -> Vec<u8> {
