@@ -148,6 +148,11 @@ def main():
                                              ["update-index", "--index-version", "3"]],
         "index v4": [["update-index", "--index-version", "4"]],
         "split index": [["update-index", "--split-index"]],
+        # One skip-worktree entry invalidates the cached trees from the root down to its
+        # directory, as on ruff's sparse checkout: staged changes are then found by reading
+        # the trees on the way to that entry, the rest trusted to the cached tree.
+        "cached root invalidated (one skip-worktree entry)": [
+            ["update-index", "--skip-worktree", "src/d000/f00000.txt"]],
         "untracked cache": [["config", "core.untrackedCache", "true"],
                             ["update-index", "--untracked-cache"], ["status", "--porcelain"]],
         # The same v2 index with a commit-graph: the describe walk, the rest of collection's
