@@ -571,8 +571,8 @@ impl GitRepo {
     }
 
     /// The part of the dirty check stat data cannot settle, by libgit2 on an in-memory copy
-    /// of `index`: HEAD's tree against it unless `staged_settled` (already compared), and the `suspects` against
-    /// the work tree. The racily clean suspects go in with their size smudged, so that
+    /// of `index`: HEAD's tree against it unless `staged_settled` (already compared), and
+    /// the `suspects` against the work tree. The racily clean suspects go in with their size smudged, so that
     /// libgit2 compares their content. The in-memory index is also the repository's (a
     /// second handle on it), for what libgit2 reads from the index along the way
     /// (`.gitattributes`, submodules). `None` when an entry cannot be handed to libgit2.
