@@ -46,23 +46,42 @@ mod common {
         "Zlib",
     ];
 
+    /// The share of the common store's size in the part loaded on a thread of its own
+    /// (src/collect/license.rs): the other part loads on the calling thread after it has
+    /// read the license files, which costs about a quarter of what loading the whole store
+    /// does (a long text such as Apache-2.0's more, MIT's less).
+    const THREAD_SHARE: f64 = 0.6;
+
     pub(super) fn write() {
         let full = Store::load_inline().expect("the spdx crate's inline license store loads");
         let mut small = Store::new();
+        let mut entries: Vec<(usize, String, LicenseEntry)> = Vec::new();
         for (name, entry) in full.iter() {
             if COMMON.contains(&name.as_str()) {
-                small.insert_entry(
-                    name.clone(),
-                    LicenseEntry {
-                        original: entry.original.clone(),
-                        aliases: entry.aliases.clone(),
-                        headers: entry.headers.clone(),
-                        alternates: entry.alternates.clone(),
-                    },
-                );
+                small.insert_entry(name.clone(), copy(entry));
+                let mut one = Store::new();
+                one.insert_entry(name.clone(), copy(entry));
+                entries.push((serialised_len(&one), name.clone(), copy(entry)));
             }
         }
+        // The whole store, for the tests that hold the parts to its answers.
         save(&small, "common-licenses.bin.zstd");
+        // Two parts of about THREAD_SHARE and the rest of the size (what loading costs goes
+        // with it): the largest entries first, each to the part further below its share.
+        entries.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let total: usize = entries.iter().map(|e| e.0).sum();
+        let shares = [THREAD_SHARE, 1.0 - THREAD_SHARE];
+        let mut parts = [Store::new(), Store::new()];
+        let mut sizes = [0usize; 2];
+        for (len, name, entry) in entries {
+            let room = |i: usize| shares[i] * total as f64 - sizes[i] as f64;
+            let i = if room(0) >= room(1) { 0 } else { 1 };
+            sizes[i] += len;
+            parts[i].insert_entry(name, entry);
+        }
+        for (i, part) in parts.iter().enumerate() {
+            save(part, &format!("common-licenses-{i}.bin.zstd"));
+        }
         // The SPDX license exceptions (LLVM-exception, Classpath-exception-2.0, …), from the
         // spdx crate's texts: detection looks for one beside a license text.
         let mut exceptions = Store::new();
@@ -70,6 +89,24 @@ mod common {
             exceptions.add_license((*name).to_string(), spdx::detection::TextData::new(text));
         }
         save(&exceptions, "exceptions.bin.zstd");
+    }
+
+    fn copy(entry: &LicenseEntry) -> LicenseEntry {
+        LicenseEntry {
+            original: entry.original.clone(),
+            aliases: entry.aliases.clone(),
+            headers: entry.headers.clone(),
+            alternates: entry.alternates.clone(),
+        }
+    }
+
+    /// The size of a store's cache, uncompressed.
+    fn serialised_len(store: &Store) -> usize {
+        let mut cache = Vec::new();
+        store.to_cache(&mut cache).expect("the store serialises");
+        zstd::decode_all(&cache[13..])
+            .expect("the spdx crate's cache decodes")
+            .len()
     }
 
     fn save(store: &Store, name: &str) {
