@@ -11,6 +11,7 @@ the same history, byte for byte, in seconds:
   mid       60,000 commits, 2,000 files, 1,334 tags on every 30th of the first 40,000
             commits: HEAD 20,000 commits past the newest tag (describe walks its bound)
   license   one commit holding only an MIT LICENSE file (no declared license)
+  license-apache  the same with the Apache-2.0 text (the project's LICENSE-APACHE)
 
 plus `layout-1000` (an OCI layout with 1,000 image manifests in one index),
 `layout-single` (one manifest, for the umoci comparison) and `k8s-5000.yaml`.
@@ -177,6 +178,10 @@ def main():
         mit = f.read()
     fast_import(os.path.join(out, "small"), 100, 50, tag_at=89)
     license_repo(os.path.join(out, "license"), mit)
+    # The Apache-2.0 text, as most Go and Java projects ship it (LICENSE only, nothing
+    # declared): a long text, whose reading is a larger share of detection than MIT's.
+    with open(os.path.join(here, "..", "LICENSE-APACHE")) as f:
+        license_repo(os.path.join(out, "license-apache"), f.read())
     ladder = [10_000] if quick else [10_000, 100_000, 1_000_000]
     for n in ladder:
         fast_import(os.path.join(out, f"ladder-{n}"), n, 50, tag_at=0)
