@@ -242,8 +242,69 @@ static COMMON: std::sync::OnceLock<Option<[spdx::detection::Store; 2]>> =
     std::sync::OnceLock::new();
 #[cfg(feature = "license-detection")]
 static EXCEPTIONS: std::sync::OnceLock<Option<spdx::detection::Store>> = std::sync::OnceLock::new();
+
+/// A bucket of the full license store (build.rs): the licenses whose texts have between
+/// `lo` and `hi` word pairs (a license with texts of several sizes is in several buckets,
+/// each time with the texts of that size).
 #[cfg(feature = "license-detection")]
-static FULL: std::sync::OnceLock<Option<spdx::detection::Store>> = std::sync::OnceLock::new();
+struct Bucket {
+    lo: u32,
+    hi: u32,
+    cache: &'static [u8],
+}
+
+#[cfg(feature = "license-detection")]
+include!(concat!(env!("OUT_DIR"), "/full_buckets.rs"));
+
+/// The buckets of the full store loaded so far, by position in [`FULL_BUCKETS`].
+#[cfg(feature = "license-detection")]
+static FULL: [std::sync::OnceLock<Option<spdx::detection::Store>>; FULL_BUCKETS.len()] =
+    [const { std::sync::OnceLock::new() }; FULL_BUCKETS.len()];
+
+/// The number of word pairs of a text as detection counts them (what its score, Dice's
+/// coefficient, divides by), found with a probe: a text of one pair of the text's own
+/// words, `w1 w2`, scores exactly 2 / (n + 1) against it. The pair is taken inside a line
+/// of plain lowercase words, tried until one is in the processed text. `None` when no such
+/// pair is found, or the score does not give a whole number back.
+#[cfg(feature = "license-detection")]
+fn word_pairs(text: &spdx::detection::TextData) -> Option<usize> {
+    let plain = |w: &&str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && !w.contains("copyright")
+            && !w.contains("license")
+    };
+    let pairs = text.lines().iter().flat_map(|line| {
+        let words: Vec<&str> = line.split(' ').collect();
+        // Not a line's first words, which a prefix shared by the lines may take away.
+        (2..words.len())
+            .filter(|&i| plain(&words[i - 1]) && plain(&words[i]))
+            .map(|i| format!("{} {}", words[i - 1], words[i]))
+            .collect::<Vec<_>>()
+    });
+    for pair in pairs.take(16) {
+        let score = text.match_score(&spdx::detection::TextData::new(&pair));
+        if score > 0.0 {
+            let n = (2.0 / f64::from(score) - 1.0).round();
+            // The crate's own arithmetic, in f32: one shared pair among n + 1.
+            return (n >= 1.0 && 2.0f32 / (n as f32 + 1.0) == score).then_some(n as usize);
+        }
+    }
+    None
+}
+
+/// The sizes of license text that can score at least `confidence` against a text of `n`
+/// word pairs: Dice's coefficient is at most 2·min(n, m) / (n + m). Widened by 1 % and a
+/// pair on each side.
+#[cfg(feature = "license-detection")]
+fn sizes_within(n: usize, confidence: f32) -> (f64, f64) {
+    let (n, c) = (n as f64, f64::from(confidence));
+    (
+        n * c / (2.0 - c) * 0.99 - 1.0,
+        n * (2.0 - c) / c * 1.01 + 1.0,
+    )
+}
 
 /// `work`'s result, with the common licenses loaded meanwhile: the first part on a thread,
 /// the second here once `work` is done (on a machine with one core allowed, or when no
@@ -370,6 +431,32 @@ fn identified(m: Best) -> Option<(String, f32)> {
     Some((id, m.score))
 }
 
+/// The full store's best match for a text when it scores at least `confidence`: only the
+/// buckets that hold a license text of a size that can score so high are loaded (all of
+/// them when the text's size is not found). The best of the whole store is the same: a
+/// license outside those sizes scores less.
+#[cfg(feature = "license-detection")]
+fn full_match(text: &spdx::detection::TextData, confidence: f32) -> Option<(String, f32)> {
+    let within = word_pairs(text).map(|n| sizes_within(n, confidence));
+    let mut best: Option<Best> = None;
+    for (i, bucket) in FULL_BUCKETS.iter().enumerate() {
+        if within.is_some_and(|(lo, hi)| f64::from(bucket.hi) < lo || f64::from(bucket.lo) > hi) {
+            continue;
+        }
+        let Some(store) = FULL[i]
+            .get_or_init(|| spdx::detection::Store::from_cache(bucket.cache).ok())
+            .as_ref()
+        else {
+            continue;
+        };
+        let m = analyze(store, text);
+        if best.as_ref().is_none_or(|b| m.score > b.score) {
+            best = Some(m);
+        }
+    }
+    identified(best?).filter(|(_, s)| *s >= confidence)
+}
+
 #[cfg(feature = "license-detection")]
 impl Stores {
     /// The best match among the common licenses: the better of the parts' best (the first
@@ -397,25 +484,17 @@ impl Stores {
         if let Some(found) = from_common.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
             return Some(found);
         }
-        let full = FULL
-            .get_or_init(|| spdx::detection::Store::load_inline().ok())
-            .as_ref();
-        let from_full = full.and_then(|store| identified(analyze(store, text)));
-        if let Some(found) = from_full.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
+        if let Some(found) = full_match(text, FAST_CONFIDENCE) {
             return Some(found);
         }
         let at_top = self.license_at_top(text);
         if let Some((id, score, Some(exception))) = &at_top {
             return Some((format!("{id} WITH {exception}"), *score));
         }
-        [
-            from_common.filter(|(_, s)| *s >= CONFIDENCE),
-            from_full.filter(|(_, s)| *s >= CONFIDENCE),
-            at_top.map(|(id, s, _)| (id, s)),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
+        from_common
+            .filter(|(_, s)| *s >= CONFIDENCE)
+            .or_else(|| full_match(text, CONFIDENCE))
+            .or(at_top.map(|(id, s, _)| (id, s)))
     }
 
     /// The common license a text starts with (within [`HEADER_LINES`]), its score, and the
@@ -547,6 +626,94 @@ mod detection_tests {
             names.len() >= 28,
             "each common license was the best match once: {names:?}"
         );
+    }
+
+    /// The crate's own count of a text's word pairs, read from the store cache it writes
+    /// (the layout build.rs reads): one license, its name, then the text's n-gram set.
+    fn stored_pairs(data: &spdx::detection::TextData) -> usize {
+        let mut store = spdx::detection::Store::new();
+        store.add_license("x".into(), data.clone());
+        let mut cache = Vec::new();
+        store.to_cache(&mut cache).unwrap();
+        let raw = zstd::decode_all(&cache[13..]).unwrap();
+        let u16_at = |at: usize| u16::from_le_bytes([raw[at], raw[at + 1]]) as usize;
+        // The count of licenses (1), the name `x`, then the n-gram set's entries.
+        let mut at = 2 + 2 + 1;
+        let grams = u16_at(at);
+        at += 2;
+        for _ in 0..grams {
+            at += 2 + u16_at(at) + 4;
+        }
+        assert_eq!(raw[at], 2, "word pairs");
+        u64::from_le_bytes(raw[at + 1..at + 9].try_into().unwrap()) as usize
+    }
+
+    /// The word pairs found by the probe are the crate's own count, for license texts, their
+    /// first lines and a text with a copyright line.
+    #[test]
+    fn the_probe_finds_a_text_s_word_pairs() {
+        let mut sized = 0;
+        for (name, t) in spdx::text::LICENSE_TEXTS.iter().step_by(25) {
+            for t in [
+                t.to_string(),
+                t.lines().take(6).collect::<Vec<_>>().join("\n"),
+                format!("Copyright (c) 2031 Someone Else\n\n{t}"),
+            ] {
+                let data = spdx::detection::TextData::new(&t);
+                if let Some(n) = word_pairs(&data) {
+                    assert_eq!(n, stored_pairs(&data), "{name}");
+                    sized += 1;
+                }
+            }
+        }
+        assert!(sized >= 60, "most texts are sized: {sized}");
+        assert_eq!(word_pairs(&spdx::detection::TextData::new("")), None);
+    }
+
+    /// Loading only the buckets of the full store that can hold a match gives the whole
+    /// store's best match, at both thresholds, for license texts, their first lines, texts
+    /// with a copyright line or a sentence changed, and text that is no license.
+    #[test]
+    fn the_full_store_s_buckets_answer_as_the_whole_store() {
+        let whole = spdx::detection::Store::load_inline().unwrap();
+        let mut texts: Vec<String> = spdx::text::LICENSE_TEXTS
+            .iter()
+            .step_by(30)
+            .map(|(_, t)| t.to_string())
+            .collect();
+        let variants: Vec<String> = texts
+            .iter()
+            .flat_map(|t| {
+                [
+                    t.lines().take(10).collect::<Vec<_>>().join("\n"),
+                    format!("Copyright (c) 2031 Someone Else <someone@example.com>\n\n{t}"),
+                    t.replacen(" the ", " a ", 3),
+                ]
+            })
+            .collect();
+        texts.extend(variants);
+        texts.push(APACHE.to_string());
+        texts.push("This project may be used by good people only.".into());
+        let mut found = 0;
+        for t in &texts {
+            let data = spdx::detection::TextData::new(t);
+            let m = whole.analyze(&data);
+            for confidence in [FAST_CONFIDENCE, CONFIDENCE] {
+                let expected = (m.score >= confidence)
+                    .then(|| canonicalise_declared(m.name).ok())
+                    .flatten()
+                    .map(|(id, _)| (id, m.score));
+                let got = full_match(&data, confidence);
+                assert_eq!(
+                    got.as_ref().map(|(_, s)| *s),
+                    expected.as_ref().map(|(_, s)| *s),
+                    "{confidence}: {}",
+                    &t[..t.len().min(80)]
+                );
+                found += usize::from(got.is_some());
+            }
+        }
+        assert!(found >= 40, "many texts matched: {found}");
     }
 
     #[test]
