@@ -7,8 +7,13 @@
 //! only score high against a license of about its own size, so detection loads only the
 //! buckets that could hold a match instead of all ~700 licenses.
 
+#[cfg(feature = "license-detection")]
+#[path = "src/collect/word_pairs.rs"]
+mod word_pairs;
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/collect/word_pairs.rs");
     #[cfg(feature = "license-detection")]
     common::write();
 }
@@ -57,42 +62,70 @@ mod common {
 
     pub(super) fn write() {
         let full = Store::load_inline().expect("the spdx crate's inline license store loads");
-        let mut small = Store::new();
-        let mut entries: Vec<(usize, String, LicenseEntry)> = Vec::new();
+        // Every store written goes in one store first, its entries keyed by where they go,
+        // serialised once (the crate's writer compresses at level 21, slow at build scripts'
+        // opt-level), then cut by destination. Only word pairs are compared, so the texts
+        // themselves are left out: the stores load faster and the binary is smaller.
+        let mut all = Store::new();
         for (name, entry) in full.iter() {
             if COMMON.contains(&name.as_str()) {
-                small.insert_entry(name.clone(), copy(entry));
-                let mut one = Store::new();
-                one.insert_entry(name.clone(), copy(entry));
-                entries.push((serialised_len(&one), name.clone(), copy(entry)));
+                all.insert_entry(format!("common/{name}"), stripped(entry));
             }
-        }
-        // The whole store, for the tests that hold the parts to its answers.
-        save(&small, "common-licenses.bin.zstd");
-        // Two parts of about THREAD_SHARE and the rest of the size (what loading costs goes
-        // with it): the largest entries first, each to the part further below its share.
-        entries.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let total: usize = entries.iter().map(|e| e.0).sum();
-        let shares = [THREAD_SHARE, 1.0 - THREAD_SHARE];
-        let mut parts = [Store::new(), Store::new()];
-        let mut sizes = [0usize; 2];
-        for (len, name, entry) in entries {
-            let room = |i: usize| shares[i] * total as f64 - sizes[i] as f64;
-            let i = if room(0) >= room(1) { 0 } else { 1 };
-            sizes[i] += len;
-            parts[i].insert_entry(name, entry);
-        }
-        for (i, part) in parts.iter().enumerate() {
-            save(part, &format!("common-licenses-{i}.bin.zstd"));
         }
         // The SPDX license exceptions (LLVM-exception, Classpath-exception-2.0, …), from the
         // spdx crate's texts: detection looks for one beside a license text.
-        let mut exceptions = Store::new();
         for (name, text) in spdx::text::EXCEPTION_TEXTS {
-            exceptions.add_license((*name).to_string(), spdx::detection::TextData::new(text));
+            let text = TextData::new(text).without_text();
+            all.insert_entry(format!("exception/{name}"), LicenseEntry::new(text));
         }
-        save(&exceptions, "exceptions.bin.zstd");
-        write_buckets(&full);
+        let bounds = add_buckets(&full, &mut all);
+        let mut by_store: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
+            Default::default();
+        for (key, bytes) in entries(&all) {
+            let (store, name) = key.split_once('/').expect("a store's key");
+            by_store
+                .entry(store.to_string())
+                .or_default()
+                .push((name.to_string(), bytes));
+        }
+        // One compressor at level 9 for every store written (a new one per store would
+        // allocate and clear its tables each time).
+        let mut z = zstd::bulk::Compressor::new(9).expect("a zstd compressor");
+        let mut common = by_store.remove("common").expect("the common licenses");
+        // The whole store, for the tests that hold the parts to its answers.
+        write_store(&common, "common-licenses.bin.zstd", &mut z);
+        // Two parts of about THREAD_SHARE and the rest of the size (what loading costs goes
+        // with it): the largest entries first, each to the part further below its share.
+        common.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+        let total: usize = common.iter().map(|e| e.1.len()).sum();
+        let shares = [THREAD_SHARE, 1.0 - THREAD_SHARE];
+        let mut parts: [Vec<(String, Vec<u8>)>; 2] = Default::default();
+        let mut sizes = [0usize; 2];
+        for entry in common {
+            let room = |i: usize| shares[i] * total as f64 - sizes[i] as f64;
+            let i = if room(0) >= room(1) { 0 } else { 1 };
+            sizes[i] += entry.1.len();
+            parts[i].push(entry);
+        }
+        for (i, part) in parts.iter().enumerate() {
+            write_store(part, &format!("common-licenses-{i}.bin.zstd"), &mut z);
+        }
+        let exceptions = by_store.remove("exception").expect("the exceptions");
+        write_store(&exceptions, "exceptions.bin.zstd", &mut z);
+        let mut list = String::from(
+            "// Written by build.rs: the buckets of the full license store.\n\
+             const FULL_BUCKETS: &[Bucket] = &[\n",
+        );
+        for (at, entries) in &by_store {
+            let file = format!("full-{at}.bin.zstd");
+            write_store(entries, &file, &mut z);
+            let (lo, hi) = bounds[&at.parse::<i32>().expect("a bucket number")];
+            list.push_str(&format!(
+                "    Bucket {{ lo: {lo}, hi: {hi}, cache: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\")) }},\n"
+            ));
+        }
+        list.push_str("];\n");
+        std::fs::write(out_dir().join("full_buckets.rs"), list).expect("OUT_DIR is writable");
     }
 
     /// Buckets of the full store hold the license texts whose size (word pairs) falls
@@ -103,37 +136,40 @@ mod common {
 
     /// The full store in buckets by the size of each text of a license (its text, its
     /// standard headers, its alternate texts): a bucket's entry for a license holds those
-    /// of its texts that fall in the bucket. Written as `full-N.bin.zstd`, with
-    /// `full_buckets.rs` listing each bucket's smallest and largest size.
-    fn write_buckets(full: &Store) {
-        let sizes = text_sizes(full);
-        let mut buckets: std::collections::BTreeMap<i32, (usize, usize, Store)> =
-            Default::default();
+    /// of its texts that fall in the bucket. Added to `all` under `N/` for bucket N; the
+    /// smallest and largest size of each bucket returned.
+    fn add_buckets(
+        full: &Store,
+        all: &mut Store,
+    ) -> std::collections::BTreeMap<i32, (usize, usize)> {
+        let mut bounds: std::collections::BTreeMap<i32, (usize, usize)> = Default::default();
         for (name, entry) in full.iter() {
             let texts = std::iter::once(&entry.original)
                 .chain(&entry.headers)
                 .chain(&entry.alternates);
-            let mut by_bucket: std::collections::BTreeMap<i32, Vec<(usize, &TextData)>> =
-                Default::default();
-            for (text, &size) in texts.zip(&sizes[name]) {
-                // An empty text scores 0 against anything.
-                if size > 0 {
-                    let at = ((size as f64).ln() / BUCKET_RATIO.ln()).floor() as i32;
-                    by_bucket.entry(at).or_default().push((size, text));
-                }
+            let mut by_bucket: std::collections::BTreeMap<i32, Vec<&TextData>> = Default::default();
+            for text in texts {
+                // A text whose size the probe cannot find goes in bucket 0, loaded whatever
+                // the size of the text detected (its bounds 0 and u32::MAX say so). An empty
+                // text scores 0 against anything.
+                let (at, lo, hi) = match super::word_pairs::word_pairs(text) {
+                    Some(size) => {
+                        let at = 1 + ((size as f64).ln() / BUCKET_RATIO.ln()).floor() as i32;
+                        (at, size, size)
+                    }
+                    None if !text.lines().is_empty() => (0, 0, u32::MAX as usize),
+                    None => continue,
+                };
+                let b = bounds.entry(at).or_insert((usize::MAX, 0));
+                *b = (b.0.min(lo), b.1.max(hi));
+                by_bucket.entry(at).or_default().push(text);
             }
             for (at, texts) in by_bucket {
-                let bucket = buckets
-                    .entry(at)
-                    .or_insert_with(|| (usize::MAX, 0, Store::new()));
-                for (size, _) in &texts {
-                    bucket.0 = bucket.0.min(*size);
-                    bucket.1 = bucket.1.max(*size);
-                }
-                let mut texts = texts.into_iter().map(|(_, t)| t.clone());
+                // Only the word pairs are compared; the texts stay out of the binary.
+                let mut texts = texts.into_iter().map(|t| t.clone().without_text());
                 let original = texts.next().expect("a bucket holds a text");
-                bucket.2.insert_entry(
-                    name.clone(),
+                all.insert_entry(
+                    format!("{at}/{name}"),
                     LicenseEntry {
                         original,
                         aliases: Vec::new(),
@@ -143,29 +179,18 @@ mod common {
                 );
             }
         }
-        let mut list = String::from(
-            "// Written by build.rs: the buckets of the full license store.\n\
-             const FULL_BUCKETS: &[Bucket] = &[\n",
-        );
-        for (at, (lo, hi, store)) in &buckets {
-            let file = format!("full-{at}.bin.zstd");
-            save(store, &file);
-            list.push_str(&format!(
-                "    Bucket {{ lo: {lo}, hi: {hi}, cache: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\")) }},\n"
-            ));
-        }
-        list.push_str("];\n");
-        let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
-            .join("full_buckets.rs");
-        std::fs::write(out, list).expect("OUT_DIR is writable");
+        bounds
     }
 
-    /// The size (word pairs counted with repeats, what detection's score divides by) of each
-    /// text of each license in `store`: its text, then its headers, then its alternates.
-    /// The crate does not expose it, so it is read from the store's cache, whose layout is
-    /// the crate's `Bin` implementations for version `spdx-crate-01` (Cargo.lock pins the
-    /// crate; another layout fails the build here rather than cut the store wrong).
-    fn text_sizes(store: &Store) -> std::collections::HashMap<String, Vec<usize>> {
+    fn out_dir() -> std::path::PathBuf {
+        std::env::var("OUT_DIR").expect("cargo sets OUT_DIR").into()
+    }
+
+    /// The entries of a store, each its name and its bytes in the crate's cache (license
+    /// text, aliases, headers, alternates), read from the cache the crate writes. Its layout
+    /// is the crate's `Bin` implementations for version `spdx-crate-01` (Cargo.lock pins the
+    /// crate; another layout fails the build here rather than write the stores wrong).
+    fn entries(store: &Store) -> Vec<(String, Vec<u8>)> {
         struct Reader<'a>(&'a [u8]);
         impl Reader<'_> {
             fn take(&mut self, n: usize) -> &[u8] {
@@ -176,104 +201,82 @@ mod common {
             fn u16(&mut self) -> usize {
                 u16::from_le_bytes(self.take(2).try_into().unwrap()) as usize
             }
-            fn u64(&mut self) -> usize {
-                u64::from_le_bytes(self.take(8).try_into().unwrap()) as usize
-            }
             fn string(&mut self) -> String {
                 let n = self.u16();
                 String::from_utf8(self.take(n).to_vec()).expect("cache strings are UTF-8")
             }
             /// A `TextData`: its n-gram set (grams with counts, n, size), its view, its
-            /// lines, its processed text. Returns the size.
-            fn text(&mut self) -> usize {
+            /// lines, its processed text.
+            fn text(&mut self) {
                 for _ in 0..self.u16() {
                     self.string();
                     self.take(4);
                 }
                 assert_eq!(self.take(1), [2], "detection counts word pairs");
-                let size = self.u64();
-                self.u64();
-                self.u64();
+                self.take(3 * 8);
                 for _ in 0..self.u16() {
                     self.string();
                 }
                 self.string();
-                size
             }
         }
         let mut cache = Vec::new();
         store.to_cache(&mut cache).expect("the store serialises");
         assert_eq!(
             &cache[..13],
-            b"spdx-crate-01",
+            HEADER,
             "the spdx crate's cache layout changed"
         );
         let raw = zstd::decode_all(&cache[13..]).expect("the spdx crate's cache decodes");
         let mut r = Reader(&raw);
-        let mut sizes = std::collections::HashMap::new();
+        let mut out = Vec::new();
         for _ in 0..r.u16() {
             let name = r.string();
-            let mut of = vec![r.text()];
+            let start = r.0;
+            r.text();
             for _ in 0..r.u16() {
                 r.string();
             }
             for _ in 0..2 {
                 for _ in 0..r.u16() {
-                    of.push(r.text());
+                    r.text();
                 }
             }
-            sizes.insert(name, of);
+            let len = start.len() - r.0.len();
+            out.push((name, start[..len].to_vec()));
         }
         assert!(r.0.is_empty(), "the whole cache was read");
-        for (name, entry) in store.iter() {
-            let texts = 1 + entry.headers.len() + entry.alternates.len();
-            assert_eq!(sizes[name].len(), texts, "every text of {name} was sized");
-        }
-        sizes
-    }
-
-    fn copy(entry: &LicenseEntry) -> LicenseEntry {
-        LicenseEntry {
-            original: entry.original.clone(),
-            aliases: entry.aliases.clone(),
-            headers: entry.headers.clone(),
-            alternates: entry.alternates.clone(),
-        }
-    }
-
-    /// The size of a store's cache, uncompressed.
-    fn serialised_len(store: &Store) -> usize {
-        let mut cache = Vec::new();
-        store.to_cache(&mut cache).expect("the store serialises");
-        zstd::decode_all(&cache[13..])
-            .expect("the spdx crate's cache decodes")
-            .len()
-    }
-
-    fn save(store: &Store, name: &str) {
-        let out =
-            std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join(name);
-        let mut cache = Vec::new();
-        store.to_cache(&mut cache).expect("the store serialises");
-        std::fs::write(&out, with_content_size(&cache)).expect("OUT_DIR is writable");
-    }
-
-    /// The spdx crate writes its cache as a 13-byte version header and a zstd stream at level
-    /// 21 without the content size, so the decoder must allocate the level's whole window
-    /// (64 MB, seen with valgrind's massif) to read a store of a few hundred KB. The same
-    /// stream again, with its size in the frame header: the decoder allocates only that.
-    fn with_content_size(cache: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let (header, stream) = cache.split_at(13);
-        let raw = zstd::decode_all(stream).expect("the spdx crate's cache decodes");
-        let mut out = header.to_vec();
-        let mut enc = zstd::Encoder::new(&mut out, 19).expect("a zstd encoder");
-        enc.include_contentsize(true)
-            .expect("zstd content size flag");
-        enc.set_pledged_src_size(Some(raw.len() as u64))
-            .expect("zstd pledged size");
-        enc.write_all(&raw).expect("compressing the small store");
-        enc.finish().expect("finishing the small store");
+        assert_eq!(out.len(), store.len(), "every license was read");
         out
+    }
+
+    /// The cache version the spdx crate writes and reads.
+    const HEADER: &[u8] = b"spdx-crate-01";
+
+    /// Writes a store of `entries` ([`entries`]) as the crate's cache: its version, then a
+    /// zstd frame that records its content size, so that the decoder allocates only that
+    /// (the crate's own frames leave it out, and the decoder then allocates the window of
+    /// their level, 64 MB, seen with valgrind's massif).
+    fn write_store(entries: &[(String, Vec<u8>)], name: &str, z: &mut zstd::bulk::Compressor<'_>) {
+        let mut raw = (entries.len() as u16).to_le_bytes().to_vec();
+        for (key, bytes) in entries {
+            raw.extend_from_slice(&(key.len() as u16).to_le_bytes());
+            raw.extend_from_slice(key.as_bytes());
+            raw.extend_from_slice(bytes);
+        }
+        let mut out = HEADER.to_vec();
+        out.extend(z.compress(&raw).expect("compressing a store"));
+        std::fs::write(out_dir().join(name), out).expect("OUT_DIR is writable");
+    }
+
+    /// A license entry without its texts (their word pairs are all detection compares).
+    fn stripped(entry: &LicenseEntry) -> LicenseEntry {
+        let strip = |t: &TextData| t.clone().without_text();
+        LicenseEntry {
+            original: strip(&entry.original),
+            aliases: entry.aliases.clone(),
+            headers: entry.headers.iter().map(strip).collect(),
+            alternates: entry.alternates.iter().map(strip).collect(),
+        }
     }
 }

@@ -256,43 +256,18 @@ struct Bucket {
 #[cfg(feature = "license-detection")]
 include!(concat!(env!("OUT_DIR"), "/full_buckets.rs"));
 
+/// A text's count of word pairs ([`word_pairs::word_pairs`]); build.rs sizes the full
+/// store's texts with the same code.
+#[cfg(feature = "license-detection")]
+#[path = "word_pairs.rs"]
+mod word_pairs;
+#[cfg(feature = "license-detection")]
+use word_pairs::word_pairs;
+
 /// The buckets of the full store loaded so far, by position in [`FULL_BUCKETS`].
 #[cfg(feature = "license-detection")]
 static FULL: [std::sync::OnceLock<Option<spdx::detection::Store>>; FULL_BUCKETS.len()] =
     [const { std::sync::OnceLock::new() }; FULL_BUCKETS.len()];
-
-/// The number of word pairs of a text as detection counts them (what its score, Dice's
-/// coefficient, divides by), found with a probe: a text of one pair of the text's own
-/// words, `w1 w2`, scores exactly 2 / (n + 1) against it. The pair is taken inside a line
-/// of plain lowercase words, tried until one is in the processed text. `None` when no such
-/// pair is found, or the score does not give a whole number back.
-#[cfg(feature = "license-detection")]
-fn word_pairs(text: &spdx::detection::TextData) -> Option<usize> {
-    let plain = |w: &&str| {
-        !w.is_empty()
-            && w.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && !w.contains("copyright")
-            && !w.contains("license")
-    };
-    let pairs = text.lines().iter().flat_map(|line| {
-        let words: Vec<&str> = line.split(' ').collect();
-        // Not a line's first words, which a prefix shared by the lines may take away.
-        (2..words.len())
-            .filter(|&i| plain(&words[i - 1]) && plain(&words[i]))
-            .map(|i| format!("{} {}", words[i - 1], words[i]))
-            .collect::<Vec<_>>()
-    });
-    for pair in pairs.take(16) {
-        let score = text.match_score(&spdx::detection::TextData::new(&pair));
-        if score > 0.0 {
-            let n = (2.0 / f64::from(score) - 1.0).round();
-            // The crate's own arithmetic, in f32: one shared pair among n + 1.
-            return (n >= 1.0 && 2.0f32 / (n as f32 + 1.0) == score).then_some(n as usize);
-        }
-    }
-    None
-}
 
 /// The sizes of license text that can score at least `confidence` against a text of `n`
 /// word pairs: Dice's coefficient is at most 2·min(n, m) / (n + m). Widened by 1 % and a
