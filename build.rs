@@ -153,12 +153,12 @@ mod common {
                 // the size of the text detected (its bounds 0 and u32::MAX say so). An empty
                 // text scores 0 against anything.
                 let (at, lo, hi) = match super::word_pairs::word_pairs(text) {
+                    Some(0) => continue,
                     Some(size) => {
                         let at = 1 + ((size as f64).ln() / BUCKET_RATIO.ln()).floor() as i32;
                         (at, size, size)
                     }
-                    None if !text.lines().is_empty() => (0, 0, u32::MAX as usize),
-                    None => continue,
+                    None => (0, 0, u32::MAX as usize),
                 };
                 let b = bounds.entry(at).or_insert((usize::MAX, 0));
                 *b = (b.0.min(lo), b.1.max(hi));

@@ -412,7 +412,12 @@ fn identified(m: Best) -> Option<(String, f32)> {
 /// license outside those sizes scores less.
 #[cfg(feature = "license-detection")]
 fn full_match(text: &spdx::detection::TextData, confidence: f32) -> Option<(String, f32)> {
-    let within = word_pairs(text).map(|n| sizes_within(n, confidence));
+    let pairs = word_pairs(text);
+    // A text with no words scores 0 against any license.
+    if pairs == Some(0) {
+        return None;
+    }
+    let within = pairs.map(|n| sizes_within(n, confidence));
     let mut best: Option<Best> = None;
     for (i, bucket) in FULL_BUCKETS.iter().enumerate() {
         if within.is_some_and(|(lo, hi)| f64::from(bucket.hi) < lo || f64::from(bucket.lo) > hi) {
@@ -642,7 +647,20 @@ mod detection_tests {
             }
         }
         assert!(sized >= 60, "most texts are sized: {sized}");
-        assert_eq!(word_pairs(&spdx::detection::TextData::new("")), None);
+        let russian = "Настоящим предоставляется разрешение бесплатно любому лицу.\n\
+                       Указанное выше уведомление должно быть включено во все копии.\n\
+                       Программное обеспечение предоставляется как есть, без гарантий.\n";
+        let data = spdx::detection::TextData::new(russian);
+        assert_eq!(
+            word_pairs(&data),
+            Some(stored_pairs(&data)),
+            "a text not in ASCII"
+        );
+        assert_eq!(word_pairs(&spdx::detection::TextData::new("")), Some(0));
+        assert_eq!(
+            word_pairs(&spdx::detection::TextData::new("\n  \n")),
+            Some(0)
+        );
     }
 
     /// Loading only the buckets of the full store that can hold a match gives the whole

@@ -4,19 +4,22 @@
 
 /// The number of word pairs of a text as detection counts them (what its score, Dice's
 /// coefficient, divides by), found with a probe: a text of one pair of the text's own
-/// words, `w1 w2`, scores exactly 2 / (n + 1) against it. The pair is taken inside a line
-/// of plain lowercase words, tried until one is in the processed text. `None` when no such
-/// pair is found, or the score does not give a whole number back.
+/// words, `w1 w2`, scores exactly 2 / (n + 1) against it. The pair is two words of letters
+/// and digits inside a line, lowercased as detection lowercases them, tried until one is in
+/// the processed text. `Some(0)` for a text with no words; `None` when no pair is found, or
+/// the score does not give a whole number back.
 pub(crate) fn word_pairs(text: &spdx::detection::TextData) -> Option<usize> {
-    let plain = |w: &&str| {
+    if text.lines().iter().all(|line| line.trim().is_empty()) {
+        return Some(0);
+    }
+    let plain = |w: &str| {
         !w.is_empty()
-            && w.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && w.chars().all(char::is_alphanumeric)
             && !w.contains("copyright")
             && !w.contains("license")
     };
     let pairs = text.lines().iter().flat_map(|line| {
-        let words: Vec<&str> = line.split(' ').collect();
+        let words: Vec<String> = line.split(' ').map(str::to_lowercase).collect();
         // Not a line's first words, which a prefix shared by the lines may take away.
         (2..words.len())
             .filter(|&i| plain(&words[i - 1]) && plain(&words[i]))
