@@ -1,11 +1,11 @@
 //! With the `license-detection` feature: cut the spdx crate's license store down to the
 //! licenses most projects use, so that detecting them loads ~30 entries instead of ~700.
-//! Detection tries this small store first and loads the full one only when nothing in it
+//! Detection tries this small store first and goes to the full one only when nothing in it
 //! matches closely (see src/collect/license.rs). It also writes a store of the SPDX license
-//! exceptions, which detection looks for beside a license text, and the full store again,
-//! cut into buckets by the size of each license text (its count of word pairs): a text can
-//! only score high against a license of about its own size, so detection loads only the
-//! buckets that could hold a match instead of all ~700 licenses.
+//! exceptions, which detection looks for beside a license text, and the full store cut into
+//! buckets by the size of each license text (its count of word pairs): a text can only
+//! score high against a license of about its own size, so detection loads only the buckets
+//! that could hold a match instead of all ~700 licenses.
 
 #[cfg(feature = "license-detection")]
 #[path = "src/collect/word_pairs.rs"]

@@ -1,9 +1,11 @@
 //! License detection from the license files of a checkout (the SPDX rules themselves are the
 //! model's: [`crate::annotations::spdx`]).
 //!
-//! Detection loads the spdx crate's inline license store (a few MB decompressed), so it runs
-//! only when no license was declared by flag, annotation file or project file, or when the
-//! declared name stands for several licenses (`BSD`) and the text may tell which.
+//! Detection loads license stores that build.rs cut from the spdx crate's (the common
+//! licenses; for a text that is no near-exact one, the buckets of the full store of about
+//! its size), so it runs only when no license was declared by flag, annotation file or
+//! project file, or when the declared name stands for several licenses (`BSD`) and the text
+//! may tell which.
 //!
 //! The rule, as `collect --explain` shows it:
 //! - `LICENSES/` (REUSE): each file names its license by its file name (`MIT.txt`); the
@@ -43,10 +45,9 @@ const HEADER_LINES: usize = 20;
 const STEP: usize = 4;
 
 /// The common licenses, cut from the spdx crate's store by build.rs, in two parts of about
-/// 60 % and 40 % of its size. Loading a store is most of what detection costs (about 60 M
-/// instructions for these 28 licenses: the crate rebuilds every n-gram map), so the first
-/// part loads on a thread of its own while the caller reads the license files and loads the
-/// second ([`with_common`]).
+/// 60 % and 40 % of its size. Loading a store is most of what detection costs (the crate
+/// rebuilds every n-gram map), so the first part loads on a thread of its own while the
+/// caller reads the license files and loads the second ([`with_common`]).
 #[cfg(feature = "license-detection")]
 const COMMON_PARTS: [&[u8]; 2] = [
     include_bytes!(concat!(env!("OUT_DIR"), "/common-licenses-0.bin.zstd")),
