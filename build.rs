@@ -1,11 +1,11 @@
 //! With the `license-detection` feature: cut the spdx crate's license store down to the
-//! licenses most projects use, so that detecting them loads ~30 entries instead of ~700.
-//! Detection tries this small store first and goes to the full one only when nothing in it
-//! matches closely (see src/collect/license.rs). It also writes a store of the SPDX license
-//! exceptions, which detection looks for beside a license text, and the full store cut into
-//! buckets by the size of each license text (its count of word pairs): a text can only
-//! score high against a license of about its own size, so detection loads only the buckets
-//! that could hold a match instead of all ~700 licenses.
+//! licenses most projects use, so that detecting them loads a few entries instead of ~700.
+//! Detection tries these common licenses first and goes to the full store only when nothing
+//! among them matches closely (see src/collect/license.rs). Both are cut into buckets by the
+//! size of each license text (its count of word pairs): a text can only score high against a
+//! license of about its own size, so detection loads and scores only the buckets that could
+//! hold a better match than the best found so far. It also writes a store of the SPDX
+//! license exceptions, which detection looks for beside a license text.
 
 #[cfg(feature = "license-detection")]
 #[path = "src/collect/word_pairs.rs"]
@@ -54,12 +54,6 @@ mod common {
         "Zlib",
     ];
 
-    /// The share of the common store's size in the part loaded on a thread of its own
-    /// (src/collect/license.rs): the other part loads on the calling thread after it has
-    /// read the license files, which costs about a quarter of what loading the whole store
-    /// does (a long text such as Apache-2.0's more, MIT's less).
-    const THREAD_SHARE: f64 = 0.6;
-
     pub(super) fn write() {
         let full = Store::load_inline().expect("the spdx crate's inline license store loads");
         // Every store written goes in one store first, its entries keyed by where they go,
@@ -74,11 +68,25 @@ mod common {
         }
         // The SPDX license exceptions (LLVM-exception, Classpath-exception-2.0, …), from the
         // spdx crate's texts: detection looks for one beside a license text.
-        for (name, text) in spdx::text::EXCEPTION_TEXTS {
-            let text = TextData::new(text).without_text();
-            all.insert_entry(format!("exception/{name}"), LicenseEntry::new(text));
+        let exceptions: Vec<(String, LicenseEntry)> = spdx::text::EXCEPTION_TEXTS
+            .iter()
+            .map(|(name, text)| (name.to_string(), LicenseEntry::new(TextData::new(text))))
+            .collect();
+        for (name, entry) in &exceptions {
+            all.insert_entry(format!("exception/{name}"), stripped(entry));
         }
-        let bounds = add_buckets(&full, &mut all);
+        let exception_bounds = add_buckets(
+            exceptions.iter().map(|(n, e)| (n, e)),
+            "exception-",
+            &mut all,
+        );
+        let bounds = add_buckets(full.iter(), "", &mut all);
+        let common_bounds = add_buckets(
+            full.iter()
+                .filter(|(name, _)| COMMON.contains(&name.as_str())),
+            "common-",
+            &mut all,
+        );
         let mut by_store: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
             Default::default();
         for (key, bytes) in entries(&all) {
@@ -91,59 +99,54 @@ mod common {
         // One compressor at level 9 for every store written (a new one per store would
         // allocate and clear its tables each time).
         let mut z = zstd::bulk::Compressor::new(9).expect("a zstd compressor");
-        let mut common = by_store.remove("common").expect("the common licenses");
-        // The whole store, for the tests that hold the parts to its answers.
+        let common = by_store.remove("common").expect("the common licenses");
+        // The common licenses as one store, for the tests that hold the buckets to its
+        // answers.
         write_store(&common, "common-licenses.bin.zstd", &mut z);
-        // Two parts of about THREAD_SHARE and the rest of the size (what loading costs goes
-        // with it): the largest entries first, each to the part further below its share.
-        common.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
-        let total: usize = common.iter().map(|e| e.1.len()).sum();
-        let shares = [THREAD_SHARE, 1.0 - THREAD_SHARE];
-        let mut parts: [Vec<(String, Vec<u8>)>; 2] = Default::default();
-        let mut sizes = [0usize; 2];
-        for entry in common {
-            let room = |i: usize| shares[i] * total as f64 - sizes[i] as f64;
-            let i = if room(0) >= room(1) { 0 } else { 1 };
-            sizes[i] += entry.1.len();
-            parts[i].push(entry);
-        }
-        for (i, part) in parts.iter().enumerate() {
-            write_store(part, &format!("common-licenses-{i}.bin.zstd"), &mut z);
-        }
+        // The exceptions as one store, for the same tests.
         let exceptions = by_store.remove("exception").expect("the exceptions");
         write_store(&exceptions, "exceptions.bin.zstd", &mut z);
-        let mut list = String::from(
-            "// Written by build.rs: the buckets of the full license store.\n\
-             const FULL_BUCKETS: &[Bucket] = &[\n",
-        );
-        for (at, entries) in &by_store {
-            let file = format!("full-{at}.bin.zstd");
-            write_store(entries, &file, &mut z);
-            let (lo, hi) = bounds[&at.parse::<i32>().expect("a bucket number")];
-            list.push_str(&format!(
-                "    Bucket {{ lo: {lo}, hi: {hi}, cache: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\")) }},\n"
-            ));
+        let mut list = String::from("// Written by build.rs: the license stores in buckets.\n");
+        for (constant, prefix, bounds) in [
+            ("COMMON_BUCKETS", "common-", &common_bounds),
+            ("EXCEPTION_BUCKETS", "exception-", &exception_bounds),
+            ("FULL_BUCKETS", "", &bounds),
+        ] {
+            list.push_str(&format!("const {constant}: &[Bucket] = &[\n"));
+            for (at, entries) in &by_store {
+                let Some(Ok(n)) = at.strip_prefix(prefix).map(str::parse::<i32>) else {
+                    continue;
+                };
+                let file = format!("{constant}-{at}.bin.zstd");
+                write_store(entries, &file, &mut z);
+                let (lo, hi) = bounds[&n];
+                list.push_str(&format!(
+                    "    Bucket {{ lo: {lo}, hi: {hi}, cache: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\")) }},\n"
+                ));
+            }
+            list.push_str("];\n");
         }
-        list.push_str("];\n");
-        std::fs::write(out_dir().join("full_buckets.rs"), list).expect("OUT_DIR is writable");
+        std::fs::write(out_dir().join("buckets.rs"), list).expect("OUT_DIR is writable");
     }
 
-    /// Buckets of the full store hold the license texts whose size (word pairs) falls
-    /// between two powers of this ratio: about 150 buckets. A near-exact match (0.99) can
-    /// only come from a text within about 2 % of the text's own size, so detection loads
-    /// two or three buckets for it; a confident one (0.93), within about 15 %, five to eight.
+    /// Buckets hold the license texts whose size (word pairs) falls between two powers of
+    /// this ratio: about 150 buckets of the full store, and a bucket for about each text of
+    /// the common licenses. A near-exact match (0.99) can only come from a text within about
+    /// 2 % of the text's own size, so detection loads two or three buckets of the full store
+    /// for it; a confident one (0.93), within about 15 %, five to eight.
     const BUCKET_RATIO: f64 = 1.04;
 
-    /// The full store in buckets by the size of each text of a license (its text, its
-    /// standard headers, its alternate texts): a bucket's entry for a license holds those
-    /// of its texts that fall in the bucket. Added to `all` under `N/` for bucket N; the
+    /// `licenses` in buckets by the size of each text of a license (its text, its standard
+    /// headers, its alternate texts): a bucket's entry for a license holds those of its
+    /// texts that fall in the bucket. Added to `all` under `{prefix}N/` for bucket N; the
     /// smallest and largest size of each bucket returned.
-    fn add_buckets(
-        full: &Store,
+    fn add_buckets<'a>(
+        licenses: impl Iterator<Item = (&'a String, &'a LicenseEntry)>,
+        prefix: &str,
         all: &mut Store,
     ) -> std::collections::BTreeMap<i32, (usize, usize)> {
         let mut bounds: std::collections::BTreeMap<i32, (usize, usize)> = Default::default();
-        for (name, entry) in full.iter() {
+        for (name, entry) in licenses {
             let texts = std::iter::once(&entry.original)
                 .chain(&entry.headers)
                 .chain(&entry.alternates);
@@ -169,7 +172,7 @@ mod common {
                 let mut texts = texts.into_iter().map(|t| t.clone().without_text());
                 let original = texts.next().expect("a bucket holds a text");
                 all.insert_entry(
-                    format!("{at}/{name}"),
+                    format!("{prefix}{at}/{name}"),
                     LicenseEntry {
                         original,
                         aliases: Vec::new(),

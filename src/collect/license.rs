@@ -44,22 +44,14 @@ const HEADER_LINES: usize = 20;
 #[cfg(feature = "license-detection")]
 const STEP: usize = 4;
 
-/// The common licenses, cut from the spdx crate's store by build.rs, in two parts of about
-/// 60 % and 40 % of its size. Loading a store is most of what detection costs (the crate
-/// rebuilds every n-gram map), so the first part loads on a thread of its own while the
-/// caller reads the license files and loads the second ([`with_common`]).
-#[cfg(feature = "license-detection")]
-const COMMON_PARTS: [&[u8]; 2] = [
-    include_bytes!(concat!(env!("OUT_DIR"), "/common-licenses-0.bin.zstd")),
-    include_bytes!(concat!(env!("OUT_DIR"), "/common-licenses-1.bin.zstd")),
-];
-
-/// The common licenses as one store, as build.rs cut them: the tests hold the parts to it.
+/// The common licenses as one store, as build.rs cut them: the tests hold the buckets
+/// ([`COMMON_BUCKETS`]) to it.
 #[cfg(all(test, feature = "license-detection"))]
 const COMMON_STORE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/common-licenses.bin.zstd"));
 
-/// The SPDX license exceptions, made a store by build.rs.
-#[cfg(feature = "license-detection")]
+/// The SPDX license exceptions as one store, as build.rs made it: the tests hold the
+/// buckets ([`EXCEPTION_BUCKETS`]) to it.
+#[cfg(all(test, feature = "license-detection"))]
 const EXCEPTION_STORE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/exceptions.bin.zstd"));
 
 /// A license found in files: the SPDX expression, the files, the lowest match score, and how
@@ -185,24 +177,14 @@ pub(crate) fn detect(root: &Path) -> Detection {
     if files.is_empty() {
         return Detection::Nothing;
     }
-    let (texts, Some(stores)) = with_common(|| {
-        files
-            .iter()
-            .map(|f| {
-                let bytes = std::fs::read(root.join(f)).ok()?;
-                Some(spdx::detection::TextData::new(&String::from_utf8_lossy(
-                    &bytes,
-                )))
-            })
-            .collect::<Vec<_>>()
-    }) else {
-        return Detection::Nothing;
-    };
     let found = files
         .iter()
-        .zip(&texts)
-        .map(|(f, text)| {
-            let outcome = text.as_ref().and_then(|t| stores.license_of(t));
+        .map(|f| {
+            let outcome = std::fs::read(root.join(f)).ok().and_then(|bytes| {
+                license_of(&spdx::detection::TextData::new(&String::from_utf8_lossy(
+                    &bytes,
+                )))
+            });
             (
                 f.clone(),
                 outcome.map_or(Outcome::NotRecognised, Outcome::Found),
@@ -224,29 +206,14 @@ pub(crate) fn detect_file(root: &Path, file: &str) -> Detection {
     let Ok(bytes) = std::fs::read(root.join(file)) else {
         return Detection::Nothing;
     };
-    let (text, Some(stores)) =
-        with_common(|| spdx::detection::TextData::new(&String::from_utf8_lossy(&bytes)))
-    else {
-        return Detection::Nothing;
-    };
-    let outcome = stores
-        .license_of(&text)
-        .map_or(Outcome::NotRecognised, Outcome::Found);
+    let text = spdx::detection::TextData::new(&String::from_utf8_lossy(&bytes));
+    let outcome = license_of(&text).map_or(Outcome::NotRecognised, Outcome::Found);
     combine(vec![(file.to_string(), outcome)])
 }
 
-/// The stores, each loaded at most once a process and never dropped: they are read by every
-/// detection after the first, and freeing their hundreds of thousands of small allocations
-/// at exit cost about 8 M instructions (as much as reading an Apache-2.0 text).
-#[cfg(feature = "license-detection")]
-static COMMON: std::sync::OnceLock<Option<[spdx::detection::Store; 2]>> =
-    std::sync::OnceLock::new();
-#[cfg(feature = "license-detection")]
-static EXCEPTIONS: std::sync::OnceLock<Option<spdx::detection::Store>> = std::sync::OnceLock::new();
-
-/// A bucket of the full license store (build.rs): the licenses whose texts have between
-/// `lo` and `hi` word pairs (a license with texts of several sizes is in several buckets,
-/// each time with the texts of that size).
+/// A bucket of a license store (build.rs): the licenses whose texts have between `lo` and
+/// `hi` word pairs (a license with texts of several sizes is in several buckets, each time
+/// with the texts of that size).
 #[cfg(feature = "license-detection")]
 struct Bucket {
     lo: u32,
@@ -255,7 +222,7 @@ struct Bucket {
 }
 
 #[cfg(feature = "license-detection")]
-include!(concat!(env!("OUT_DIR"), "/full_buckets.rs"));
+include!(concat!(env!("OUT_DIR"), "/buckets.rs"));
 
 /// A text's count of word pairs ([`word_pairs::word_pairs`]); build.rs sizes the full
 /// store's texts with the same code.
@@ -265,41 +232,88 @@ mod word_pairs;
 #[cfg(feature = "license-detection")]
 use word_pairs::word_pairs;
 
+// The stores' buckets, each loaded at most once a process (when a text first needs it)
+// and never dropped: they are read by every detection after the first, and freeing their
+// hundreds of thousands of small allocations at exit cost about 8 M instructions (as much
+// as reading an Apache-2.0 text).
+
+/// The buckets of the common licenses loaded so far, by position in [`COMMON_BUCKETS`].
+#[cfg(feature = "license-detection")]
+static COMMON: [std::sync::OnceLock<Option<spdx::detection::Store>>; COMMON_BUCKETS.len()] =
+    [const { std::sync::OnceLock::new() }; COMMON_BUCKETS.len()];
+
+/// The buckets of the exceptions loaded so far, by position in [`EXCEPTION_BUCKETS`].
+#[cfg(feature = "license-detection")]
+static EXCEPTIONS: [std::sync::OnceLock<Option<spdx::detection::Store>>; EXCEPTION_BUCKETS.len()] =
+    [const { std::sync::OnceLock::new() }; EXCEPTION_BUCKETS.len()];
+
 /// The buckets of the full store loaded so far, by position in [`FULL_BUCKETS`].
 #[cfg(feature = "license-detection")]
 static FULL: [std::sync::OnceLock<Option<spdx::detection::Store>>; FULL_BUCKETS.len()] =
     [const { std::sync::OnceLock::new() }; FULL_BUCKETS.len()];
 
-/// The sizes of license text that can score at least `confidence` against a text of `n`
-/// word pairs: Dice's coefficient is at most 2·min(n, m) / (n + m). Widened by 1 % and a
-/// pair on each side.
+/// The most a text of `n` word pairs can score against a bucket's texts: Dice's coefficient
+/// against a text of m pairs is at most 2·min(n, m) / (n + m), which is 1 at m = n and falls
+/// away from it on both sides. 1 when the text's size is not known.
 #[cfg(feature = "license-detection")]
-fn sizes_within(n: usize, confidence: f32) -> (f64, f64) {
-    let (n, c) = (n as f64, f64::from(confidence));
-    (
-        n * c / (2.0 - c) * 0.99 - 1.0,
-        n * (2.0 - c) / c * 1.01 + 1.0,
-    )
+fn bound(n: Option<usize>, bucket: &Bucket) -> f64 {
+    let Some(n) = n else { return 1.0 };
+    let n = n as f64;
+    let (lo, hi) = (f64::from(bucket.lo), f64::from(bucket.hi));
+    if n < lo {
+        2.0 * n / (n + lo)
+    } else if n > hi {
+        2.0 * hi / (n + hi)
+    } else {
+        1.0
+    }
 }
 
-/// `work`'s result, with the common licenses loaded meanwhile: the first part on a thread,
-/// the second here once `work` is done (on a machine with one core allowed, or when no
-/// thread starts, both here). `None` for the stores when one does not load.
+/// How far a score in the crate's f32 arithmetic may lie above its exact value, and more:
+/// a bucket is passed over only when its bound is below the score to beat by this much.
 #[cfg(feature = "license-detection")]
-fn with_common<T>(work: impl FnOnce() -> T) -> (T, Option<Stores>) {
-    let load = |part: &'static [u8]| spdx::detection::Store::from_cache(part).ok();
-    if let Some(common) = COMMON.get() {
-        return (work(), common.as_ref().map(|common| Stores { common }));
+const SLACK: f64 = 1e-4;
+
+/// The best match for `text` among the licenses of `buckets` when one scores at least
+/// `floor` (the first bucket's on a tie). The buckets are taken from the one whose sizes
+/// are nearest the text's; a bucket none of whose texts could score `floor`, or more than
+/// the best found so far, is neither loaded nor scored, so the answer is the whole store's.
+/// `None` for a text with no words (it scores 0 against any license).
+#[cfg(feature = "license-detection")]
+fn best_in(
+    buckets: &'static [Bucket],
+    loaded: &'static [std::sync::OnceLock<Option<spdx::detection::Store>>],
+    text: &spdx::detection::TextData,
+    floor: f32,
+) -> Option<Best> {
+    let n = word_pairs(text);
+    if n == Some(0) {
+        return None;
     }
-    let first = crate::threads::spawn("license-store", move || load(COMMON_PARTS[0]));
-    let out = work();
-    let second = load(COMMON_PARTS[1]);
-    // A thread that could not start, or failed, leaves its part to this one.
-    let first = first
-        .and_then(|t| t.join().ok())
-        .unwrap_or_else(|| load(COMMON_PARTS[0]));
-    let common = COMMON.get_or_init(|| Some([first?, second?]));
-    (out, common.as_ref().map(|common| Stores { common }))
+    let mut order: Vec<(f64, usize)> = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (bound(n, b), i))
+        .collect();
+    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut best: Option<Best> = None;
+    for (most, i) in order {
+        let beat = best.as_ref().map_or(floor, |b| b.score.max(floor));
+        if most + SLACK < f64::from(beat) {
+            break;
+        }
+        let Some(store) = loaded[i]
+            .get_or_init(|| spdx::detection::Store::from_cache(buckets[i].cache).ok())
+            .as_ref()
+        else {
+            continue;
+        };
+        let m = analyze(store, text);
+        if best.as_ref().is_none_or(|b| m.score > b.score) {
+            best = Some(m);
+        }
+    }
+    best.filter(|b| b.score >= floor)
 }
 
 #[cfg(feature = "license-detection")]
@@ -373,13 +387,6 @@ fn combine(found: Vec<(String, Outcome)>) -> Detection {
     })
 }
 
-/// The common licenses, loaded ([`with_common`]); the full store and the exceptions are
-/// loaded when a text needs them.
-#[cfg(feature = "license-detection")]
-struct Stores {
-    common: &'static [spdx::detection::Store; 2],
-}
-
 /// A store's best match for a text: its score, the store's name for the license, and the
 /// license's data (to locate it in the text).
 #[cfg(feature = "license-detection")]
@@ -408,117 +415,83 @@ fn identified(m: Best) -> Option<(String, f32)> {
 }
 
 /// The full store's best match for a text when it scores at least `confidence`: only the
-/// buckets that hold a license text of a size that can score so high are loaded (all of
-/// them when the text's size is not found). The best of the whole store is the same: a
-/// license outside those sizes scores less.
+/// buckets that hold a license text of a size that can score so high are loaded ([`best_in`]).
 #[cfg(feature = "license-detection")]
 fn full_match(text: &spdx::detection::TextData, confidence: f32) -> Option<(String, f32)> {
-    let pairs = word_pairs(text);
-    // A text with no words scores 0 against any license.
-    if pairs == Some(0) {
-        return None;
-    }
-    let within = pairs.map(|n| sizes_within(n, confidence));
-    let mut best: Option<Best> = None;
-    for (i, bucket) in FULL_BUCKETS.iter().enumerate() {
-        if within.is_some_and(|(lo, hi)| f64::from(bucket.hi) < lo || f64::from(bucket.lo) > hi) {
-            continue;
-        }
-        let Some(store) = FULL[i]
-            .get_or_init(|| spdx::detection::Store::from_cache(bucket.cache).ok())
-            .as_ref()
-        else {
-            continue;
-        };
-        let m = analyze(store, text);
-        if best.as_ref().is_none_or(|b| m.score > b.score) {
-            best = Some(m);
-        }
-    }
-    identified(best?).filter(|(_, s)| *s >= confidence)
+    identified(best_in(FULL_BUCKETS, &FULL, text, confidence)?)
 }
 
+/// The best match among the common licenses that scores at least `floor` ([`best_in`]).
 #[cfg(feature = "license-detection")]
-impl Stores {
-    /// The best match among the common licenses: the better of the parts' best (the first
-    /// part's on a tie, which only two licenses with one text could make).
-    fn common_match(&self, text: &spdx::detection::TextData) -> Best {
-        let [first, second] = self.common;
-        let (a, b) = (analyze(first, text), analyze(second, text));
-        if b.score > a.score {
-            b
-        } else {
-            a
-        }
-    }
+fn common_match(text: &spdx::detection::TextData, floor: f32) -> Option<Best> {
+    best_in(COMMON_BUCKETS, &COMMON, text, floor)
+}
 
-    /// The license of one text: a near-exact match among the common licenses; else a
-    /// near-exact one in the full store (a close variant such as BSD-3-Clause-Clear); else a
-    /// common license the text starts with, followed by an SPDX exception; else a confident
-    /// common license; else a confident match in the full store; else a common license the
-    /// text starts with, followed by other text (notices). A confident common license is not
-    /// replaced by a variant that only scores a little higher: an Apache-2.0 text without its
-    /// optional appendix (as most Rust crates ship it) scores 0.95 as Apache-2.0 and 0.98 as
-    /// Pixar, the Apache text with one sentence changed and no appendix.
-    fn license_of(&self, text: &spdx::detection::TextData) -> Option<(String, f32)> {
-        let from_common = identified(self.common_match(text));
-        if let Some(found) = from_common.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
-            return Some(found);
-        }
-        if let Some(found) = full_match(text, FAST_CONFIDENCE) {
-            return Some(found);
-        }
-        let at_top = self.license_at_top(text);
-        if let Some((id, score, Some(exception))) = &at_top {
-            return Some((format!("{id} WITH {exception}"), *score));
-        }
-        from_common
-            .filter(|(_, s)| *s >= CONFIDENCE)
-            .or_else(|| full_match(text, CONFIDENCE))
-            .or(at_top.map(|(id, s, _)| (id, s)))
+/// The license of one text: a near-exact match among the common licenses; else a
+/// near-exact one in the full store (a close variant such as BSD-3-Clause-Clear); else a
+/// common license the text starts with, followed by an SPDX exception; else a confident
+/// common license; else a confident match in the full store; else a common license the
+/// text starts with, followed by other text (notices). A confident common license is not
+/// replaced by a variant that only scores a little higher: an Apache-2.0 text without its
+/// optional appendix (as most Rust crates ship it) scores 0.95 as Apache-2.0 and 0.98 as
+/// Pixar, the Apache text with one sentence changed and no appendix.
+#[cfg(feature = "license-detection")]
+fn license_of(text: &spdx::detection::TextData) -> Option<(String, f32)> {
+    let from_common = common_match(text, 0.0).and_then(identified);
+    if let Some(found) = from_common.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
+        return Some(found);
     }
+    if let Some(found) = full_match(text, FAST_CONFIDENCE) {
+        return Some(found);
+    }
+    let at_top = license_at_top(text);
+    if let Some((id, score, Some(exception))) = &at_top {
+        return Some((format!("{id} WITH {exception}"), *score));
+    }
+    from_common
+        .filter(|(_, s)| *s >= CONFIDENCE)
+        .or_else(|| full_match(text, CONFIDENCE))
+        .or(at_top.map(|(id, s, _)| (id, s)))
+}
 
-    /// The common license a text starts with (within [`HEADER_LINES`]), its score, and the
-    /// SPDX exception elsewhere in the text, if there is one.
-    fn license_at_top(
-        &self,
-        text: &spdx::detection::TextData,
-    ) -> Option<(String, f32, Option<String>)> {
-        let (_, n) = text.lines_view();
-        let mut best: Option<(f32, usize)> = None;
-        let mut end = STEP.min(n);
-        while end <= n {
-            let m = self.common_match(&text.with_view(0, end));
-            if best.is_none_or(|(s, _)| m.score > s) {
-                best = Some((m.score, end));
-            }
-            if end == n {
-                break;
-            }
-            end = (end + STEP).min(n);
+/// The common license a text starts with (within [`HEADER_LINES`]), its score, and the
+/// SPDX exception elsewhere in the text, if there is one.
+#[cfg(feature = "license-detection")]
+fn license_at_top(text: &spdx::detection::TextData) -> Option<(String, f32, Option<String>)> {
+    let (_, n) = text.lines_view();
+    let mut best: Option<(f32, usize)> = None;
+    let mut end = STEP.min(n);
+    while end <= n {
+        // Only a window that scores above the best so far matters: licenses of sizes
+        // that cannot are not scored.
+        let floor = best.map_or(0.0, |(s, _)| s);
+        let score = common_match(&text.with_view(0, end), floor).map_or(0.0, |m| m.score);
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, end));
         }
-        let (_, end) = best?;
-        let window = text.with_view(0, (end + STEP).min(n));
-        let m = self.common_match(&window);
-        let (found, score) = window.optimize_bounds(m.data);
-        if score < CONFIDENCE || found.lines_view().0 > HEADER_LINES {
-            return None;
+        if end == n {
+            break;
         }
-        let id = canonicalise_declared(m.name).ok()?.0;
-        let rest = found.white_out();
-        // The exceptions are loaded only now, for a text that is not a near-exact license.
-        let exceptions = EXCEPTIONS
-            .get_or_init(|| spdx::detection::Store::from_cache(EXCEPTION_STORE).ok())
-            .as_ref();
-        let exception = exceptions.and_then(|store| {
-            let e = analyze(store, &rest);
-            let (_, e_score) = rest.optimize_bounds(e.data);
-            (e_score >= CONFIDENCE)
-                .then(|| e.name.to_string())
-                .filter(|e| spdx::Expression::parse(&format!("{id} WITH {e}")).is_ok())
-        });
-        Some((id, score, exception))
+        end = (end + STEP).min(n);
     }
+    let (_, end) = best?;
+    let window = text.with_view(0, (end + STEP).min(n));
+    let m = common_match(&window, 0.0)?;
+    let (found, score) = window.optimize_bounds(m.data);
+    if score < CONFIDENCE || found.lines_view().0 > HEADER_LINES {
+        return None;
+    }
+    let id = canonicalise_declared(m.name).ok()?.0;
+    let rest = found.white_out();
+    // The exceptions are loaded only now, for a text that is not a near-exact license, and
+    // only those of a size that can beat the best so far.
+    let exception = best_in(EXCEPTION_BUCKETS, &EXCEPTIONS, &rest, 0.0).and_then(|e| {
+        let (_, e_score) = rest.optimize_bounds(e.data);
+        (e_score >= CONFIDENCE)
+            .then(|| e.name.to_string())
+            .filter(|e| spdx::Expression::parse(&format!("{id} WITH {e}")).is_ok())
+    });
+    Some((id, score, exception))
 }
 
 #[cfg(all(test, feature = "license-detection"))]
@@ -560,23 +533,26 @@ mod detection_tests {
         }
     }
 
-    /// The two parts loaded side by side give the whole store's answer: the same best
-    /// score and license, for each common license's text, texts the common store does not
-    /// hold, the first lines of texts (the search for a license at the top of a file), and
-    /// text that is no license.
+    /// The common licenses' buckets, scored nearest size first and passed over when they
+    /// cannot beat the best so far, give the whole store's answer: the same best score and
+    /// license, for each common license's text, texts the common store does not hold, the
+    /// windows of texts the search for a license at the top of a file scores (with the
+    /// best of the windows before as the score to beat), and text that is no license.
     #[test]
-    fn the_parts_of_the_common_store_answer_as_the_whole_store() {
-        let whole: &'static spdx::detection::Store = Box::leak(Box::new(
-            spdx::detection::Store::from_cache(COMMON_STORE).unwrap(),
-        ));
-        let ((), stores) = with_common(|| ());
-        let stores = stores.expect("the parts load");
-        let [first, second] = stores.common;
-        assert_eq!(first.len() + second.len(), whole.len());
-        assert!(
-            !first.is_empty() && !second.is_empty(),
-            "both parts hold licenses"
+    fn the_buckets_of_the_common_store_answer_as_the_whole_store() {
+        let whole = spdx::detection::Store::from_cache(COMMON_STORE).unwrap();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, bucket) in COMMON_BUCKETS.iter().enumerate() {
+            let store = spdx::detection::Store::from_cache(bucket.cache).unwrap();
+            assert!(!store.is_empty(), "bucket {i} holds licenses");
+            names.extend(store.licenses().cloned());
+        }
+        assert_eq!(
+            names.len(),
+            whole.len(),
+            "every common license is in a bucket"
         );
+        assert!(COMMON_BUCKETS.len() >= 10, "{}", COMMON_BUCKETS.len());
         let mut texts: Vec<String> = spdx::text::LICENSE_TEXTS
             .iter()
             .enumerate()
@@ -589,24 +565,130 @@ mod detection_tests {
             .collect();
         texts.extend(firsts);
         texts.push(APACHE.to_string());
+        texts.push(format!(
+            "{}\n\nThird-party notices follow.\n\n{}",
+            text("MIT"),
+            text("BSD-3-Clause")
+        ));
         texts.push("This project may be used by good people only.".into());
-        let mut names = std::collections::BTreeSet::new();
+        let mut found = std::collections::BTreeSet::new();
+        let (mut windows, mut passed_over) = (0, 0);
         for t in &texts {
             let data = spdx::detection::TextData::new(t);
             let a = whole.analyze(&data);
-            let b = stores.common_match(&data);
+            let b = common_match(&data, 0.0).expect("a text with words has a best match");
             assert_eq!(
                 (a.name, a.score),
                 (b.name, b.score),
                 "{}",
                 &t[..t.len().min(80)]
             );
-            names.insert(b.name);
+            found.insert(b.name);
+            // The windows license_at_top scores, each against the best of those before.
+            let (_, n) = data.lines_view();
+            let mut beat = 0.0f32;
+            for end in (STEP..n).step_by(STEP * 3) {
+                let w = data.with_view(0, end);
+                let a = whole.analyze(&w).score;
+                match common_match(&w, beat) {
+                    Some(b) => assert_eq!(b.score, a, "window of {end} lines"),
+                    None => {
+                        assert!(a < beat || word_pairs(&w) == Some(0), "{a} >= {beat}");
+                        passed_over += 1;
+                    }
+                }
+                beat = beat.max(a);
+                windows += 1;
+            }
         }
         assert!(
-            names.len() >= 28,
-            "each common license was the best match once: {names:?}"
+            found.len() >= 28,
+            "each common license was the best match once: {found:?}"
         );
+        assert!(
+            windows >= 300 && passed_over >= 5,
+            "{windows} windows, {passed_over} passed over"
+        );
+    }
+
+    /// The exceptions' buckets give the whole store's best match, for exception texts, their
+    /// first lines, a license text and a copyright line (what is left beside a license).
+    #[test]
+    fn the_buckets_of_the_exceptions_answer_as_the_whole_store() {
+        let whole = spdx::detection::Store::from_cache(EXCEPTION_STORE).unwrap();
+        let mut texts: Vec<String> = spdx::text::EXCEPTION_TEXTS
+            .iter()
+            .step_by(3)
+            .flat_map(|(_, t)| {
+                [
+                    t.to_string(),
+                    t.lines().take(3).collect::<Vec<_>>().join("\n"),
+                ]
+            })
+            .collect();
+        texts.push(text("MIT").to_string());
+        texts.push("Copyright (c) 2013-2024 Junegunn Choi".into());
+        let mut matched = 0;
+        for t in &texts {
+            let data = spdx::detection::TextData::new(t);
+            let a = whole.analyze(&data);
+            let b = best_in(EXCEPTION_BUCKETS, &EXCEPTIONS, &data, 0.0).expect("a best match");
+            // At a score of 0 every exception ties, and any name is the best.
+            assert_eq!(
+                ((a.score > 0.0).then_some(a.name), a.score),
+                ((b.score > 0.0).then_some(b.name), b.score),
+                "{}",
+                &t[..t.len().min(80)]
+            );
+            matched += usize::from(b.score > 0.5);
+        }
+        assert!(
+            texts.len() >= 40 && matched >= 20,
+            "{} texts, {matched} matched",
+            texts.len()
+        );
+    }
+
+    /// A bucket's bound is the most any of its texts can score: every text of a bucket
+    /// scores at most its bound against a text, here texts of many sizes.
+    #[test]
+    fn no_text_of_a_bucket_scores_above_its_bound() {
+        let probes: Vec<spdx::detection::TextData> = [
+            text("MIT"),
+            text("Apache-2.0"),
+            text("GPL-3.0-only"),
+            APACHE,
+        ]
+        .iter()
+        .flat_map(|t| {
+            let lines: Vec<&str> = t.lines().collect();
+            [3, 10, 40, 120, lines.len()].into_iter().map(move |k| {
+                spdx::detection::TextData::new(&lines[..k.min(lines.len())].join("\n"))
+            })
+        })
+        .collect();
+        let mut checked = 0;
+        for (i, bucket) in COMMON_BUCKETS
+            .iter()
+            .chain(FULL_BUCKETS.iter().step_by(7))
+            .enumerate()
+        {
+            let store = spdx::detection::Store::from_cache(bucket.cache).unwrap();
+            for p in &probes {
+                let n = word_pairs(p);
+                let m = store.analyze(p);
+                assert!(
+                    f64::from(m.score) <= bound(n, bucket) + SLACK,
+                    "bucket {i} ({}..{}): {} scores {} against {n:?} pairs",
+                    bucket.lo,
+                    bucket.hi,
+                    m.name,
+                    m.score
+                );
+                checked += usize::from(n.is_some() && bound(n, bucket) < 0.9);
+            }
+        }
+        assert!(checked >= 100, "bounds below 0.9 checked: {checked}");
     }
 
     /// The crate's own count of a text's word pairs, read from the store cache it writes
