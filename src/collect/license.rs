@@ -437,14 +437,16 @@ fn common_match(text: &spdx::detection::TextData, floor: f32) -> Option<Best> {
 /// Pixar, the Apache text with one sentence changed and no appendix.
 #[cfg(feature = "license-detection")]
 fn license_of(text: &spdx::detection::TextData) -> Option<(String, f32)> {
-    let from_common = common_match(text, 0.0).and_then(identified);
+    let common = common_match(text, 0.0);
+    let whole = common.as_ref().map_or(0.0, |m| m.score);
+    let from_common = common.and_then(identified);
     if let Some(found) = from_common.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
         return Some(found);
     }
     if let Some(found) = full_match(text, FAST_CONFIDENCE) {
         return Some(found);
     }
-    let at_top = license_at_top(text);
+    let at_top = license_at_top(text, whole);
     if let Some((id, score, Some(exception))) = &at_top {
         return Some((format!("{id} WITH {exception}"), *score));
     }
@@ -455,19 +457,27 @@ fn license_of(text: &spdx::detection::TextData) -> Option<(String, f32)> {
 }
 
 /// The common license a text starts with (within [`HEADER_LINES`]), its score, and the
-/// SPDX exception elsewhere in the text, if there is one.
+/// SPDX exception elsewhere in the text, if there is one. `whole` is the best score of the
+/// whole text among the common licenses (0 to find nothing out from it).
+///
+/// The search scores windows of the text's first lines, [`STEP`] more each time, and takes
+/// the first of the best. The last window is the whole text, so a window that scores less
+/// than `whole`, or than the best window before it, cannot be taken: licenses of sizes that
+/// cannot score that much are not scored ([`best_in`]).
 #[cfg(feature = "license-detection")]
-fn license_at_top(text: &spdx::detection::TextData) -> Option<(String, f32, Option<String>)> {
+fn license_at_top(
+    text: &spdx::detection::TextData,
+    whole: f32,
+) -> Option<(String, f32, Option<String>)> {
     let (_, n) = text.lines_view();
     let mut best: Option<(f32, usize)> = None;
     let mut end = STEP.min(n);
     while end <= n {
-        // Only a window that scores above the best so far matters: licenses of sizes
-        // that cannot are not scored.
-        let floor = best.map_or(0.0, |(s, _)| s);
-        let score = common_match(&text.with_view(0, end), floor).map_or(0.0, |m| m.score);
-        if best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, end));
+        let floor = best.map_or(whole, |(s, _)| s.max(whole));
+        if let Some(m) = common_match(&text.with_view(0, end), floor) {
+            if best.is_none_or(|(s, _)| m.score > s) {
+                best = Some((m.score, end));
+            }
         }
         if end == n {
             break;
@@ -611,6 +621,56 @@ mod detection_tests {
         );
     }
 
+    /// The search for a license at the top of a text finds the same with the whole text's
+    /// score to beat as with none: for licenses followed by notices, an exception or a
+    /// header, cut short, and with a copyright line.
+    #[test]
+    fn the_search_at_the_top_finds_the_same_with_the_whole_text_s_score() {
+        let mut texts: Vec<String> = [
+            "MIT",
+            "BSD-3-Clause",
+            "ISC",
+            "Apache-2.0",
+            "MPL-2.0",
+            "Zlib",
+        ]
+        .iter()
+        .map(|id| text(id).to_string())
+        .collect();
+        let more: Vec<String> = texts
+            .iter()
+            .flat_map(|t| {
+                [
+                    format!(
+                        "{t}\n\nThe bundled libraries are licensed as follows.\n\n{}",
+                        text("BSD-2-Clause")
+                    ),
+                    format!("Project Foo\nCopyright 2020 The Foo Authors\n\n{t}"),
+                    t.lines()
+                        .take(t.lines().count() * 2 / 3)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    format!("{t}\n\n{}", exception("LLVM-exception")),
+                ]
+            })
+            .collect();
+        texts.extend(more);
+        let mut found = 0;
+        for t in &texts {
+            let data = spdx::detection::TextData::new(t);
+            let whole = common_match(&data, 0.0).map_or(0.0, |m| m.score);
+            let seeded = license_at_top(&data, whole);
+            assert_eq!(
+                seeded,
+                license_at_top(&data, 0.0),
+                "{}",
+                &t[..t.len().min(80)]
+            );
+            found += usize::from(seeded.is_some());
+        }
+        assert!(found >= 15, "{found} of {} found", texts.len());
+    }
+
     /// The exceptions' buckets give the whole store's best match, for exception texts, their
     /// first lines, a license text and a copyright line (what is left beside a license).
     #[test]
@@ -632,7 +692,11 @@ mod detection_tests {
         for t in &texts {
             let data = spdx::detection::TextData::new(t);
             let a = whole.analyze(&data);
-            let b = best_in(EXCEPTION_BUCKETS, &EXCEPTIONS, &data, 0.0).expect("a best match");
+            let Some(b) = best_in(EXCEPTION_BUCKETS, &EXCEPTIONS, &data, 0.0) else {
+                // A text with no words once processed (a copyright line).
+                assert_eq!((a.score, word_pairs(&data)), (0.0, Some(0)), "{t}");
+                continue;
+            };
             // At a score of 0 every exception ties, and any name is the best.
             assert_eq!(
                 ((a.score > 0.0).then_some(a.name), a.score),
@@ -740,6 +804,14 @@ mod detection_tests {
             "a text not in ASCII"
         );
         assert_eq!(word_pairs(&spdx::detection::TextData::new("")), Some(0));
+        // A title and a copyright line, which detection takes away; a copyright line alone.
+        for t in [
+            "The MIT License (MIT)\n\nCopyright (c) 2013-2024 Junegunn Choi\n",
+            "Copyright (c) 2013-2024 Junegunn Choi",
+        ] {
+            let data = spdx::detection::TextData::new(t);
+            assert_eq!(word_pairs(&data), Some(stored_pairs(&data)), "{t}");
+        }
         assert_eq!(
             word_pairs(&spdx::detection::TextData::new("\n  \n")),
             Some(0)
