@@ -421,6 +421,31 @@ fn full_match(text: &spdx::detection::TextData, confidence: f32) -> Option<(Stri
     identified(best_in(FULL_BUCKETS, &FULL, text, confidence)?)
 }
 
+/// Loads, on a thread of its own, the buckets of the full store that [`full_match`] may score
+/// for `text` at `confidence`, the farthest from the text's size first (the caller, scoring
+/// the nearest first, takes those the thread has loaded, or waits for one it is loading).
+/// The thread is not waited for: what it loads that is not needed is only time on another
+/// core. Nothing happens when no thread starts.
+#[cfg(feature = "license-detection")]
+fn preload_full(text: &spdx::detection::TextData, confidence: f32) {
+    let n = word_pairs(text);
+    if n == Some(0) {
+        return;
+    }
+    let mut order: Vec<(f64, usize)> = FULL_BUCKETS
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (bound(n, b), i))
+        .filter(|(most, _)| most + SLACK >= f64::from(confidence))
+        .collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+    let _ = crate::threads::spawn("license-store", move || {
+        for (_, i) in order {
+            FULL[i].get_or_init(|| spdx::detection::Store::from_cache(FULL_BUCKETS[i].cache).ok());
+        }
+    });
+}
+
 /// The best match among the common licenses that scores at least `floor` ([`best_in`]).
 #[cfg(feature = "license-detection")]
 fn common_match(text: &spdx::detection::TextData, floor: f32) -> Option<Best> {
@@ -442,6 +467,11 @@ fn license_of(text: &spdx::detection::TextData) -> Option<(String, f32)> {
     let from_common = common.and_then(identified);
     if let Some(found) = from_common.clone().filter(|(_, s)| *s >= FAST_CONFIDENCE) {
         return Some(found);
+    }
+    if whole < CONFIDENCE {
+        // Unless an exception is found at the top, the full store is consulted at
+        // CONFIDENCE below: its buckets load on a thread meanwhile.
+        preload_full(text, CONFIDENCE);
     }
     if let Some(found) = full_match(text, FAST_CONFIDENCE) {
         return Some(found);

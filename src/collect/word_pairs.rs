@@ -16,24 +16,22 @@ pub(crate) fn word_pairs(text: &spdx::detection::TextData) -> Option<usize> {
     let word =
         |w: &str| !w.is_empty() && w.chars().all(char::is_alphanumeric) && !w.contains("copyright");
     let plain = |w: &str| word(w) && !w.contains("license");
-    let lines: Vec<Vec<String>> = text
-        .lines()
-        .iter()
-        .map(|line| line.split(' ').map(str::to_lowercase).collect())
-        .collect();
+    let words = |line: &String| -> Vec<String> { line.split(' ').map(str::to_lowercase).collect() };
     let pair = |words: &[String], i: usize| format!("{} {}", words[i - 1], words[i]);
     // Not a line's first words, which a prefix shared by the lines may take away, nor
     // words of a title; then, when none of those is found (a text of a title and a
-    // copyright line), any two words.
-    let inside = lines.iter().flat_map(|words| {
+    // copyright line), any two words. Lines are split only as far as the search goes.
+    let inside = text.lines().iter().map(words).flat_map(move |words| {
         (2..words.len())
             .filter(|&i| plain(&words[i - 1]) && plain(&words[i]))
-            .map(|i| pair(words, i))
+            .map(|i| pair(&words, i))
+            .collect::<Vec<_>>()
     });
-    let any = lines.iter().flat_map(|words| {
+    let any = text.lines().iter().map(words).flat_map(move |words| {
         (1..words.len())
             .filter(|&i| word(&words[i - 1]) && word(&words[i]))
-            .map(|i| pair(words, i))
+            .map(|i| pair(&words, i))
+            .collect::<Vec<_>>()
     });
     let pairs = inside.take(16).chain(any.take(8));
     for pair in pairs {
