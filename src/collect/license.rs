@@ -239,18 +239,18 @@ use word_pairs::word_pairs;
 
 /// The buckets of the common licenses loaded so far, by position in [`COMMON_BUCKETS`].
 #[cfg(feature = "license-detection")]
-static COMMON: [std::sync::OnceLock<Option<spdx::detection::Store>>; COMMON_BUCKETS.len()] =
-    [const { std::sync::OnceLock::new() }; COMMON_BUCKETS.len()];
+static COMMON: [std::sync::OnceLock<Option<spdx::detection::Store>>; COMMON_BUCKETS_LEN] =
+    [const { std::sync::OnceLock::new() }; COMMON_BUCKETS_LEN];
 
 /// The buckets of the exceptions loaded so far, by position in [`EXCEPTION_BUCKETS`].
 #[cfg(feature = "license-detection")]
-static EXCEPTIONS: [std::sync::OnceLock<Option<spdx::detection::Store>>; EXCEPTION_BUCKETS.len()] =
-    [const { std::sync::OnceLock::new() }; EXCEPTION_BUCKETS.len()];
+static EXCEPTIONS: [std::sync::OnceLock<Option<spdx::detection::Store>>; EXCEPTION_BUCKETS_LEN] =
+    [const { std::sync::OnceLock::new() }; EXCEPTION_BUCKETS_LEN];
 
 /// The buckets of the full store loaded so far, by position in [`FULL_BUCKETS`].
 #[cfg(feature = "license-detection")]
-static FULL: [std::sync::OnceLock<Option<spdx::detection::Store>>; FULL_BUCKETS.len()] =
-    [const { std::sync::OnceLock::new() }; FULL_BUCKETS.len()];
+static FULL: [std::sync::OnceLock<Option<spdx::detection::Store>>; FULL_BUCKETS_LEN] =
+    [const { std::sync::OnceLock::new() }; FULL_BUCKETS_LEN];
 
 /// The most a text of `n` word pairs can score against a bucket's texts: Dice's coefficient
 /// against a text of m pairs is at most 2·min(n, m) / (n + m), which is 1 at m = n and falls
@@ -418,7 +418,7 @@ fn identified(m: Best) -> Option<(String, f32)> {
 /// buckets that hold a license text of a size that can score so high are loaded ([`best_in`]).
 #[cfg(feature = "license-detection")]
 fn full_match(text: &spdx::detection::TextData, confidence: f32) -> Option<(String, f32)> {
-    identified(best_in(FULL_BUCKETS, &FULL, text, confidence)?)
+    identified(best_in(&FULL_BUCKETS, &FULL, text, confidence)?)
 }
 
 /// Loads, on a thread of its own, the buckets of the full store that [`full_match`] may score
@@ -449,7 +449,7 @@ fn preload_full(text: &spdx::detection::TextData, confidence: f32) {
 /// The best match among the common licenses that scores at least `floor` ([`best_in`]).
 #[cfg(feature = "license-detection")]
 fn common_match(text: &spdx::detection::TextData, floor: f32) -> Option<Best> {
-    best_in(COMMON_BUCKETS, &COMMON, text, floor)
+    best_in(&COMMON_BUCKETS, &COMMON, text, floor)
 }
 
 /// The license of one text: a near-exact match among the common licenses; else a
@@ -525,7 +525,7 @@ fn license_at_top(
     let rest = found.white_out();
     // The exceptions are loaded only now, for a text that is not a near-exact license, and
     // only those of a size that can beat the best so far.
-    let exception = best_in(EXCEPTION_BUCKETS, &EXCEPTIONS, &rest, 0.0).and_then(|e| {
+    let exception = best_in(&EXCEPTION_BUCKETS, &EXCEPTIONS, &rest, 0.0).and_then(|e| {
         let (_, e_score) = rest.optimize_bounds(e.data);
         (e_score >= CONFIDENCE)
             .then(|| e.name.to_string())
@@ -722,7 +722,7 @@ mod detection_tests {
         for t in &texts {
             let data = spdx::detection::TextData::new(t);
             let a = whole.analyze(&data);
-            let Some(b) = best_in(EXCEPTION_BUCKETS, &EXCEPTIONS, &data, 0.0) else {
+            let Some(b) = best_in(&EXCEPTION_BUCKETS, &EXCEPTIONS, &data, 0.0) else {
                 // A text with no words once processed (a copyright line).
                 assert_eq!((a.score, word_pairs(&data)), (0.0, Some(0)), "{t}");
                 continue;
