@@ -743,6 +743,23 @@ mod detection_tests {
         );
     }
 
+    /// Every bucket build.rs wrote loads and holds licenses (detection passes over one that
+    /// does not load, so a broken one would only be seen here).
+    #[test]
+    fn every_bucket_loads() {
+        for (table, buckets) in [
+            ("common", &COMMON_BUCKETS[..]),
+            ("exception", &EXCEPTION_BUCKETS[..]),
+            ("full", &FULL_BUCKETS[..]),
+        ] {
+            for (i, b) in buckets.iter().enumerate() {
+                let store = spdx::detection::Store::from_cache(b.cache);
+                assert!(store.is_ok_and(|s| !s.is_empty()), "{table} bucket {i}");
+                assert!(b.lo <= b.hi, "{table} bucket {i}: {}..{}", b.lo, b.hi);
+            }
+        }
+    }
+
     /// A bucket's bound is the most any of its texts can score: every text of a bucket
     /// scores at most its bound against a text, here texts of many sizes.
     #[test]
