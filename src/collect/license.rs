@@ -486,6 +486,64 @@ fn license_of(text: &spdx::detection::TextData) -> Option<(String, f32)> {
         .or(at_top.map(|(id, s, _)| (id, s)))
 }
 
+/// Past this many windows, the at-top search builds and scores them on two threads.
+#[cfg(feature = "license-detection")]
+const WINDOWS_ON_TWO_THREADS: usize = 12;
+
+/// The score of each window `[0, end)` of `text` among the common licenses, or `None` for a
+/// window that scores less than some other window or than `whole` (it cannot be the first
+/// of the best, and is not scored in full: [`best_in`] is given the best score seen so far
+/// as its floor). On two threads, each taking every other window, when there are many: the
+/// crate normalises each window anew, which is most of the search's time.
+#[cfg(feature = "license-detection")]
+fn window_scores(text: &spdx::detection::TextData, ends: &[usize], whole: f32) -> Vec<Option<f32>> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // The best score seen so far by either thread, as f32 bits: for scores of 0 and more,
+    // the bits order as the numbers do.
+    let seen = AtomicU32::new(whole.max(0.0).to_bits());
+    let score = |end: usize| {
+        let floor = f32::from_bits(seen.load(Ordering::Relaxed));
+        let m = common_match(&text.with_view(0, end), floor)?;
+        seen.fetch_max(m.score.to_bits(), Ordering::Relaxed);
+        Some(m.score)
+    };
+    let mut scores = vec![None; ends.len()];
+    if ends.len() < WINDOWS_ON_TWO_THREADS {
+        for (s, &end) in scores.iter_mut().zip(ends) {
+            *s = score(end);
+        }
+        return scores;
+    }
+    let other: Vec<Option<f32>> = std::thread::scope(|scope| {
+        let aside = crate::threads::Aside::enter();
+        let cores = aside.cores();
+        let score = &score;
+        let handle = std::thread::Builder::new()
+            .name("license-windows".into())
+            .spawn_scoped(scope, move || {
+                cores.restore();
+                ends.iter()
+                    .skip(1)
+                    .step_by(2)
+                    .map(|&e| score(e))
+                    .collect::<Vec<_>>()
+            });
+        drop(aside);
+        for (i, &end) in ends.iter().enumerate().step_by(2) {
+            scores[i] = score(end);
+        }
+        match handle.map(|h| h.join()) {
+            Ok(Ok(other)) => other,
+            // No thread, or it failed: its windows are scored here.
+            _ => ends.iter().skip(1).step_by(2).map(|&e| score(e)).collect(),
+        }
+    });
+    for (i, s) in (1..ends.len()).step_by(2).zip(other) {
+        scores[i] = s;
+    }
+    scores
+}
+
 /// The common license a text starts with (within [`HEADER_LINES`]), its score, and the
 /// SPDX exception elsewhere in the text, if there is one. `whole` is the best score of the
 /// whole text among the common licenses (0 to find nothing out from it).
@@ -500,19 +558,17 @@ fn license_at_top(
     whole: f32,
 ) -> Option<(String, f32, Option<String>)> {
     let (_, n) = text.lines_view();
+    let mut ends: Vec<usize> = (1..).map(|k| k * STEP).take_while(|&e| e < n).collect();
+    ends.push(n);
+    let scores = window_scores(text, &ends, whole);
+    // The first of the best (a later window must score more to be taken).
     let mut best: Option<(f32, usize)> = None;
-    let mut end = STEP.min(n);
-    while end <= n {
-        let floor = best.map_or(whole, |(s, _)| s.max(whole));
-        if let Some(m) = common_match(&text.with_view(0, end), floor) {
-            if best.is_none_or(|(s, _)| m.score > s) {
-                best = Some((m.score, end));
+    for (score, &end) in scores.iter().zip(&ends) {
+        if let Some(score) = *score {
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, end));
             }
         }
-        if end == n {
-            break;
-        }
-        end = (end + STEP).min(n);
     }
     let (_, end) = best?;
     let window = text.with_view(0, (end + STEP).min(n));
@@ -699,6 +755,58 @@ mod detection_tests {
             found += usize::from(seeded.is_some());
         }
         assert!(found >= 15, "{found} of {} found", texts.len());
+    }
+
+    /// The windows scored on two threads, each with the best either has seen as its floor,
+    /// pick the window the whole store picks one by one: the first of the best. For long
+    /// texts (past [`WINDOWS_ON_TWO_THREADS`] windows) and short ones, with and without the
+    /// whole text's score to beat.
+    #[test]
+    fn windows_on_two_threads_pick_the_first_of_the_best() {
+        let whole = spdx::detection::Store::from_cache(COMMON_STORE).unwrap();
+        let texts = [
+            text("MIT").to_string(),
+            APACHE.to_string(),
+            format!("{}\n\nBundled:\n\n{}", text("ISC"), text("GPL-2.0-only")),
+            format!(
+                "Copyright 2020 Foo\n\n{}\n\n{}",
+                text("BSD-3-Clause"),
+                text("MIT")
+            ),
+            text("MPL-2.0")
+                .lines()
+                .take(60)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ];
+        let mut long = 0;
+        for t in &texts {
+            let data = spdx::detection::TextData::new(t);
+            let (_, n) = data.lines_view();
+            let mut ends: Vec<usize> = (1..).map(|k| k * STEP).take_while(|&e| e < n).collect();
+            ends.push(n);
+            long += usize::from(ends.len() >= WINDOWS_ON_TWO_THREADS);
+            let mut expected: Option<(f32, usize)> = None;
+            for &end in &ends {
+                let s = whole.analyze(&data.with_view(0, end)).score;
+                if expected.is_none_or(|(b, _)| s > b) {
+                    expected = Some((s, end));
+                }
+            }
+            let whole_score = whole.analyze(&data).score;
+            for floor in [0.0, whole_score] {
+                let mut got: Option<(f32, usize)> = None;
+                for (s, &end) in window_scores(&data, &ends, floor).iter().zip(&ends) {
+                    if let Some(s) = *s {
+                        if got.is_none_or(|(b, _)| s > b) {
+                            got = Some((s, end));
+                        }
+                    }
+                }
+                assert_eq!(got, expected, "{floor}: {}", &t[..t.len().min(60)]);
+            }
+        }
+        assert!(long >= 3, "{long} texts on two threads");
     }
 
     /// The exceptions' buckets give the whole store's best match, for exception texts, their
