@@ -15,9 +15,10 @@
 //!   `NOTICE` files aside). Each one's text is matched; several different licenses side by side
 //!   are a choice, the convention of dual licensing: `… OR …` (`LICENSE-MIT` +
 //!   `LICENSE-APACHE` → `MIT OR Apache-2.0`).
-//! - A file's license is the one its text starts with (a short header may precede it); what
-//!   follows, such as third-party notices, is not the checkout's license, except an SPDX
-//!   exception, which is kept: `Apache-2.0 WITH LLVM-exception`.
+//! - A file's license is the one its text starts with (a short header may precede it, and
+//!   the license must end within the text's first 12,000 words); what follows, such as
+//!   third-party notices, is not the checkout's license, except an SPDX exception, which is
+//!   kept: `Apache-2.0 WITH LLVM-exception`.
 //! - A file that is present but not recognised leaves the key out (`license-not-recognised`),
 //!   and so does a text shared by several identifiers (`GPL-3.0-only` and
 //!   `GPL-3.0-or-later` have one text; which applies is said in the source files).
@@ -43,6 +44,15 @@ const HEADER_LINES: usize = 20;
 /// The step, in lines, of the search for the license a text starts with.
 #[cfg(feature = "license-detection")]
 const STEP: usize = 4;
+
+/// The search for the license a text starts with tries windows of at most this many words
+/// (and the whole text). The longest common license text, LGPL-3.0's (the spdx crate's text
+/// holds the GPL-3.0 after it), has 6,878; a test holds every one under [`AT_TOP_WORDS`] /
+/// 1.5, room for a header and for words that normalisation splits (`and/or`). Each window is normalised anew, so without a bound the
+/// search's time grows with the square of the text's length: 1.1 s for a text of 2,900
+/// lines (four copies of redis's LICENSE.txt), where nothing is found anyway.
+#[cfg(feature = "license-detection")]
+const AT_TOP_WORDS: usize = 12_000;
 
 /// The common licenses as one store, as build.rs cut them: the tests hold the buckets
 /// ([`COMMON_BUCKETS`]) to it.
@@ -544,6 +554,27 @@ fn window_scores(text: &spdx::detection::TextData, ends: &[usize], whole: f32) -
     scores
 }
 
+/// The ends of the windows `[0, end)` the at-top search scores: every [`STEP`] lines while
+/// a window holds at most [`AT_TOP_WORDS`] words, then the whole text.
+#[cfg(feature = "license-detection")]
+fn window_ends(text: &spdx::detection::TextData) -> Vec<usize> {
+    let (start, n) = text.lines_view();
+    let mut ends = Vec::new();
+    let mut words = 0usize;
+    for (i, line) in text.lines().iter().enumerate() {
+        words += line.split_whitespace().count();
+        let end = start + i + 1;
+        if words > AT_TOP_WORDS || end >= n {
+            break;
+        }
+        if end % STEP == 0 {
+            ends.push(end);
+        }
+    }
+    ends.push(n);
+    ends
+}
+
 /// The common license a text starts with (within [`HEADER_LINES`]), its score, and the
 /// SPDX exception elsewhere in the text, if there is one. `whole` is the best score of the
 /// whole text among the common licenses (0 to find nothing out from it).
@@ -558,8 +589,7 @@ fn license_at_top(
     whole: f32,
 ) -> Option<(String, f32, Option<String>)> {
     let (_, n) = text.lines_view();
-    let mut ends: Vec<usize> = (1..).map(|k| k * STEP).take_while(|&e| e < n).collect();
-    ends.push(n);
+    let ends = window_ends(text);
     let scores = window_scores(text, &ends, whole);
     // The first of the best (a later window must score more to be taken).
     let mut best: Option<(f32, usize)> = None;
@@ -782,9 +812,7 @@ mod detection_tests {
         let mut long = 0;
         for t in &texts {
             let data = spdx::detection::TextData::new(t);
-            let (_, n) = data.lines_view();
-            let mut ends: Vec<usize> = (1..).map(|k| k * STEP).take_while(|&e| e < n).collect();
-            ends.push(n);
+            let ends = window_ends(&data);
             long += usize::from(ends.len() >= WINDOWS_ON_TWO_THREADS);
             let mut expected: Option<(f32, usize)> = None;
             for &end in &ends {
@@ -807,6 +835,59 @@ mod detection_tests {
             }
         }
         assert!(long >= 3, "{long} texts on two threads");
+    }
+
+    /// Every common license's text fits the at-top search's windows with room to spare
+    /// ([`AT_TOP_WORDS`]), so the bound never cuts off a common license a text starts with.
+    #[test]
+    fn every_common_license_fits_the_at_top_search() {
+        let store = spdx::detection::Store::from_cache(COMMON_STORE).unwrap();
+        let mut checked = 0;
+        let mut longest = 0;
+        for name in store.licenses() {
+            let t = spdx::text::LICENSE_TEXTS
+                .iter()
+                .find(|(n, _)| n == name || name.replace("-or-later", "-only") == *n)
+                .map(|(_, t)| *t);
+            let Some(t) = t else { continue };
+            let words = t.split_whitespace().count();
+            longest = longest.max(words);
+            assert!(3 * words <= 2 * AT_TOP_WORDS, "{name}: {words} words");
+            checked += 1;
+        }
+        assert!(checked >= 25, "{checked} common licenses with a text");
+        assert!(longest > 4_000, "the longest has {longest} words");
+    }
+
+    /// A long text has windows up to [`AT_TOP_WORDS`] words, then the whole text; a
+    /// license at its top followed by more notices than that is still found.
+    #[test]
+    fn the_at_top_search_is_bounded_and_still_finds_a_license_before_long_notices() {
+        let notices = [text("GPL-2.0-only"); 10].join("\n\nAnd also:\n\n");
+        let long = format!("{APACHE}\n\nThird-party notices:\n\n{notices}");
+        assert!(long.split_whitespace().count() > 2 * AT_TOP_WORDS);
+        let data = spdx::detection::TextData::new(&long);
+        let ends = window_ends(&data);
+        let (_, n) = data.lines_view();
+        assert_eq!(ends.last(), Some(&n));
+        let before_last = ends[ends.len() - 2];
+        let words = |end: usize| -> usize {
+            data.lines()[..end]
+                .iter()
+                .map(|l| l.split_whitespace().count())
+                .sum()
+        };
+        assert!(words(before_last) <= AT_TOP_WORDS);
+        assert!(words(before_last + STEP) > AT_TOP_WORDS - 200);
+        assert!(ends.windows(2).all(|w| w[0] < w[1]));
+        // Below the bound, every STEP lines as before.
+        let short = spdx::detection::TextData::new(APACHE);
+        let (_, m) = short.lines_view();
+        let mut expected: Vec<usize> = (1..).map(|k| k * STEP).take_while(|&e| e < m).collect();
+        expected.push(m);
+        assert_eq!(window_ends(&short), expected);
+        let d = found(detect_files(&[("LICENSE", &long)]));
+        assert_eq!(d.expression, "Apache-2.0");
     }
 
     /// The exceptions' buckets give the whole store's best match, for exception texts, their
