@@ -54,6 +54,11 @@ const STEP: usize = 4;
 #[cfg(feature = "license-detection")]
 const AT_TOP_WORDS: usize = 12_000;
 
+/// Nor more than this many lines: a text of many empty or one-word lines has few words (a
+/// test holds every common license text, wrapped at 40 characters, under it).
+#[cfg(feature = "license-detection")]
+const AT_TOP_LINES: usize = 3_000;
+
 /// The common licenses as one store, as build.rs cut them: the tests hold the buckets
 /// ([`COMMON_BUCKETS`]) to it.
 #[cfg(all(test, feature = "license-detection"))]
@@ -189,19 +194,76 @@ pub(crate) fn detect(root: &Path) -> Detection {
     }
     let found = files
         .iter()
-        .map(|f| {
-            let outcome = std::fs::read(root.join(f)).ok().and_then(|bytes| {
-                license_of(&spdx::detection::TextData::new(&String::from_utf8_lossy(
-                    &bytes,
-                )))
-            });
-            (
-                f.clone(),
-                outcome.map_or(Outcome::NotRecognised, Outcome::Found),
-            )
+        .map(|f| match read_license_file(&root.join(f)) {
+            Read::Text(bytes) => {
+                let outcome = license_of(&spdx::detection::TextData::new(
+                    &String::from_utf8_lossy(&bytes),
+                ));
+                (
+                    f.clone(),
+                    outcome.map_or(Outcome::NotRecognised, Outcome::Found),
+                )
+            }
+            Read::TooLarge(why) => (too_large(f, &why), Outcome::NotRecognised),
+            Read::Unreadable => (f.clone(), Outcome::NotRecognised),
         })
         .collect();
     combine(found)
+}
+
+/// A license file larger than this is not read: the longest license texts are under 50 KB
+/// (redis's three licenses in one LICENSE.txt 37 KB, rollup's LICENSE.md with its bundled
+/// dependencies' licenses 35 KB); detection on a file of 1 MiB takes about 0.6 s.
+#[cfg(feature = "license-detection")]
+const LICENSE_FILE_LIMIT: u64 = 1 << 20;
+
+/// Nor one of more lines than this (a license text wrapped as usual has under 1,000; rollup's
+/// LICENSE.md 679, redis's LICENSE.txt 733): the crate's search for a license's bounds in a
+/// text copies every line of it for each range it tries, and a text of 480,000 short lines
+/// took 7 s.
+#[cfg(feature = "license-detection")]
+const LICENSE_LINE_LIMIT: usize = 20_000;
+
+#[cfg(feature = "license-detection")]
+enum Read {
+    Text(Vec<u8>),
+    /// Not read, and why (for the warning).
+    TooLarge(String),
+    Unreadable,
+}
+
+/// A license file's bytes, unless it is larger than [`LICENSE_FILE_LIMIT`] (never read past
+/// it, so a huge or endless file costs nothing) or cannot be read.
+#[cfg(feature = "license-detection")]
+fn read_license_file(path: &Path) -> Read {
+    use std::io::Read as _;
+    let Ok(file) = std::fs::File::open(path) else {
+        return Read::Unreadable;
+    };
+    let mut bytes = Vec::new();
+    match file.take(LICENSE_FILE_LIMIT + 1).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > LICENSE_FILE_LIMIT => {
+            let len = std::fs::metadata(path).map_or(LICENSE_FILE_LIMIT + 1, |m| m.len());
+            Read::TooLarge(format!(
+                "{:.1} MiB, more than the {} MiB a license file is read up to",
+                len as f64 / (1u64 << 20) as f64,
+                LICENSE_FILE_LIMIT >> 20
+            ))
+        }
+        Ok(_) => match bytes.iter().filter(|&&b| b == b'\n').count() + 1 {
+            lines if lines > LICENSE_LINE_LIMIT => Read::TooLarge(format!(
+                "{lines} lines, more than the {LICENSE_LINE_LIMIT} a license file is read up to"
+            )),
+            _ => Read::Text(bytes),
+        },
+        Err(_) => Read::Unreadable,
+    }
+}
+
+/// A file's name as the not-recognised warning gives it, with why it was not read.
+#[cfg(feature = "license-detection")]
+fn too_large(file: &str, why: &str) -> String {
+    format!("{file} ({why}: not read)")
 }
 
 /// Detects the license of one named file (npm's `SEE LICENSE IN <file>`).
@@ -213,8 +275,12 @@ pub(crate) fn detect_file(_root: &Path, _file: &str) -> Detection {
 /// Detects the license of one named file (npm's `SEE LICENSE IN <file>`).
 #[cfg(feature = "license-detection")]
 pub(crate) fn detect_file(root: &Path, file: &str) -> Detection {
-    let Ok(bytes) = std::fs::read(root.join(file)) else {
-        return Detection::Nothing;
+    let bytes = match read_license_file(&root.join(file)) {
+        Read::Text(bytes) => bytes,
+        Read::TooLarge(why) => {
+            return combine(vec![(too_large(file, &why), Outcome::NotRecognised)]);
+        }
+        Read::Unreadable => return Detection::Nothing,
     };
     let text = spdx::detection::TextData::new(&String::from_utf8_lossy(&bytes));
     let outcome = license_of(&text).map_or(Outcome::NotRecognised, Outcome::Found);
@@ -506,14 +572,26 @@ const WINDOWS_ON_TWO_THREADS: usize = 12;
 /// as its floor). On two threads, each taking every other window, when there are many: the
 /// crate normalises each window anew, which is most of the search's time.
 #[cfg(feature = "license-detection")]
-fn window_scores(text: &spdx::detection::TextData, ends: &[usize], whole: f32) -> Vec<Option<f32>> {
+fn window_scores(
+    text: &spdx::detection::TextData,
+    top: Option<&spdx::detection::TextData>,
+    ends: &[usize],
+    whole: f32,
+) -> Vec<Option<f32>> {
     use std::sync::atomic::{AtomicU32, Ordering};
+    let (_, n) = text.lines_view();
+    // A window is the same whichever text it is cut from, as long as that text has the
+    // same lines up to the window's end.
+    let source = |end: usize| match top {
+        Some(top) if end < n => top,
+        _ => text,
+    };
     // The best score seen so far by either thread, as f32 bits: for scores of 0 and more,
     // the bits order as the numbers do.
     let seen = AtomicU32::new(whole.max(0.0).to_bits());
     let score = |end: usize| {
         let floor = f32::from_bits(seen.load(Ordering::Relaxed));
-        let m = common_match(&text.with_view(0, end), floor)?;
+        let m = common_match(&source(end).with_view(0, end), floor)?;
         seen.fetch_max(m.score.to_bits(), Ordering::Relaxed);
         Some(m.score)
     };
@@ -555,7 +633,8 @@ fn window_scores(text: &spdx::detection::TextData, ends: &[usize], whole: f32) -
 }
 
 /// The ends of the windows `[0, end)` the at-top search scores: every [`STEP`] lines while
-/// a window holds at most [`AT_TOP_WORDS`] words, then the whole text.
+/// a window holds at most [`AT_TOP_WORDS`] words and [`AT_TOP_LINES`] lines, then the whole
+/// text.
 #[cfg(feature = "license-detection")]
 fn window_ends(text: &spdx::detection::TextData) -> Vec<usize> {
     let (start, n) = text.lines_view();
@@ -564,7 +643,7 @@ fn window_ends(text: &spdx::detection::TextData) -> Vec<usize> {
     for (i, line) in text.lines().iter().enumerate() {
         words += line.split_whitespace().count();
         let end = start + i + 1;
-        if words > AT_TOP_WORDS || end >= n {
+        if words > AT_TOP_WORDS || end > AT_TOP_LINES || end >= n {
             break;
         }
         if end % STEP == 0 {
@@ -573,6 +652,27 @@ fn window_ends(text: &spdx::detection::TextData) -> Vec<usize> {
     }
     ends.push(n);
     ends
+}
+
+/// A text of `text`'s lines up to the last window before the whole text, when the bound
+/// ([`window_ends`]) cut the windows short: the crate's `with_view` copies every line of the
+/// text it cuts a window from, so the windows cost the square of the window bound, not the
+/// window bound times the text's length. `None` when the windows were not cut short, or
+/// when the crate's line normalisation does not give those lines back unchanged (then the
+/// windows are cut from `text` itself).
+#[cfg(feature = "license-detection")]
+fn top_lines(
+    text: &spdx::detection::TextData,
+    ends: &[usize],
+) -> Option<spdx::detection::TextData> {
+    let (start, n) = text.lines_view();
+    let k = *ends.iter().rev().nth(1)?;
+    if start != 0 || k + STEP >= n {
+        return None;
+    }
+    let lines = &text.lines()[..k];
+    let top = spdx::detection::TextData::new(&lines.join("\n"));
+    (top.lines() == lines).then_some(top)
 }
 
 /// The common license a text starts with (within [`HEADER_LINES`]), its score, and the
@@ -590,7 +690,8 @@ fn license_at_top(
 ) -> Option<(String, f32, Option<String>)> {
     let (_, n) = text.lines_view();
     let ends = window_ends(text);
-    let scores = window_scores(text, &ends, whole);
+    let top = top_lines(text, &ends);
+    let scores = window_scores(text, top.as_ref(), &ends, whole);
     // The first of the best (a later window must score more to be taken).
     let mut best: Option<(f32, usize)> = None;
     for (score, &end) in scores.iter().zip(&ends) {
@@ -824,7 +925,7 @@ mod detection_tests {
             let whole_score = whole.analyze(&data).score;
             for floor in [0.0, whole_score] {
                 let mut got: Option<(f32, usize)> = None;
-                for (s, &end) in window_scores(&data, &ends, floor).iter().zip(&ends) {
+                for (s, &end) in window_scores(&data, None, &ends, floor).iter().zip(&ends) {
                     if let Some(s) = *s {
                         if got.is_none_or(|(b, _)| s > b) {
                             got = Some((s, end));
@@ -853,6 +954,11 @@ mod detection_tests {
             let words = t.split_whitespace().count();
             longest = longest.max(words);
             assert!(3 * words <= 2 * AT_TOP_WORDS, "{name}: {words} words");
+            let narrow = t.len() / 40 + t.lines().count();
+            assert!(
+                narrow <= AT_TOP_LINES,
+                "{name}: {narrow} lines at 40 characters"
+            );
             checked += 1;
         }
         assert!(checked >= 25, "{checked} common licenses with a text");
@@ -886,8 +992,81 @@ mod detection_tests {
         let mut expected: Vec<usize> = (1..).map(|k| k * STEP).take_while(|&e| e < m).collect();
         expected.push(m);
         assert_eq!(window_ends(&short), expected);
+        // The windows cut from the first lines alone score as those cut from the whole.
+        let top = top_lines(&data, &ends).expect("the windows were cut short");
+        assert_eq!(top.lines(), &data.lines()[..before_last]);
+        for &end in ends[..ends.len() - 1].iter().step_by(5) {
+            let a = common_match(&top.with_view(0, end), 0.0).map(|m| (m.name, m.score));
+            let b = common_match(&data.with_view(0, end), 0.0).map(|m| (m.name, m.score));
+            assert_eq!(a, b, "window of {end} lines");
+        }
+        // And the search picks the same window (the first of the best).
+        let pick = |top: Option<&spdx::detection::TextData>| {
+            let mut best: Option<(f32, usize)> = None;
+            for (s, &end) in window_scores(&data, top, &ends, 0.0).iter().zip(&ends) {
+                if let Some(s) = *s {
+                    if best.is_none_or(|(b, _)| s > b) {
+                        best = Some((s, end));
+                    }
+                }
+            }
+            best
+        };
+        assert_eq!(pick(Some(&top)), pick(None));
+        assert!(top_lines(&short, &window_ends(&short)).is_none());
         let d = found(detect_files(&[("LICENSE", &long)]));
         assert_eq!(d.expression, "Apache-2.0");
+        // Many lines of few words: the lines bound the windows.
+        let sparse = format!("{}{}", text("MIT"), "\nword\n".repeat(20_000));
+        let data = spdx::detection::TextData::new(&sparse);
+        let ends = window_ends(&data);
+        assert!(
+            ends.len() <= AT_TOP_LINES / STEP + 1,
+            "{} windows",
+            ends.len()
+        );
+        assert!(ends[ends.len() - 2] <= AT_TOP_LINES);
+    }
+
+    /// A license file over [`LICENSE_FILE_LIMIT`] is not read, and the warning's file name
+    /// says why; one that is not readable as a file is not recognised either.
+    #[test]
+    fn a_license_file_over_the_limit_is_not_read_and_says_so() {
+        let mut big = text("MIT").to_string();
+        big.push_str(&" ".repeat(LICENSE_FILE_LIMIT as usize + 1 - big.len()));
+        match detect_files(&[("LICENSE", &big)]) {
+            Detection::NotRecognised { files, .. } => {
+                assert_eq!(files.len(), 1);
+                assert!(files[0].starts_with("LICENSE (1.0 MiB"), "{}", files[0]);
+                assert!(files[0].ends_with("not read)"), "{}", files[0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("LICENSE.md"), &big).unwrap();
+        match detect_file(root.path(), "LICENSE.md") {
+            Detection::NotRecognised { files, .. } => assert!(files[0].contains("not read")),
+            other => panic!("{other:?}"),
+        }
+        big.truncate(LICENSE_FILE_LIMIT as usize - 1);
+        assert!(matches!(read_license_file(&{
+            let p = root.path().join("LICENSE.md");
+            std::fs::write(&p, &big).unwrap();
+            p
+        }), Read::Text(b) if b.len() == big.len()));
+        let many = "word\n".repeat(LICENSE_LINE_LIMIT);
+        match detect_files(&[("COPYING", &many)]) {
+            Detection::NotRecognised { files, .. } => {
+                let want = format!("COPYING ({} lines,", LICENSE_LINE_LIMIT + 1);
+                assert!(files[0].starts_with(&want), "{}", files[0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::create_dir(root.path().join("COPYING")).unwrap();
+        assert!(matches!(
+            read_license_file(&root.path().join("COPYING")),
+            Read::Unreadable
+        ));
     }
 
     /// The exceptions' buckets give the whole store's best match, for exception texts, their
