@@ -206,7 +206,7 @@ pub(crate) fn detect(root: &Path) -> Detection {
                     outcome.map_or(Outcome::NotRecognised, Outcome::Found),
                 )
             }
-            Read::TooLarge(why) => (too_large(f, &why), Outcome::NotRecognised),
+            Read::NotRead(why) => (not_read(f, &why), Outcome::NotRecognised),
             Read::Unreadable => (f.clone(), Outcome::NotRecognised),
         })
         .collect();
@@ -230,7 +230,7 @@ const LICENSE_LINE_LIMIT: usize = 20_000;
 enum Read {
     Text(Vec<u8>),
     /// Not read, and why (for the warning).
-    TooLarge(String),
+    NotRead(String),
     Unreadable,
 }
 
@@ -246,14 +246,14 @@ fn read_license_file(path: &Path) -> Read {
     match file.take(LICENSE_FILE_LIMIT + 1).read_to_end(&mut bytes) {
         Ok(_) if bytes.len() as u64 > LICENSE_FILE_LIMIT => {
             let len = std::fs::metadata(path).map_or(LICENSE_FILE_LIMIT + 1, |m| m.len());
-            Read::TooLarge(format!(
+            Read::NotRead(format!(
                 "{:.1} MiB, more than the {} MiB a license file is read up to",
                 len as f64 / (1u64 << 20) as f64,
                 LICENSE_FILE_LIMIT >> 20
             ))
         }
         Ok(_) => match bytes.iter().filter(|&&b| b == b'\n').count() + 1 {
-            lines if lines > LICENSE_LINE_LIMIT => Read::TooLarge(format!(
+            lines if lines > LICENSE_LINE_LIMIT => Read::NotRead(format!(
                 "{lines} lines, more than the {LICENSE_LINE_LIMIT} a license file is read up to"
             )),
             _ => Read::Text(bytes),
@@ -264,7 +264,7 @@ fn read_license_file(path: &Path) -> Read {
 
 /// A file's name as the not-recognised warning gives it, with why it was not read.
 #[cfg(feature = "license-detection")]
-fn too_large(file: &str, why: &str) -> String {
+fn not_read(file: &str, why: &str) -> String {
     format!("{file} ({why}: not read)")
 }
 
@@ -279,8 +279,8 @@ pub(crate) fn detect_file(_root: &Path, _file: &str) -> Detection {
 pub(crate) fn detect_file(root: &Path, file: &str) -> Detection {
     let bytes = match read_license_file(&root.join(file)) {
         Read::Text(bytes) => bytes,
-        Read::TooLarge(why) => {
-            return combine(vec![(too_large(file, &why), Outcome::NotRecognised)]);
+        Read::NotRead(why) => {
+            return combine(vec![(not_read(file, &why), Outcome::NotRecognised)]);
         }
         Read::Unreadable => return Detection::Nothing,
     };
@@ -1051,11 +1051,9 @@ mod detection_tests {
             other => panic!("{other:?}"),
         }
         big.truncate(LICENSE_FILE_LIMIT as usize - 1);
-        assert!(matches!(read_license_file(&{
-            let p = root.path().join("LICENSE.md");
-            std::fs::write(&p, &big).unwrap();
-            p
-        }), Read::Text(b) if b.len() == big.len()));
+        let under = root.path().join("LICENSE.md");
+        std::fs::write(&under, &big).unwrap();
+        assert!(matches!(read_license_file(&under), Read::Text(b) if b.len() == big.len()));
         let many = "word\n".repeat(LICENSE_LINE_LIMIT);
         match detect_files(&[("COPYING", &many)]) {
             Detection::NotRecognised { files, .. } => {
