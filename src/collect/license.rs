@@ -206,7 +206,7 @@ pub(crate) fn detect(root: &Path) -> Detection {
                     outcome.map_or(Outcome::NotRecognised, Outcome::Found),
                 )
             }
-            Read::NotRead(why) => (not_read(f, &why), Outcome::NotRecognised),
+            Read::Skipped(why) => (not_read(f, &why), Outcome::NotRecognised),
             Read::Unreadable => (f.clone(), Outcome::NotRecognised),
         })
         .collect();
@@ -230,7 +230,7 @@ const LICENSE_LINE_LIMIT: usize = 20_000;
 enum Read {
     Text(Vec<u8>),
     /// Not read, and why (for the warning).
-    NotRead(String),
+    Skipped(String),
     Unreadable,
 }
 
@@ -246,14 +246,14 @@ fn read_license_file(path: &Path) -> Read {
     match file.take(LICENSE_FILE_LIMIT + 1).read_to_end(&mut bytes) {
         Ok(_) if bytes.len() as u64 > LICENSE_FILE_LIMIT => {
             let len = std::fs::metadata(path).map_or(LICENSE_FILE_LIMIT + 1, |m| m.len());
-            Read::NotRead(format!(
+            Read::Skipped(format!(
                 "{:.1} MiB, more than the {} MiB a license file is read up to",
                 len as f64 / (1u64 << 20) as f64,
                 LICENSE_FILE_LIMIT >> 20
             ))
         }
         Ok(_) => match bytes.iter().filter(|&&b| b == b'\n').count() + 1 {
-            lines if lines > LICENSE_LINE_LIMIT => Read::NotRead(format!(
+            lines if lines > LICENSE_LINE_LIMIT => Read::Skipped(format!(
                 "{lines} lines, more than the {LICENSE_LINE_LIMIT} a license file is read up to"
             )),
             _ => Read::Text(bytes),
@@ -279,7 +279,7 @@ pub(crate) fn detect_file(_root: &Path, _file: &str) -> Detection {
 pub(crate) fn detect_file(root: &Path, file: &str) -> Detection {
     let bytes = match read_license_file(&root.join(file)) {
         Read::Text(bytes) => bytes,
-        Read::NotRead(why) => {
+        Read::Skipped(why) => {
             return combine(vec![(not_read(file, &why), Outcome::NotRecognised)]);
         }
         Read::Unreadable => return Detection::Nothing,
